@@ -1,0 +1,5 @@
+"""Algorithm core: numpy, scipy and filterpy only (no rclpy, no *_msgs).
+
+A test enforces that nothing here imports ROS, so the core can be used and
+tested without a ROS installation.
+"""

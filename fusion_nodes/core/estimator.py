@@ -1,0 +1,251 @@
+"""The state estimator: time ordering, lag handling and statistics around a filter.
+
+Measurements are queued, then applied in timestamp order by :meth:`process`.
+Each application predicts the filter from its current time to the
+measurement's stamp and updates it. A history of the filter state after each
+step lets a late measurement (up to ``history_length`` seconds older than the
+filter) be inserted at its own time and the later measurements re-applied.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .filters import UpdateResult, make_filter
+from .motion import ConstantAcceleration3D
+from .records import Measurement
+from .state import DEFAULT_PROCESS_NOISE, OUT_OF_PLANE, STATE_SIZE
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """Filter-level settings (robot_localization names where they exist).
+
+    Attributes
+    ----------
+    filter_type : str
+        ``ekf`` or ``ukf``.
+    two_d_mode : bool
+        Hold z, roll, pitch and their derivatives at zero.
+    process_noise : ndarray (15, 15)
+        Continuous process noise density; ``Q = q dt``.
+    initial_covariance : ndarray (15, 15)
+        ``P`` at start and after a reset.
+    smooth_lagged_data : bool
+        Re-order late measurements through the history (else drop them).
+    history_length : float
+        How far back (s) a late measurement may be inserted.
+    max_step : float
+        Longest single prediction step (s); longer gaps are sub-stepped.
+    """
+
+    filter_type: str = "ekf"
+    two_d_mode: bool = False
+    process_noise: np.ndarray = field(default_factory=lambda: np.diag(DEFAULT_PROCESS_NOISE))
+    initial_covariance: np.ndarray = field(default_factory=lambda: np.eye(STATE_SIZE) * 1e-9)
+    smooth_lagged_data: bool = True
+    history_length: float = 1.0
+    max_step: float = 0.05
+    ukf_alpha: float = 1.0
+    ukf_beta: float = 2.0
+    ukf_kappa: float = 0.0
+
+
+@dataclass
+class SensorStats:
+    """Per-sensor counters for diagnostics."""
+
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    dropped: dict = field(default_factory=lambda: defaultdict(int))
+    last_stamp: float = float("nan")
+    last_nis: float = float("nan")
+    nis_sum: float = 0.0
+    nis_dof_sum: int = 0
+
+
+@dataclass
+class _Step:
+    stamp: float
+    measurement: Measurement | None
+    x: np.ndarray
+    P: np.ndarray
+
+
+class StateEstimator:
+    """Time-ordered Kalman fusion of any number of sensors.
+
+    Parameters
+    ----------
+    config : EstimatorConfig
+    """
+
+    def __init__(self, config: EstimatorConfig):
+        self.cfg = config
+        self.stats: dict[str, SensorStats] = defaultdict(SensorStats)
+        self._seq = itertools.count()
+        self.reset()
+
+    # -- lifecycle ---------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything but the statistics (e.g. after a clock jump back)."""
+        cfg = self.cfg
+        kwargs = {}
+        if cfg.filter_type == "ukf":
+            kwargs = dict(alpha=cfg.ukf_alpha, beta=cfg.ukf_beta, kappa=cfg.ukf_kappa)
+        self.filter = make_filter(cfg.filter_type, ConstantAcceleration3D(cfg.process_noise), **kwargs)
+        self.filter.set_state(np.zeros(STATE_SIZE), cfg.initial_covariance)
+        self.time: float | None = None
+        self._queue: list = []
+        self._history: deque[_Step] = deque()
+        self._last_stamp: dict[str, float] = {}
+
+    @property
+    def initialized(self) -> bool:
+        return self.time is not None
+
+    # -- input -------------------------------------------------------------
+    def add(self, measurements) -> str | None:
+        """Queue the measurements of one message.
+
+        Returns the reason the message was dropped (and counts it), or None.
+        A message is dropped when its stamp repeats or precedes the previous
+        one of the same sensor, or is older than the history.
+        """
+        if not measurements:
+            return None
+        m0 = measurements[0]
+        st = self.stats[m0.sensor]
+        st.received += 1
+        key = f"{m0.sensor}/{m0.kind}"
+        last = self._last_stamp.get(key)
+        reason = None
+        if last is not None and m0.stamp == last:
+            reason = "duplicate_stamp"
+        elif last is not None and m0.stamp < last:
+            reason = "stamp_backwards"
+        elif self.time is not None and m0.stamp < self.time and (
+                not self.cfg.smooth_lagged_data or m0.stamp < self.time - self.cfg.history_length):
+            reason = "older_than_history"
+        if reason:
+            st.dropped[reason] += 1
+            return reason
+        self._last_stamp[key] = m0.stamp
+        for m in measurements:
+            heapq.heappush(self._queue, (m.stamp, next(self._seq), m))
+        return None
+
+    def count_drop(self, sensor: str, reason: str) -> None:
+        """Count a message the caller rejected before it became a measurement."""
+        st = self.stats[sensor]
+        st.received += 1
+        st.dropped[reason] += 1
+
+    # -- processing --------------------------------------------------------
+    def process(self, now: float | None = None, sensor_timeout: float | None = None) -> None:
+        """Apply every queued measurement in stamp order.
+
+        If ``now`` and ``sensor_timeout`` are given and nothing has been fused
+        for longer than the timeout, the filter is predicted to ``now`` so the
+        estimate keeps moving (predict-only while all sensors are silent).
+        """
+        while self._queue:
+            _, _, m = heapq.heappop(self._queue)
+            if self.time is not None and m.stamp < self.time:
+                self._insert_late(m)
+            else:
+                self._step(m)
+        if now is not None and sensor_timeout is not None and self.time is not None \
+                and now - self.time > sensor_timeout:
+            self._predict_to(now)
+            self._record(now, None)
+        self._trim_history()
+
+    def _step(self, m: Measurement, replay: bool = False) -> None:
+        if self.time is None:
+            self.time = m.stamp
+        self._predict_to(m.stamp)
+        result = self.filter.update(m)
+        self._enforce_plane()
+        if not replay:
+            self._count(m, result)
+        self._record(m.stamp, m)
+
+    def _predict_to(self, t: float) -> None:
+        dt = t - self.time
+        n = max(1, int(np.ceil(dt / self.cfg.max_step))) if dt > 0 else 0
+        for _ in range(n):
+            self.filter.predict(dt / n)
+        self._enforce_plane()
+        self.time = max(self.time, t)
+
+    def _enforce_plane(self) -> None:
+        if not self.cfg.two_d_mode:
+            return
+        x, P = self.filter.x, self.filter.P
+        idx = list(OUT_OF_PLANE)
+        x[idx] = 0.0
+        P[idx, :] = 0.0
+        P[:, idx] = 0.0
+        P[idx, idx] = 1e-9
+
+    def _record(self, stamp: float, m: Measurement | None) -> None:
+        self._history.append(_Step(stamp, m, self.filter.x.copy(), self.filter.P.copy()))
+
+    def _insert_late(self, m: Measurement) -> None:
+        """Rewind to the last step before ``m``, apply it, re-apply the rest."""
+        later = []
+        while self._history and self._history[-1].stamp > m.stamp:
+            later.append(self._history.pop())
+        if not self._history:
+            # Older than everything kept: cannot be placed in time.
+            self.stats[m.sensor].dropped["older_than_history"] += 1
+            self._history.extend(reversed(later))
+            return
+        base = self._history[-1]
+        self.filter.set_state(base.x, base.P)
+        self.time = base.stamp
+        self._step(m)
+        for step in reversed(later):
+            if step.measurement is None:
+                self._predict_to(step.stamp)
+                self._record(step.stamp, None)
+            else:
+                self._step(step.measurement, replay=True)
+
+    def _trim_history(self) -> None:
+        if self.time is None:
+            return
+        horizon = self.time - self.cfg.history_length
+        # Keep one step at or before the horizon as the rewind base.
+        while len(self._history) > 1 and self._history[1].stamp <= horizon:
+            self._history.popleft()
+
+    def _count(self, m: Measurement, r: UpdateResult) -> None:
+        st = self.stats[m.sensor]
+        st.last_stamp = m.stamp
+        st.last_nis = r.nis
+        if r.accepted:
+            st.accepted += 1
+            st.nis_sum += r.nis
+            st.nis_dof_sum += r.dof
+        else:
+            st.rejected += 1
+            st.dropped[f"mahalanobis_{m.kind}"] += 1
+
+    # -- output ------------------------------------------------------------
+    def estimate_at(self, t: float):
+        """``(x, P)`` predicted to time ``t`` without changing the filter."""
+        x, P, t0 = self.filter.x.copy(), self.filter.P.copy(), self.time
+        if t0 is None or t <= t0:
+            return x, P
+        self._predict_to(t)
+        out = self.filter.x.copy(), self.filter.P.copy()
+        self.filter.set_state(x, P)
+        self.time = t0
+        return out

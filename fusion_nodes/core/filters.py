@@ -1,0 +1,225 @@
+"""EKF and UKF over the 15-D state, built on filterpy.
+
+Both filters share one interface so the estimator does not care which is in
+use: ``predict(dt)`` and ``update(measurement) -> UpdateResult``. Notation is
+FilterPy's: state ``x``, covariance ``P``, transition Jacobian ``F``,
+process noise ``Q``, measurement Jacobian ``H``, measurement noise ``R``,
+innovation ``y`` and its covariance ``S``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from filterpy.kalman import ExtendedKalmanFilter, MerweScaledSigmaPoints, UnscentedKalmanFilter
+
+from .geometry import circular_mean, wrap_angle
+from .motion import ConstantAcceleration3D
+from .records import Measurement
+from .state import ANGLE_INDICES, STATE_SIZE
+
+_ANGLES = list(ANGLE_INDICES)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """Outcome of one update.
+
+    Attributes
+    ----------
+    accepted : bool
+        False when the Mahalanobis gate rejected the measurement.
+    nis : float
+        Normalised innovation squared ``y^T S^-1 y`` (chi-square with ``m`` dof
+        for a consistent filter).
+    dof : int
+        Measurement dimension ``m``.
+    """
+
+    accepted: bool
+    nis: float
+    dof: int
+
+
+def _residual_fn(angle_mask: np.ndarray):
+    """``a - b`` with the angle components wrapped to [-pi, pi)."""
+    if not angle_mask.any():
+        return np.subtract
+
+    def residual(a, b):
+        d = np.subtract(a, b)
+        d[angle_mask] = wrap_angle(d[angle_mask])
+        return d
+    return residual
+
+
+def _state_residual(a, b):
+    d = np.subtract(a, b)
+    d[_ANGLES] = wrap_angle(d[_ANGLES])
+    return d
+
+
+def _state_mean(sigmas, Wm):
+    x = np.dot(Wm, sigmas)
+    for i in _ANGLES:
+        x[i] = circular_mean(sigmas[:, i], Wm)
+    return x
+
+
+def _mean_fn(angle_mask: np.ndarray):
+    if not angle_mask.any():
+        return None
+    idx = np.flatnonzero(angle_mask)
+
+    def mean(sigmas, Wm):
+        z = np.dot(Wm, sigmas)
+        for i in idx:
+            z[i] = circular_mean(sigmas[:, i], Wm)
+        return z
+    return mean
+
+
+class _FilterBase:
+    """Common state handling and gating for :class:`Ekf` and :class:`Ukf`."""
+
+    name = "base"
+
+    def __init__(self, motion: ConstantAcceleration3D):
+        self.motion = motion
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._kf.x
+
+    @property
+    def P(self) -> np.ndarray:
+        return self._kf.P
+
+    def set_state(self, x: np.ndarray, P: np.ndarray) -> None:
+        """Overwrite the estimate (copies the inputs)."""
+        self._kf.x = np.array(x, dtype=float)
+        self._kf.P = np.array(P, dtype=float)
+
+    def update(self, m: Measurement) -> UpdateResult:
+        """Kalman update with ``m``; rejected (state untouched) when the
+        Mahalanobis distance ``sqrt(y^T S^-1 y)`` reaches ``m.threshold``."""
+        x0, P0 = self._kf.x.copy(), self._kf.P.copy()
+        self._apply(m)
+        y, SI = self._kf.y, self._kf.SI
+        nis = float(y @ SI @ y)
+        if not np.isfinite(nis) or nis >= m.threshold ** 2:
+            self._kf.x, self._kf.P = x0, P0
+            return UpdateResult(False, nis, len(m.z))
+        self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
+        self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
+        return UpdateResult(True, nis, len(m.z))
+
+
+class _Ekf(ExtendedKalmanFilter):
+    """filterpy EKF whose state prediction is the nonlinear motion model."""
+
+    def __init__(self, motion):
+        super().__init__(dim_x=STATE_SIZE, dim_z=1)
+        self.motion = motion
+        self.dt = 0.0
+        self.x = np.zeros(STATE_SIZE)
+
+    def predict_x(self, u=0):
+        self.x = self.motion.f(self.x, self.dt)
+
+
+class Ekf(_FilterBase):
+    """Extended Kalman filter.
+
+    Predict: ``x = f(x, dt)``, ``P = F P F^T + Q(dt)`` with ``F = df/dx``.
+    Update:  ``y = z - h(x)``, ``S = H P H^T + R``, ``K = P H^T S^-1``,
+    ``x += K y``, ``P = (I - K H) P (I - K H)^T + K R K^T`` (Joseph form).
+    """
+
+    name = "ekf"
+
+    def __init__(self, motion: ConstantAcceleration3D):
+        super().__init__(motion)
+        self._kf = _Ekf(motion)
+
+    def predict(self, dt: float) -> None:
+        if dt <= 0.0:
+            return
+        kf = self._kf
+        kf.dt = dt
+        kf.F = self.motion.jacobian(kf.x, dt)
+        kf.Q = self.motion.Q(dt)
+        kf.predict()
+
+    def _apply(self, m: Measurement) -> None:
+        model = m.model
+        self._kf.update(m.z, model.jacobian, model.h, R=m.R, residual=_residual_fn(model.angle_mask))
+
+
+class Ukf(_FilterBase):
+    """Unscented Kalman filter with Van der Merwe's scaled sigma points.
+
+    Angles are averaged on the circle and residuals wrapped, both for the
+    state and for the measurement.
+
+    Parameters
+    ----------
+    alpha, beta, kappa : float
+        Sigma point spread. The default alpha = 1, kappa = 0 gives every
+        sigma point a non-negative weight (a cubature-like rule), which keeps
+        P positive definite for 15 states; robot_localization uses 1e-3, 2, 0,
+        whose centre weight of about -1e6 makes P indefinite after strongly
+        nonlinear steps.
+    """
+
+    name = "ukf"
+
+    def __init__(self, motion: ConstantAcceleration3D, alpha=1.0, beta=2.0, kappa=0.0):
+        super().__init__(motion)
+        self._points = MerweScaledSigmaPoints(STATE_SIZE, alpha=alpha, beta=beta, kappa=kappa,
+                                              sqrt_method=robust_sqrt,
+                                              subtract=_state_residual)
+        self._kf = UnscentedKalmanFilter(STATE_SIZE, 1, 0.0, hx=None, fx=motion.f,
+                                         points=self._points, x_mean_fn=_state_mean,
+                                         residual_x=_state_residual)
+
+    def predict(self, dt: float) -> None:
+        if dt <= 0.0:
+            return
+        self._kf.Q = self.motion.Q(dt)
+        self._kf.predict(dt=dt)
+        self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
+        self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
+
+    def _apply(self, m: Measurement) -> None:
+        kf = self._kf
+        # filterpy reuses the sigma points of the last predict; after an
+        # earlier update at the same time they would describe the prior.
+        kf.sigmas_f = self._points.sigma_points(kf.x, kf.P)
+        kf.residual_z = _residual_fn(m.model.angle_mask)
+        kf.z_mean = _mean_fn(m.model.angle_mask)
+        kf.update(m.z, R=m.R, hx=m.model.h)
+
+
+def robust_sqrt(A: np.ndarray) -> np.ndarray:
+    """Upper-triangular square root ``U^T U = A`` for sigma points.
+
+    Falls back to a symmetric eigen-decomposition with eigenvalues clipped at
+    a tiny positive floor when round-off has made ``A`` slightly indefinite,
+    so one bad step cannot kill the filter.
+    """
+    try:
+        return scipy.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        w, V = np.linalg.eigh(0.5 * (A + A.T))
+        w = np.maximum(w, 1e-12)
+        return np.linalg.qr((V * np.sqrt(w)).T, mode="r")
+
+
+def make_filter(kind: str, motion: ConstantAcceleration3D, **kwargs) -> _FilterBase:
+    """``'ekf'`` or ``'ukf'`` to a filter instance."""
+    kinds = {"ekf": Ekf, "ukf": Ukf}
+    if kind not in kinds:
+        raise ValueError(f"filter_type must be one of {sorted(kinds)}, got {kind!r}")
+    return kinds[kind](motion, **kwargs)

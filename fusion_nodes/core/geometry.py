@@ -1,0 +1,145 @@
+"""Rotations, Euler angles and angle wrapping: the single place for them.
+
+Conventions follow REP-103: right-handed frames, angles in radians, and
+fixed-axis roll-pitch-yaw so that ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)``.
+Quaternions are ``(x, y, z, w)`` as in ``geometry_msgs/Quaternion``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+GRAVITY = 9.80665
+"""Standard gravity (m/s^2), REP-103 ENU: gravity points along -z."""
+
+
+def wrap_angle(a):
+    """Wrap angle(s) to [-pi, pi).
+
+    Parameters
+    ----------
+    a : float or ndarray
+        Angle(s) in radians.
+
+    Returns
+    -------
+    float or ndarray
+        ``(a + pi) mod 2 pi - pi``.
+    """
+    return (np.asarray(a) + np.pi) % (2.0 * np.pi) - np.pi
+
+
+def rot_x(a: float) -> np.ndarray:
+    """Rotation about x by ``a`` radians (3x3)."""
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def rot_y(a: float) -> np.ndarray:
+    """Rotation about y by ``a`` radians (3x3)."""
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def rot_z(a: float) -> np.ndarray:
+    """Rotation about z by ``a`` radians (3x3)."""
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _drot_x(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[0.0, 0.0, 0.0], [0.0, -s, -c], [0.0, c, -s]])
+
+
+def _drot_y(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[-s, 0.0, c], [0.0, 0.0, 0.0], [-c, 0.0, -s]])
+
+
+def _drot_z(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[-s, -c, 0.0], [c, -s, 0.0], [0.0, 0.0, 0.0]])
+
+
+def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """Body-to-world rotation ``R = Rz(yaw) Ry(pitch) Rx(roll)``."""
+    return rot_z(yaw) @ rot_y(pitch) @ rot_x(roll)
+
+
+def rpy_matrix_derivatives(roll: float, pitch: float, yaw: float):
+    """Partial derivatives of ``R(roll, pitch, yaw)``.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(dR/droll, dR/dpitch, dR/dyaw)``, each 3x3.
+    """
+    rx, ry, rz = rot_x(roll), rot_y(pitch), rot_z(yaw)
+    return (rz @ ry @ _drot_x(roll),
+            rz @ _drot_y(pitch) @ rx,
+            _drot_z(yaw) @ ry @ rx)
+
+
+def matrix_to_rpy(R: np.ndarray) -> np.ndarray:
+    """Fixed-axis (roll, pitch, yaw) of a rotation matrix, radians."""
+    pitch = np.arcsin(np.clip(-R[2, 0], -1.0, 1.0))
+    roll = np.arctan2(R[2, 1], R[2, 2])
+    yaw = np.arctan2(R[1, 0], R[0, 0])
+    return np.array([roll, pitch, yaw])
+
+
+def quaternion_to_rpy(q) -> np.ndarray:
+    """(x, y, z, w) quaternion to fixed-axis (roll, pitch, yaw), radians."""
+    return matrix_to_rpy(Rotation.from_quat(np.asarray(q, float)).as_matrix())
+
+
+def rpy_to_quaternion(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """Fixed-axis (roll, pitch, yaw) to an (x, y, z, w) unit quaternion."""
+    return Rotation.from_matrix(rpy_to_matrix(roll, pitch, yaw)).as_quat()
+
+
+def euler_rate_matrix(roll: float, pitch: float) -> np.ndarray:
+    """Map body angular velocity to Euler angle rates.
+
+    ``d(roll, pitch, yaw)/dt = T(roll, pitch) @ omega_body`` with::
+
+        T = [[1, sin r tan p, cos r tan p],
+             [0, cos r,      -sin r     ],
+             [0, sin r / cos p, cos r / cos p]]
+
+    ``cos p`` is kept away from zero (gimbal lock at pitch = +-90 deg).
+    """
+    sr, cr = np.sin(roll), np.cos(roll)
+    cp = np.cos(pitch)
+    cp = cp if abs(cp) > 1e-6 else np.copysign(1e-6, cp)
+    tp = np.sin(pitch) / cp
+    return np.array([[1.0, sr * tp, cr * tp],
+                     [0.0, cr, -sr],
+                     [0.0, sr / cp, cr / cp]])
+
+
+def euler_rate_matrix_derivatives(roll: float, pitch: float):
+    """Partial derivatives ``(dT/droll, dT/dpitch)`` of :func:`euler_rate_matrix`."""
+    sr, cr = np.sin(roll), np.cos(roll)
+    sp, cp = np.sin(pitch), np.cos(pitch)
+    cp = cp if abs(cp) > 1e-6 else np.copysign(1e-6, cp)
+    tp = sp / cp
+    sec2 = 1.0 / (cp * cp)
+    d_roll = np.array([[0.0, cr * tp, -sr * tp],
+                       [0.0, -sr, -cr],
+                       [0.0, cr / cp, -sr / cp]])
+    d_pitch = np.array([[0.0, sr * sec2, cr * sec2],
+                        [0.0, 0.0, 0.0],
+                        [0.0, sr * sp * sec2, cr * sp * sec2]])
+    return d_roll, d_pitch
+
+
+def skew(v) -> np.ndarray:
+    """Cross-product matrix: ``skew(a) @ b == cross(a, b)``."""
+    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+
+
+def circular_mean(angles: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean of angles: ``atan2(sum w sin a, sum w cos a)``."""
+    return float(np.arctan2(np.dot(weights, np.sin(angles)), np.dot(weights, np.cos(angles))))

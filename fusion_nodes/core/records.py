@@ -1,0 +1,121 @@
+"""Typed, immutable sensor records and the fusable measurement.
+
+Every array is copied to float64 and made read-only, so a record that has
+been validated cannot be changed afterwards by a caller holding a reference.
+Covariance ``None`` means the sensor did not report that field (REP-145's
+``covariance[0] == -1``); such a field is never fused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Optional
+
+import numpy as np
+
+
+def _frozen(a) -> Optional[np.ndarray]:
+    if a is None:
+        return None
+    arr = np.array(a, dtype=float)
+    arr.setflags(write=False)
+    return arr
+
+
+class _Record:
+    """Freeze every ndarray-like field of a frozen dataclass on construction."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, (np.ndarray, list, tuple)):
+                object.__setattr__(self, f.name, _frozen(v))
+
+
+@dataclass(frozen=True)
+class ImuSample(_Record):
+    """One IMU reading in the sensor frame.
+
+    Attributes
+    ----------
+    stamp : float
+        Time of validity (s).
+    orientation : ndarray (4,) or None
+        (x, y, z, w) quaternion, sensor frame in the world frame.
+    angular_velocity : ndarray (3,) or None
+        rad/s, sensor frame.
+    linear_acceleration : ndarray (3,) or None
+        Specific force in m/s^2, sensor frame (gravity included, +z up at rest).
+    *_cov : ndarray (3, 3) or None
+        Covariances; None when the field is absent.
+    """
+
+    stamp: float
+    orientation: Optional[np.ndarray]
+    orientation_cov: Optional[np.ndarray]
+    angular_velocity: Optional[np.ndarray]
+    angular_velocity_cov: Optional[np.ndarray]
+    linear_acceleration: Optional[np.ndarray]
+    linear_acceleration_cov: Optional[np.ndarray]
+
+
+@dataclass(frozen=True)
+class PoseSample(_Record):
+    """A 6-DoF pose with 6x6 covariance (x, y, z, roll, pitch, yaw order)."""
+
+    stamp: float
+    position: np.ndarray
+    orientation: np.ndarray
+    cov: np.ndarray
+
+
+@dataclass(frozen=True)
+class TwistSample(_Record):
+    """Body-frame linear (m/s) and angular (rad/s) velocity with 6x6 covariance."""
+
+    stamp: float
+    linear: np.ndarray
+    angular: np.ndarray
+    cov: np.ndarray
+
+
+@dataclass(frozen=True)
+class GnssFix(_Record):
+    """A geodetic fix: degrees, metres above the ellipsoid, ENU covariance (m^2)."""
+
+    stamp: float
+    latitude: float
+    longitude: float
+    altitude: float
+    cov: Optional[np.ndarray]
+    status: int
+
+
+@dataclass(frozen=True)
+class Measurement(_Record):
+    """A measurement ready for a Kalman update.
+
+    Attributes
+    ----------
+    sensor : str
+        Source name (used for statistics and diagnostics).
+    stamp : float
+        Time of validity (s), after any configured time offset.
+    z : ndarray (m,)
+        Measured values.
+    R : ndarray (m, m)
+        Measurement noise covariance.
+    model : object
+        Measurement model with ``h(x)``, ``jacobian(x)`` and ``angle_mask``.
+    threshold : float
+        Mahalanobis rejection threshold in standard deviations (inf: none).
+    kind : str
+        What part of the sensor this is (``pose``, ``twist``, ``imu_accel`` ...).
+    """
+
+    sensor: str
+    stamp: float
+    z: np.ndarray
+    R: np.ndarray
+    model: object
+    threshold: float = float("inf")
+    kind: str = ""

@@ -1,0 +1,262 @@
+"""Sensor models: turn validated sensor records into base_link measurements.
+
+A sensor is mounted on the robot by the transform base_link -> sensor,
+``mount = [x, y, z, roll, pitch, yaw]`` (m, rad; fixed-axis RPY). Each model
+applies the mounting, selects the fields enabled by the sensor's 15-flag mask
+and returns :class:`~fusion_nodes.core.records.Measurement` objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .geometry import GRAVITY, matrix_to_rpy, rpy_to_matrix
+from .models import MountedPosition, SpecificForce, StateSelection, Stacked
+from .records import ImuSample, Measurement, PoseSample, TwistSample
+from .state import OUT_OF_PLANE, STATE_SIZE
+from .validation import check_quaternion, sanitize_covariance
+from scipy.spatial.transform import Rotation
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class Mount:
+    """Transform base_link -> sensor frame.
+
+    ``translation`` (m) is the sensor origin in base_link; ``R`` rotates
+    sensor-frame vectors into base_link: ``v_base = R v_sensor``.
+    """
+
+    translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    rpy: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    @classmethod
+    def from_list(cls, values) -> "Mount":
+        v = np.asarray(values, dtype=float)
+        if v.shape != (6,) or not np.all(np.isfinite(v)):
+            raise ValueError(f"a mount is [x, y, z, roll, pitch, yaw], got {list(values)!r}")
+        return cls(v[:3].copy(), v[3:].copy())
+
+    @property
+    def R(self) -> np.ndarray:
+        return rpy_to_matrix(*self.rpy)
+
+    @property
+    def is_identity(self) -> bool:
+        return not np.any(self.translation) and not np.any(self.rpy)
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """How one input is fused (robot_localization's per-sensor parameters).
+
+    Attributes
+    ----------
+    name : str
+        Parameter prefix, e.g. ``odom0``.
+    mask : tuple of bool
+        15 flags: which state fields this sensor measures.
+    pose_threshold, twist_threshold, accel_threshold : float
+        Mahalanobis rejection thresholds (standard deviations).
+    time_offset : float
+        Seconds added to each header stamp (negative for a sensor that stamps
+        late, e.g. ``-0.15`` for a GPS that stamps on arrival).
+    covariance_floor : float
+        Smallest variance accepted on a fused field.
+    """
+
+    name: str
+    mask: tuple
+    mount: Mount = field(default_factory=Mount)
+    differential: bool = False
+    relative: bool = False
+    pose_threshold: float = INF
+    twist_threshold: float = INF
+    accel_threshold: float = INF
+    remove_gravity: bool = False
+    time_offset: float = 0.0
+    covariance_floor: float = 1e-9
+
+
+def planar_mask(mask, two_d_mode: bool) -> tuple:
+    """In 2-D mode a sensor never fuses z, roll, pitch or their rates."""
+    mask = [bool(m) for m in mask]
+    if len(mask) != STATE_SIZE:
+        raise ValueError(f"a fusion mask needs {STATE_SIZE} flags, got {len(mask)}")
+    if two_d_mode:
+        for i in OUT_OF_PLANE:
+            mask[i] = False
+    return tuple(mask)
+
+
+def _rotate6(C: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Rotate a 6x6 (linear, angular) covariance: ``B C B^T``, ``B = diag(R, R)``."""
+    B = np.zeros((6, 6))
+    B[:3, :3] = R
+    B[3:, 3:] = R
+    return B @ C @ B.T
+
+
+class OdometryModel:
+    """Pose and twist from ``nav_msgs/Odometry``, ``PoseWithCovariance`` and
+    ``TwistWithCovariance`` sources, with robot_localization's modes.
+
+    * ``relative``: poses are taken relative to the first pose received.
+    * ``differential``: consecutive poses become a body-frame velocity
+      ``(T_prev^-1 T_cur) / dt``, covariance ``(C_prev + C_cur) / dt^2``, so
+      several absolute-pose sources do not fight each other.
+    """
+
+    def __init__(self, config: SensorConfig):
+        self.cfg = config
+        mask = np.asarray(config.mask, dtype=bool)
+        self.pose_idx = [i for i in range(6) if mask[i]]
+        self.twist_idx = [i for i in range(6, 12) if mask[i]]
+        self._first: Optional[tuple] = None
+        self._prev: Optional[tuple] = None
+
+    def reset(self) -> None:
+        self._first = None
+        self._prev = None
+
+    def measurements(self, pose: Optional[PoseSample], twist: Optional[TwistSample]):
+        """Measurements from one message (either part may be None)."""
+        out = []
+        if pose is not None and self.pose_idx:
+            out += self._pose(pose)
+        if twist is not None and self.twist_idx:
+            out += [self._twist(twist)]
+        return out
+
+    def _base_pose(self, pose: PoseSample):
+        """Sensor pose in its world -> (base orientation matrix, sensor position)."""
+        q = check_quaternion(pose.orientation)
+        R_b = Rotation.from_quat(q).as_matrix() @ self.cfg.mount.R.T
+        return R_b, np.asarray(pose.position, dtype=float)
+
+    def _pose(self, pose: PoseSample):
+        R_b, p = self._base_pose(pose)
+        if self.cfg.relative:
+            if self._first is None:
+                self._first = (R_b, p)
+            R0, p0 = self._first
+            R_b, p = R0.T @ R_b, R0.T @ (p - p0)
+        stamp = pose.stamp + self.cfg.time_offset
+        if self.cfg.differential:
+            prev, self._prev = self._prev, (stamp, R_b, p, pose.cov)
+            return [] if prev is None else self._differential(prev, stamp, R_b, p, pose.cov)
+        C, _ = sanitize_covariance(pose.cov, self.pose_idx, self.cfg.covariance_floor, "pose covariance")
+        rpy = matrix_to_rpy(R_b)
+        pos_axes = [i for i in self.pose_idx if i < 3]
+        rot_idx = [i for i in self.pose_idx if i >= 3]
+        parts, z = [], []
+        if pos_axes:
+            parts.append(MountedPosition(self.cfg.mount.translation, pos_axes)
+                         if np.any(self.cfg.mount.translation) else StateSelection(pos_axes))
+            z.append(p[pos_axes])
+        if rot_idx:
+            parts.append(StateSelection(rot_idx))
+            z.append(rpy[[i - 3 for i in rot_idx]])
+        model = parts[0] if len(parts) == 1 else Stacked(parts)
+        return [Measurement(self.cfg.name, stamp, np.concatenate(z), C, model,
+                            self.cfg.pose_threshold, "pose")]
+
+    def _differential(self, prev, stamp, R_b, p, cov):
+        t0, R0, p0, cov0 = prev
+        dt = stamp - t0
+        if dt <= 0.0:
+            return []
+        lin = R0.T @ (p - p0) / dt
+        ang = matrix_to_rpy(R0.T @ R_b) / dt
+        vel = np.concatenate([lin, ang])
+        idx = [i + 6 for i in self.pose_idx]
+        C, _ = sanitize_covariance((np.asarray(cov) + np.asarray(cov0)) / (dt * dt), self.pose_idx,
+                                   self.cfg.covariance_floor, "differential pose covariance")
+        return [Measurement(self.cfg.name, stamp, vel[self.pose_idx], C, StateSelection(idx),
+                            self.cfg.pose_threshold, "differential")]
+
+    def _twist(self, twist: TwistSample) -> Measurement:
+        """``w_b = R_m w_s``; ``v_b = R_m v_s - w_b x t_m`` (lever arm)."""
+        m = self.cfg.mount
+        w_b = m.R @ np.asarray(twist.angular, dtype=float)
+        v_b = m.R @ np.asarray(twist.linear, dtype=float) - np.cross(w_b, m.translation)
+        cov = twist.cov if m.is_identity else _rotate6(np.asarray(twist.cov), m.R)
+        local = [i - 6 for i in self.twist_idx]
+        C, _ = sanitize_covariance(cov, local, self.cfg.covariance_floor, "twist covariance")
+        z = np.concatenate([v_b, w_b])[local]
+        return Measurement(self.cfg.name, twist.stamp + self.cfg.time_offset, z, C,
+                           StateSelection(self.twist_idx), self.cfg.twist_threshold, "twist")
+
+
+class ImuModel:
+    """IMU orientation, angular velocity and acceleration in base_link.
+
+    With mount rotation ``R_m`` and lever arm ``t``::
+
+        R_base = R_imu R_m^T
+        w_base = R_m w_imu
+        f_base = R_m f_imu - w x (w x t)          (centripetal lever-arm term)
+
+    Gravity: with ``remove_gravity`` and a measured orientation the
+    acceleration fused is ``f_base - R_base^T [0, 0, g]`` (as
+    robot_localization does); without a measured orientation the raw
+    specific force is fused through :class:`SpecificForce`, i.e. gravity is
+    removed with the filter's own attitude. Fields whose covariance is
+    missing (REP-145: ``-1``) are never fused.
+    """
+
+    def __init__(self, config: SensorConfig, gravity: float = GRAVITY):
+        self.cfg = config
+        mask = np.asarray(config.mask, dtype=bool)
+        self.rot_idx = [i for i in range(3, 6) if mask[i]]
+        self.gyro_idx = [i for i in range(9, 12) if mask[i]]
+        self.acc_idx = [i for i in range(12, 15) if mask[i]]
+        self.g = gravity
+
+    def measurements(self, s: ImuSample):
+        stamp = s.stamp + self.cfg.time_offset
+        Rm = self.cfg.mount.R
+        R_b = None
+        if s.orientation is not None and s.orientation_cov is not None:
+            R_b = Rotation.from_quat(check_quaternion(s.orientation)).as_matrix() @ Rm.T
+        out = []
+        if R_b is not None and self.rot_idx:
+            out.append(self._orientation(stamp, R_b, Rm @ s.orientation_cov @ Rm.T))
+        w_b = None
+        if s.angular_velocity is not None:
+            w_b = Rm @ s.angular_velocity
+            if s.angular_velocity_cov is not None and self.gyro_idx:
+                out.append(self._vector(stamp, w_b, Rm @ s.angular_velocity_cov @ Rm.T,
+                                        self.gyro_idx, 9, self.cfg.twist_threshold, "imu_gyro"))
+        if s.linear_acceleration is not None and s.linear_acceleration_cov is not None and self.acc_idx:
+            out.append(self._acceleration(stamp, s, Rm, R_b, w_b))
+        return out
+
+    def _orientation(self, stamp, R_b, cov) -> Measurement:
+        local = [i - 3 for i in self.rot_idx]
+        C, _ = sanitize_covariance(cov, local, self.cfg.covariance_floor, "orientation covariance")
+        return Measurement(self.cfg.name, stamp, matrix_to_rpy(R_b)[local], C,
+                           StateSelection(self.rot_idx), self.cfg.pose_threshold, "imu_orientation")
+
+    def _vector(self, stamp, v, cov, idx, base, threshold, kind, model=None) -> Measurement:
+        local = [i - base for i in idx]
+        C, _ = sanitize_covariance(cov, local, self.cfg.covariance_floor, f"{kind} covariance")
+        return Measurement(self.cfg.name, stamp, np.asarray(v)[local], C,
+                           model or StateSelection(idx), threshold, kind)
+
+    def _acceleration(self, stamp, s: ImuSample, Rm, R_b, w_b) -> Measurement:
+        f = Rm @ s.linear_acceleration
+        if w_b is not None and np.any(self.cfg.mount.translation):
+            f = f - np.cross(w_b, np.cross(w_b, self.cfg.mount.translation))
+        cov = Rm @ s.linear_acceleration_cov @ Rm.T
+        model = None
+        if self.cfg.remove_gravity:
+            if R_b is not None:
+                f = f - R_b.T @ np.array([0.0, 0.0, self.g])
+            else:
+                model = SpecificForce([i - 12 for i in self.acc_idx], self.g)
+        return self._vector(stamp, f, cov, self.acc_idx, 12, self.cfg.accel_threshold,
+                            "imu_accel", model)

@@ -1,0 +1,77 @@
+"""Checks for sensor records: what makes an input unusable, and why.
+
+Every check raises :class:`InvalidInput` with a short machine-readable
+``reason`` (used as the diagnostics counter key) and a human message.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class InvalidInput(ValueError):
+    """A sensor message that must be dropped.
+
+    Attributes
+    ----------
+    reason : str
+        Counter key, e.g. ``non_finite``, ``zero_stamp``, ``bad_covariance``.
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+def check_stamp(stamp: float) -> None:
+    """A stamp must be a finite, positive time (0 means 'never set')."""
+    if not np.isfinite(stamp) or stamp <= 0.0:
+        raise InvalidInput("zero_stamp", f"header stamp {stamp!r} is not set")
+
+
+def check_finite(name: str, value) -> None:
+    """Reject NaN/Inf anywhere in ``value``."""
+    if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
+        raise InvalidInput("non_finite", f"{name} contains NaN or Inf")
+
+
+def check_quaternion(q) -> np.ndarray:
+    """Return ``q`` normalised; reject a (near) zero-length quaternion."""
+    q = np.asarray(q, dtype=float)
+    n = np.linalg.norm(q)
+    if not 0.5 < n < 1.5:
+        raise InvalidInput("bad_quaternion", f"orientation quaternion has norm {n:.3g}")
+    return q / n
+
+
+def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
+    """Make the fused block of a covariance usable.
+
+    Parameters
+    ----------
+    cov : ndarray (n, n)
+        Full covariance as reported.
+    indices : sequence of int
+        Rows/columns that will be fused.
+    floor : float
+        Smallest variance accepted (units^2). Zero or negative diagonal
+        entries are raised to it; a block that is still not positive definite
+        is rejected.
+
+    Returns
+    -------
+    (ndarray, bool)
+        The fused block and whether it had to be repaired.
+    """
+    C = np.asarray(cov, dtype=float)[np.ix_(indices, indices)]
+    check_finite(name, C)
+    C = 0.5 * (C + C.T)
+    d = np.diag(C)
+    repaired = bool(np.any(d < floor))
+    if repaired:
+        C = C.copy()
+        C[np.diag_indices_from(C)] = np.maximum(d, floor)
+    try:
+        np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:
+        raise InvalidInput("bad_covariance", f"{name} is not positive definite") from None
+    return C, repaired

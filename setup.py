@@ -1,0 +1,33 @@
+"""ament_python package setup: console scripts land in lib/fusion_nodes for ros2 run."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "fusion_nodes"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        ("share/" + PACKAGE + "/launch", glob("launch/*.launch.py")),
+        ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="fusion_nodes developers",
+    maintainer_email="fusion-nodes@example.org",
+    description="Multi-sensor fusion nodes for ROS 2: Kalman, early and late fusion.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "imu_gps_node = fusion_nodes.nodes.imu_gps_node:main",
+            "kalman_fusion_node = fusion_nodes.nodes.kalman_fusion_node:main",
+            "relay_node = fusion_nodes.nodes.relay_node:main",
+            "fusion = fusion_nodes.tools.cli:main",
+        ],
+    },
+)
