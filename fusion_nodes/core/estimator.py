@@ -168,6 +168,9 @@ class StateEstimator:
 
     def _step(self, m: Measurement, replay: bool = False) -> None:
         if self.time is None:
+            # The prior is the rewind base for measurements that arrive late
+            # but still within the history window.
+            self._record(m.stamp - self.cfg.history_length, None)
             self.time = m.stamp
         self._predict_to(m.stamp)
         result = self.filter.update(m)

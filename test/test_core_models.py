@@ -1,0 +1,135 @@
+"""Core numbers: Jacobians against finite differences, geometry, sensor mounting."""
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusion_nodes.core.geometry import (GRAVITY, matrix_to_rpy, quaternion_to_rpy, rpy_to_matrix,
+                                        rpy_to_quaternion, wrap_angle)
+from fusion_nodes.core.models import MountedPosition, SpecificForce, StateSelection, Stacked
+from fusion_nodes.core.motion import ConstantAcceleration3D
+from fusion_nodes.core.records import ImuSample, TwistSample
+from fusion_nodes.core.sensors import ImuModel, Mount, OdometryModel, SensorConfig
+
+RNG = np.random.default_rng(7)
+
+
+def numeric_jacobian(fun, x, eps=1e-6):
+    J = np.zeros((len(fun(x)), len(x)))
+    for i in range(len(x)):
+        d = np.zeros_like(x)
+        d[i] = eps
+        J[:, i] = (fun(x + d) - fun(x - d)) / (2 * eps)
+    return J
+
+
+def random_state():
+    x = RNG.normal(size=15)
+    x[3:5] = RNG.uniform(-0.6, 0.6, 2)  # away from gimbal lock
+    x[5] = RNG.uniform(-3, 3)
+    return x
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_motion_jacobian_matches_finite_differences(trial):
+    model = ConstantAcceleration3D()
+    x = random_state()
+    J = model.jacobian(x, 0.1)
+    Jn = numeric_jacobian(lambda s: model.f(s, 0.1), x)
+    np.testing.assert_allclose(J, Jn, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", [StateSelection([0, 5, 11]),
+                                   MountedPosition([0.3, -0.2, 1.1]),
+                                   MountedPosition([0.5, 0.1, 0.2], axes=[0, 1]),
+                                   SpecificForce(),
+                                   Stacked([MountedPosition([1, 2, 3]), StateSelection([3, 4, 5])])])
+def test_measurement_jacobians_match_finite_differences(model):
+    for _ in range(3):
+        x = random_state()
+        np.testing.assert_allclose(model.jacobian(x), numeric_jacobian(model.h, x), atol=1e-6)
+
+
+def test_motion_model_straight_line_and_turn():
+    model = ConstantAcceleration3D()
+    x = np.zeros(15)
+    x[5] = np.pi / 2          # facing north
+    x[6] = 2.0                # 2 m/s forward
+    x[12] = 1.0               # 1 m/s^2 forward
+    out = model.f(x, 2.0)
+    # s = v t + a t^2 / 2 = 4 + 2 = 6 m north; v = 2 + 2 = 4 m/s
+    np.testing.assert_allclose(out[:3], [0, 6, 0], atol=1e-12)
+    assert out[6] == pytest.approx(4.0)
+    x = np.zeros(15)
+    x[11] = 0.5
+    assert model.f(x, 1.0)[5] == pytest.approx(0.5)
+    np.testing.assert_allclose(model.Q(0.5), model.q * 0.5)
+
+
+def test_wrap_angle_range_and_values():
+    a = np.linspace(-20, 20, 1001)
+    w = wrap_angle(a)
+    assert np.all(w >= -np.pi) and np.all(w < np.pi)
+    np.testing.assert_allclose(np.sin(w), np.sin(a), atol=1e-12)
+    assert wrap_angle(np.pi) == pytest.approx(-np.pi)
+    assert wrap_angle(3 * np.pi / 2) == pytest.approx(-np.pi / 2)
+
+
+def test_rpy_roundtrips():
+    for _ in range(20):
+        rpy = np.array([RNG.uniform(-3, 3), RNG.uniform(-1.4, 1.4), RNG.uniform(-3, 3)])
+        np.testing.assert_allclose(matrix_to_rpy(rpy_to_matrix(*rpy)), rpy, atol=1e-9)
+        np.testing.assert_allclose(quaternion_to_rpy(rpy_to_quaternion(*rpy)), rpy, atol=1e-9)
+
+
+def test_test1_imu_mount_puts_gravity_on_base_z():
+    # ../shared/README.md: test1's IMU reads gravity on +y at rest; mounted
+    # roll +pi/2, yaw -pi/2 relative to base_link.
+    cfg = SensorConfig("imu0", [0] * 12 + [1, 1, 1], Mount.from_list([0, -0.3, 0.52, np.pi / 2, 0, -np.pi / 2]))
+    s = ImuSample(1.0, None, None, [0, 0, 0], np.eye(3), [0, GRAVITY, 0], np.eye(3))
+    (m,) = ImuModel(cfg).measurements(s)
+    np.testing.assert_allclose(m.z, [0, 0, GRAVITY], atol=1e-9)
+
+
+def test_imu_gravity_removed_with_measured_orientation():
+    cfg = SensorConfig("imu0", [0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1], remove_gravity=True)
+    pitch = 0.2
+    q = rpy_to_quaternion(0, pitch, 0.7)
+    f = rpy_to_matrix(0, pitch, 0.7).T @ [0, 0, GRAVITY]  # pure gravity reading
+    ms = ImuModel(cfg).measurements(ImuSample(1.0, q, np.eye(3) * 1e-3, [0, 0, 0], np.eye(3), f, np.eye(3)))
+    kinds = {m.kind: m for m in ms}
+    np.testing.assert_allclose(kinds["imu_accel"].z, 0, atol=1e-9)
+    np.testing.assert_allclose(kinds["imu_orientation"].z, [0, pitch, 0.7], atol=1e-9)
+
+
+def test_imu_without_orientation_fuses_no_orientation_and_uses_specific_force():
+    cfg = SensorConfig("imu0", [0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1], remove_gravity=True)
+    ms = ImuModel(cfg).measurements(ImuSample(1.0, None, None, [0, 0, 0.1], np.eye(3), [0, 0, GRAVITY], np.eye(3)))
+    assert {m.kind for m in ms} == {"imu_gyro", "imu_accel"}
+    acc = [m for m in ms if m.kind == "imu_accel"][0]
+    assert isinstance(acc.model, SpecificForce)
+
+
+def test_twist_lever_arm():
+    # Odometry sensor 1 m ahead of base_link, robot turning in place at 1 rad/s:
+    # the sensor moves sideways at 1 m/s while base_link does not translate.
+    cfg = SensorConfig("odom0", [0] * 6 + [1] * 6 + [0] * 3, Mount.from_list([1, 0, 0, 0, 0, 0]))
+    (m,) = OdometryModel(cfg).measurements(None, TwistSample(1.0, [0, 1, 0], [0, 0, 1], np.eye(6)))
+    np.testing.assert_allclose(m.z, [0, 0, 0, 0, 0, 1], atol=1e-12)
+
+
+def test_core_has_no_ros_imports():
+    core = Path(__file__).resolve().parents[1] / "fusion_nodes" / "core"
+    banned = ("rclpy", "message_filters", "launch", "rosbags")
+    for path in core.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for n in names:
+                root = n.split(".")[0]
+                assert root not in banned and not root.endswith("_msgs"), f"{path.name} imports {n}"
