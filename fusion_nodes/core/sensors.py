@@ -191,15 +191,39 @@ class OdometryModel:
                            StateSelection(self.twist_idx), self.cfg.twist_threshold, "twist")
 
 
-class ImuModel:
-    """IMU orientation, angular velocity and acceleration in base_link.
+def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:
+    """Express an IMU reading in base_link.
 
-    With mount rotation ``R_m`` and lever arm ``t``::
+    With mount rotation ``R_m`` (sensor -> base) and lever arm ``t``::
 
         R_base = R_imu R_m^T
         w_base = R_m w_imu
-        f_base = R_m f_imu - w x (w x t)          (centripetal lever-arm term)
+        f_base = R_m f_imu - w x (w x t)      (centripetal lever-arm term)
 
+    Covariances are rotated as ``R_m C R_m^T``. Missing fields stay missing.
+    """
+    if mount.is_identity:
+        return s
+    Rm = mount.R
+    rot = (lambda C: None if C is None else Rm @ C @ Rm.T)
+    q = None
+    if s.orientation is not None:
+        q = Rotation.from_matrix(Rotation.from_quat(check_quaternion(s.orientation)).as_matrix()
+                                 @ Rm.T).as_quat()
+    w = None if s.angular_velocity is None else Rm @ s.angular_velocity
+    f = None
+    if s.linear_acceleration is not None:
+        f = Rm @ s.linear_acceleration
+        if w is not None and np.any(mount.translation):
+            f = f - np.cross(w, np.cross(w, mount.translation))
+    return ImuSample(s.stamp, q, rot(s.orientation_cov), w, rot(s.angular_velocity_cov),
+                     f, rot(s.linear_acceleration_cov))
+
+
+class ImuModel:
+    """IMU orientation, angular velocity and acceleration as measurements.
+
+    The reading is first expressed in base_link (:func:`imu_in_base`).
     Gravity: with ``remove_gravity`` and a measured orientation the
     acceleration fused is ``f_base - R_base^T [0, 0, g]`` (as
     robot_localization does); without a measured orientation the raw
@@ -216,30 +240,22 @@ class ImuModel:
         self.acc_idx = [i for i in range(12, 15) if mask[i]]
         self.g = gravity
 
-    def measurements(self, s: ImuSample):
+    def measurements(self, sample: ImuSample):
+        s = imu_in_base(sample, self.cfg.mount)
         stamp = s.stamp + self.cfg.time_offset
-        Rm = self.cfg.mount.R
         R_b = None
         if s.orientation is not None and s.orientation_cov is not None:
-            R_b = Rotation.from_quat(check_quaternion(s.orientation)).as_matrix() @ Rm.T
+            R_b = Rotation.from_quat(check_quaternion(s.orientation)).as_matrix()
         out = []
         if R_b is not None and self.rot_idx:
-            out.append(self._orientation(stamp, R_b, Rm @ s.orientation_cov @ Rm.T))
-        w_b = None
-        if s.angular_velocity is not None:
-            w_b = Rm @ s.angular_velocity
-            if s.angular_velocity_cov is not None and self.gyro_idx:
-                out.append(self._vector(stamp, w_b, Rm @ s.angular_velocity_cov @ Rm.T,
-                                        self.gyro_idx, 9, self.cfg.twist_threshold, "imu_gyro"))
+            out.append(self._vector(stamp, matrix_to_rpy(R_b), s.orientation_cov, self.rot_idx, 3,
+                                    self.cfg.pose_threshold, "imu_orientation"))
+        if s.angular_velocity is not None and s.angular_velocity_cov is not None and self.gyro_idx:
+            out.append(self._vector(stamp, s.angular_velocity, s.angular_velocity_cov,
+                                    self.gyro_idx, 9, self.cfg.twist_threshold, "imu_gyro"))
         if s.linear_acceleration is not None and s.linear_acceleration_cov is not None and self.acc_idx:
-            out.append(self._acceleration(stamp, s, Rm, R_b, w_b))
+            out.append(self._acceleration(stamp, s, R_b))
         return out
-
-    def _orientation(self, stamp, R_b, cov) -> Measurement:
-        local = [i - 3 for i in self.rot_idx]
-        C, _ = sanitize_covariance(cov, local, self.cfg.covariance_floor, "orientation covariance")
-        return Measurement(self.cfg.name, stamp, matrix_to_rpy(R_b)[local], C,
-                           StateSelection(self.rot_idx), self.cfg.pose_threshold, "imu_orientation")
 
     def _vector(self, stamp, v, cov, idx, base, threshold, kind, model=None) -> Measurement:
         local = [i - base for i in idx]
@@ -247,16 +263,13 @@ class ImuModel:
         return Measurement(self.cfg.name, stamp, np.asarray(v)[local], C,
                            model or StateSelection(idx), threshold, kind)
 
-    def _acceleration(self, stamp, s: ImuSample, Rm, R_b, w_b) -> Measurement:
-        f = Rm @ s.linear_acceleration
-        if w_b is not None and np.any(self.cfg.mount.translation):
-            f = f - np.cross(w_b, np.cross(w_b, self.cfg.mount.translation))
-        cov = Rm @ s.linear_acceleration_cov @ Rm.T
+    def _acceleration(self, stamp, s: ImuSample, R_b) -> Measurement:
+        f = np.asarray(s.linear_acceleration)
         model = None
         if self.cfg.remove_gravity:
             if R_b is not None:
                 f = f - R_b.T @ np.array([0.0, 0.0, self.g])
             else:
                 model = SpecificForce([i - 12 for i in self.acc_idx], self.g)
-        return self._vector(stamp, f, cov, self.acc_idx, 12, self.cfg.accel_threshold,
-                            "imu_accel", model)
+        return self._vector(stamp, f, s.linear_acceleration_cov, self.acc_idx, 12,
+                            self.cfg.accel_threshold, "imu_accel", model)

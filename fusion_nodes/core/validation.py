@@ -75,3 +75,31 @@ def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
     except np.linalg.LinAlgError:
         raise InvalidInput("bad_covariance", f"{name} is not positive definite") from None
     return C, repaired
+
+
+def repair_covariance(cov, default_variance: float, policy: str, name: str):
+    """Apply a zero-covariance policy to one 3x3 covariance.
+
+    REP-145: an all-zero covariance means "unknown". With ``policy`` =
+    ``replace`` it becomes ``default_variance * I``; with ``reject`` the
+    message is rejected. A negative diagonal entry is always rejected (the
+    -1 "field missing" marker is handled before this is called).
+
+    Returns
+    -------
+    (ndarray or None, bool)
+        The covariance to use and whether it was replaced.
+    """
+    if cov is None:
+        return None, False
+    C = np.asarray(cov, dtype=float)
+    check_finite(name, C)
+    if np.any(np.diag(C) < 0.0):
+        raise InvalidInput("bad_covariance", f"{name} has a negative variance")
+    if not np.any(C):
+        if policy == "reject":
+            raise InvalidInput("zero_covariance", f"{name} is all zeros (unknown)")
+        return np.eye(3) * default_variance, True
+    if not np.all(np.diag(C) > 0.0):
+        raise InvalidInput("bad_covariance", f"{name} has a zero variance")
+    return C, False

@@ -1,0 +1,167 @@
+"""imu_gps_node: checks raw IMU and GNSS input, mounts the IMU, converts fixes to ENU.
+
+* IMU: rejects NaN/Inf, unset stamps, bad quaternions and impossible
+  covariances; applies the zero-covariance policy (REP-145); expresses the
+  reading in base_link using ``imu_mount``; republishes it.
+* GNSS: rejects fixes without the required status, NaN, oversized
+  covariances; converts to ENU about the datum (pymap3d) and publishes
+  ``nav_msgs/Odometry`` like navsat_transform, with the course over ground
+  as yaw once the vehicle moves.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import Imu, NavSatFix
+
+from fusion_nodes.core.geometry import rpy_to_quaternion
+from fusion_nodes.core.gnss import CourseOverGround, Datum
+from fusion_nodes.core.records import ImuSample
+from fusion_nodes.core.sensors import Mount, imu_in_base
+from fusion_nodes.core.validation import InvalidInput, check_quaternion, check_stamp, repair_covariance
+from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
+from fusion_nodes.ros.imu_gps_params import specs
+from fusion_nodes.ros.params import InvalidParameters, declare
+from fusion_nodes.ros.qos import output_qos, sensor_qos
+
+
+class ImuGpsNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("imu_gps_node", **kwargs)
+        self.p = declare(self, specs())
+        self.mount = Mount.from_list(self.p["imu_mount"])
+        self.datum = Datum(*self.p["datum"]) if self.p["datum"] else None
+        self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"])
+        self.monitors = {"imu": diag.InputMonitor(), "gps": diag.InputMonitor()}
+        self.repaired = 0
+        self.imu_pub = self.create_publisher(Imu, self.p["imu_output_topic"], sensor_qos(50))
+        self.gps_pub = self.create_publisher(Odometry, self.p["gps_output_topic"], sensor_qos(10))
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
+        self.create_subscription(Imu, self.p["imu_topic"], self._on_imu, sensor_qos(50))
+        self.create_subscription(NavSatFix, self.p["gps_topic"], self._on_fix, sensor_qos(10))
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _drop(self, source: str, exc: InvalidInput) -> None:
+        self.monitors[source].drop(exc.reason)
+        self.get_logger().warn(f"{source}: dropped: {exc}", throttle_duration_sec=5.0)
+
+    # -- IMU ----------------------------------------------------------------
+    def _on_imu(self, msg: Imu) -> None:
+        self.monitors["imu"].tick(self._now())
+        try:
+            check_stamp(stamp_to_sec(msg.header.stamp))
+            sample = self._checked_imu(imu_to_sample(msg))
+        except InvalidInput as exc:
+            self._drop("imu", exc)
+            return
+        out = fill_imu(Imu(), sample)
+        out.header.stamp = msg.header.stamp
+        out.header.frame_id = self.p["base_link_frame"] if not self.mount.is_identity \
+            else (msg.header.frame_id or self.p["base_link_frame"])
+        self.imu_pub.publish(out)
+
+    def _checked_imu(self, s: ImuSample) -> ImuSample:
+        policy = self.p["zero_covariance_policy"]
+        q_cov, r1 = repair_covariance(s.orientation_cov, self.p["imu_orientation_variance"], policy,
+                                      "orientation_covariance")
+        w_cov, r2 = repair_covariance(s.angular_velocity_cov, self.p["imu_angular_velocity_variance"],
+                                      policy, "angular_velocity_covariance")
+        a_cov, r3 = repair_covariance(s.linear_acceleration_cov,
+                                      self.p["imu_linear_acceleration_variance"], policy,
+                                      "linear_acceleration_covariance")
+        self.repaired += r1 + r2 + r3
+        q = check_quaternion(s.orientation) if s.orientation is not None else None
+        return imu_in_base(ImuSample(s.stamp, q, q_cov, s.angular_velocity, w_cov,
+                                     s.linear_acceleration, a_cov), self.mount)
+
+    # -- GNSS ---------------------------------------------------------------
+    def _on_fix(self, msg: NavSatFix) -> None:
+        self.monitors["gps"].tick(self._now())
+        try:
+            check_stamp(stamp_to_sec(msg.header.stamp))
+            out = self._fix_to_odometry(msg)
+        except InvalidInput as exc:
+            self._drop("gps", exc)
+            return
+        self.gps_pub.publish(out)
+
+    def _fix_to_odometry(self, msg: NavSatFix) -> Odometry:
+        fix = navsat_to_fix(msg)
+        if fix.status < self.p["gps_min_status"]:
+            raise InvalidInput("no_fix", f"status {fix.status} < gps_min_status {self.p['gps_min_status']}")
+        cov = np.diag(self.p["gps_default_variance"]) if fix.cov is None else np.array(fix.cov)
+        if np.any(np.diag(cov) <= 0.0):
+            cov[np.diag_indices(3)] = np.where(np.diag(cov) > 0, np.diag(cov), self.p["gps_default_variance"])
+            self.repaired += 1
+        if max(cov[0, 0], cov[1, 1]) > self.p["gps_max_variance"]:
+            raise InvalidInput("covariance_too_large", f"horizontal variance {max(cov[0, 0], cov[1, 1]):.3g} m^2")
+        if self.datum is None:
+            self.datum = Datum(fix.latitude, fix.longitude, fix.altitude)
+            self.get_logger().info(f"datum set from first fix: {self.datum}")
+        enu = self.datum.to_enu(fix.latitude, fix.longitude, fix.altitude)
+        return self._odometry(msg, enu, cov, fix.stamp)
+
+    def _odometry(self, msg, enu, cov, stamp) -> Odometry:
+        big = self.p["unknown_variance"]
+        out = Odometry()
+        out.header.stamp = msg.header.stamp
+        out.header.frame_id = self.p["world_frame"]
+        out.child_frame_id = self.p["base_link_frame"]
+        out.pose.pose.position.x, out.pose.pose.position.y, out.pose.pose.position.z = map(float, enu)
+        pose_cov = np.diag([0.0, 0.0, 0.0, big, big, big])
+        pose_cov[:3, :3] = cov
+        yaw = 0.0
+        course = self.cog.update(stamp, enu, float(np.sqrt(max(cov[0, 0], cov[1, 1])))) \
+            if self.p["course_over_ground"] else None
+        if course is not None:
+            yaw, pose_cov[5, 5] = course
+        qx, qy, qz, qw = rpy_to_quaternion(0.0, 0.0, yaw)
+        o = out.pose.pose.orientation
+        o.x, o.y, o.z, o.w = float(qx), float(qy), float(qz), float(qw)
+        out.pose.covariance = pose_cov.ravel().tolist()
+        out.twist.covariance = (np.eye(6) * big).ravel().tolist()
+        return out
+
+    def _publish_diagnostics(self) -> None:
+        now = self._now()
+        statuses = []
+        for source, mon in self.monitors.items():
+            level = diag.STALE if not mon.received else (diag.WARN if mon.staleness(now) > 2.0
+                                                         or mon.dropped else diag.OK)
+            values = {"rate_hz": mon.rate(now), "staleness_s": mon.staleness(now),
+                      "received": mon.received, "covariances_replaced": self.repaired}
+            values.update({f"dropped.{k}": v for k, v in sorted(mon.dropped.items())})
+            statuses.append(diag.status(f"{self.get_name()}: {source}", source, level,
+                                        f"{sum(mon.dropped.values())} dropped", values))
+        self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = ImuGpsNode()
+    except (InvalidParameters, ValueError) as exc:
+        rclpy.logging.get_logger("imu_gps_node").error(f"invalid parameters: {exc}")
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""kalman_fusion_node: EKF/UKF fusion of odometry, IMU, pose and twist inputs.
+
+Subscribes to the inputs named by robot_localization-style parameters
+(``odom0``, ``imu0``, ``pose0``, ``twist0`` ...), publishes
+``odometry/filtered`` (nav_msgs/Odometry) at ``frequency`` on the node clock
+and ``/diagnostics``.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseWithCovarianceStamped, TwistWithCovarianceStamped
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import Imu
+
+from fusion_nodes.core.estimator import StateEstimator
+from fusion_nodes.core.sensors import ImuModel, OdometryModel
+from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_odometry,
+                                      stamp_to_sec, twist_to_sample)
+from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, global_specs,
+                                            sensor_config, sensor_specs)
+from fusion_nodes.ros.params import InvalidParameters, declare
+from fusion_nodes.ros.qos import output_qos, sensor_qos
+
+MSG_TYPES = {"odom": Odometry, "imu": Imu, "pose": PoseWithCovarianceStamped,
+             "twist": TwistWithCovarianceStamped}
+
+
+@dataclass
+class _Input:
+    name: str
+    kind: str
+    model: object
+    monitor: diag.InputMonitor
+
+
+class KalmanFusionNode(Node):
+    """Thin wrapper: parameters -> core estimator; messages -> measurements."""
+
+    def __init__(self, **kwargs):
+        super().__init__("kalman_fusion_node", **kwargs)
+        self.p = declare(self, global_specs(), self._on_change)
+        self.sensor_names = discover_sensors(self._parameter_overrides)
+        for name in self.sensor_names:
+            self.p.update(declare(self, sensor_specs(name), self._on_change))
+        self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
+        self.estimator = StateEstimator(estimator_config(self.p))
+        self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
+        self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
+        self._last_now = None
+        self.resets = 0
+        self.published = 0
+        self.create_timer(1.0 / self.p["frequency"], self._tick)
+        if self.p["print_diagnostics"]:
+            self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(f"{self.p['filter_type']} fusing {self.sensor_names or 'nothing'} "
+                               f"at {self.p['frequency']} Hz in {self.world_frame}")
+
+    # -- setup --------------------------------------------------------------
+    def _subscribe(self, name: str) -> _Input:
+        kind = name.rstrip("0123456789")
+        cfg = sensor_config(self.p, name)
+        model = ImuModel(cfg) if kind == "imu" else OdometryModel(cfg)
+        inp = _Input(name, kind, model, diag.InputMonitor())
+        self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg: self._on_message(inp, msg),
+                                 sensor_qos(self.p[f"{name}_queue_size"]))
+        return inp
+
+    def _on_change(self, changed: dict) -> None:
+        merged = {**self.p, **changed}
+        if "process_noise_covariance" in changed:
+            q = estimator_config(merged).process_noise
+            self.estimator.filter.motion.q = q
+            self.estimator.cfg = replace(self.estimator.cfg, process_noise=q)
+        for inp in getattr(self, "inputs", {}).values():
+            new = sensor_config(merged, inp.name)
+            inp.model.cfg = replace(inp.model.cfg, pose_threshold=new.pose_threshold,
+                                    twist_threshold=new.twist_threshold,
+                                    accel_threshold=new.accel_threshold)
+
+    # -- callbacks ------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_message(self, inp: _Input, msg) -> None:
+        inp.monitor.tick(self._now())
+        try:
+            stamp = stamp_to_sec(msg.header.stamp)
+            check_stamp(stamp)
+            measurements = self._measurements(inp, msg, stamp)
+        except InvalidInput as exc:
+            self.estimator.count_drop(inp.name, exc.reason)
+            self._warn(inp.name, str(exc))
+            return
+        reason = self.estimator.add(measurements)
+        if reason:
+            self._warn(inp.name, f"{reason}: message stamped {stamp:.3f} dropped")
+
+    @staticmethod
+    def _measurements(inp: _Input, msg, stamp: float):
+        if inp.kind == "imu":
+            return inp.model.measurements(imu_to_sample(msg))
+        if inp.kind == "odom":
+            pose = pose_to_sample(stamp, msg.pose) if inp.model.pose_idx else None
+            twist = twist_to_sample(stamp, msg.twist) if inp.model.twist_idx else None
+            return inp.model.measurements(pose, twist)
+        if inp.kind == "pose":
+            return inp.model.measurements(pose_to_sample(stamp, msg.pose), None)
+        return inp.model.measurements(None, twist_to_sample(stamp, msg.twist))
+
+    def _warn(self, name: str, text: str) -> None:
+        self.get_logger().warn(f"{name}: {text}", throttle_duration_sec=5.0)
+
+    def _tick(self) -> None:
+        now = self._now()
+        if now <= 0.0:
+            return  # use_sim_time and no /clock yet
+        if self._last_now is not None and now < self._last_now and self.p["reset_on_time_jump"]:
+            self._reset(f"clock jumped back {self._last_now - now:.3f} s")
+        self._last_now = now
+        timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
+        self.estimator.process(now, timeout)
+        if not self.estimator.initialized:
+            return
+        x, P = self.estimator.estimate_at(now)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(P))):
+            self._reset("estimate became non-finite")
+            return
+        self.pub.publish(state_to_odometry(x, P, self.get_clock().now().to_msg(), self.world_frame,
+                                           self.p["base_link_frame"]))
+        self.published += 1
+
+    def _reset(self, why: str) -> None:
+        self.get_logger().warn(f"resetting filter: {why}")
+        self.resets += 1
+        self.estimator.reset()
+        for inp in self.inputs.values():
+            if hasattr(inp.model, "reset"):
+                inp.model.reset()
+
+    def _publish_diagnostics(self) -> None:
+        now = self._now()
+        statuses = [self._input_status(inp, now) for inp in self.inputs.values()]
+        est = self.estimator
+        statuses.append(diag.status(
+            f"{self.get_name()}: filter", self.world_frame,
+            diag.OK if est.initialized else diag.WARN,
+            "running" if est.initialized else "waiting for the first measurement",
+            {"filter_type": self.p["filter_type"], "filter_time": est.time or 0.0,
+             "resets": self.resets, "published": self.published}))
+        self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
+
+    def _input_status(self, inp: _Input, now: float):
+        st = self.estimator.stats[inp.name]
+        stale = inp.monitor.staleness(now)
+        timeout = max(1.0, self.p["sensor_timeout"])
+        dropped = dict(st.dropped)
+        if not inp.monitor.received:
+            level, text = diag.STALE, "no messages received"
+        elif stale > timeout:
+            level, text = diag.WARN, f"silent for {stale:.1f} s: predicting without it"
+        elif dropped:
+            level, text = diag.WARN, f"{sum(dropped.values())} messages dropped or rejected"
+        else:
+            level, text = diag.OK, "ok"
+        values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
+                  "received": inp.monitor.received, "accepted": st.accepted, "rejected": st.rejected,
+                  "last_nis": st.last_nis,
+                  "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}
+        values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
+        return diag.status(f"{self.get_name()}: {inp.name}", inp.name, level, text, values)
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = KalmanFusionNode()
+    except InvalidParameters as exc:
+        rclpy.logging.get_logger("kalman_fusion_node").error(f"invalid parameters: {exc}")
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Message <-> numpy/record conversions. No logic beyond unpacking and REP rules.
+
+REP-145: a covariance whose first element is -1 marks a field the sensor
+does not provide (returned as ``None``); an all-zero covariance means
+"unknown" and is returned as zeros for the caller's policy to handle.
+"""
+from __future__ import annotations
+
+import numpy as np
+from builtin_interfaces.msg import Time as TimeMsg
+from geometry_msgs.msg import Quaternion
+from nav_msgs.msg import Odometry
+
+from fusion_nodes.core.geometry import rpy_to_quaternion
+from fusion_nodes.core.records import GnssFix, ImuSample, PoseSample, TwistSample
+from fusion_nodes.core.validation import check_finite
+
+
+def stamp_to_sec(stamp) -> float:
+    """``builtin_interfaces/Time`` to float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def sec_to_stamp(t: float) -> TimeMsg:
+    """Float seconds to ``builtin_interfaces/Time`` (rounded to the nanosecond)."""
+    ns = int(round(t * 1e9))
+    return TimeMsg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def _vec3(v) -> np.ndarray:
+    return np.array([v.x, v.y, v.z], dtype=float)
+
+
+def _quat(q) -> np.ndarray:
+    return np.array([q.x, q.y, q.z, q.w], dtype=float)
+
+
+def _cov3(values):
+    c = np.asarray(values, dtype=float).reshape(3, 3)
+    return None if c[0, 0] == -1.0 else c
+
+
+def imu_to_sample(msg) -> ImuSample:
+    """``sensor_msgs/Imu`` to :class:`ImuSample` (fields checked for NaN/Inf)."""
+    q, w, a = _quat(msg.orientation), _vec3(msg.angular_velocity), _vec3(msg.linear_acceleration)
+    q_cov = _cov3(msg.orientation_covariance)
+    w_cov = _cov3(msg.angular_velocity_covariance)
+    a_cov = _cov3(msg.linear_acceleration_covariance)
+    for name, value in (("orientation", q if q_cov is not None else None), ("orientation_covariance", q_cov),
+                        ("angular_velocity", w if w_cov is not None else None),
+                        ("angular_velocity_covariance", w_cov),
+                        ("linear_acceleration", a if a_cov is not None else None),
+                        ("linear_acceleration_covariance", a_cov)):
+        check_finite(name, value)
+    return ImuSample(stamp_to_sec(msg.header.stamp),
+                     q if q_cov is not None else None, q_cov,
+                     w if w_cov is not None else None, w_cov,
+                     a if a_cov is not None else None, a_cov)
+
+
+def pose_to_sample(stamp: float, pose_with_cov) -> PoseSample:
+    """``geometry_msgs/PoseWithCovariance`` to :class:`PoseSample`."""
+    p = pose_with_cov.pose
+    s = PoseSample(stamp, _vec3(p.position), _quat(p.orientation),
+                   np.asarray(pose_with_cov.covariance, dtype=float).reshape(6, 6))
+    check_finite("pose", np.concatenate([s.position, s.orientation]))
+    check_finite("pose covariance", s.cov)
+    return s
+
+
+def twist_to_sample(stamp: float, twist_with_cov) -> TwistSample:
+    """``geometry_msgs/TwistWithCovariance`` to :class:`TwistSample`."""
+    t = twist_with_cov.twist
+    s = TwistSample(stamp, _vec3(t.linear), _vec3(t.angular),
+                    np.asarray(twist_with_cov.covariance, dtype=float).reshape(6, 6))
+    check_finite("twist", np.concatenate([s.linear, s.angular]))
+    check_finite("twist covariance", s.cov)
+    return s
+
+
+def navsat_to_fix(msg) -> GnssFix:
+    """``sensor_msgs/NavSatFix`` to :class:`GnssFix` (covariance None if unknown)."""
+    cov = None
+    if msg.position_covariance_type != 0:  # COVARIANCE_TYPE_UNKNOWN
+        cov = np.asarray(msg.position_covariance, dtype=float).reshape(3, 3)
+        check_finite("position_covariance", cov)
+    check_finite("fix", [msg.latitude, msg.longitude, msg.altitude])
+    return GnssFix(stamp_to_sec(msg.header.stamp), msg.latitude, msg.longitude, msg.altitude,
+                   cov, msg.status.status)
+
+
+def fill_imu(msg, s: ImuSample, missing=-1.0):
+    """Write :class:`ImuSample` fields into a ``sensor_msgs/Imu`` (REP-145 for gaps)."""
+    def put_cov(field_name, c):
+        arr = np.zeros(9)
+        if c is None:
+            arr[0] = missing
+        else:
+            arr[:] = np.asarray(c).ravel()
+        setattr(msg, field_name, arr.tolist())
+    if s.orientation is not None:
+        msg.orientation = Quaternion(x=float(s.orientation[0]), y=float(s.orientation[1]),
+                                     z=float(s.orientation[2]), w=float(s.orientation[3]))
+    put_cov("orientation_covariance", s.orientation_cov)
+    for field_name, v in (("angular_velocity", s.angular_velocity),
+                          ("linear_acceleration", s.linear_acceleration)):
+        if v is not None:
+            vec = getattr(msg, field_name)
+            vec.x, vec.y, vec.z = (float(c) for c in v)
+    put_cov("angular_velocity_covariance", s.angular_velocity_cov)
+    put_cov("linear_acceleration_covariance", s.linear_acceleration_cov)
+    return msg
+
+
+def state_to_odometry(x: np.ndarray, P: np.ndarray, stamp, frame_id: str,
+                      child_frame_id: str) -> Odometry:
+    """15-D state and covariance to ``nav_msgs/Odometry`` (pose in world, twist in body)."""
+    msg = Odometry()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.child_frame_id = child_frame_id
+    p = msg.pose.pose
+    p.position.x, p.position.y, p.position.z = (float(v) for v in x[0:3])
+    qx, qy, qz, qw = rpy_to_quaternion(*x[3:6])
+    p.orientation = Quaternion(x=float(qx), y=float(qy), z=float(qz), w=float(qw))
+    msg.pose.covariance = np.ascontiguousarray(P[0:6, 0:6]).ravel().tolist()
+    t = msg.twist.twist
+    t.linear.x, t.linear.y, t.linear.z = (float(v) for v in x[6:9])
+    t.angular.x, t.angular.y, t.angular.z = (float(v) for v in x[9:12])
+    msg.twist.covariance = np.ascontiguousarray(P[6:12, 6:12]).ravel().tolist()
+    return msg

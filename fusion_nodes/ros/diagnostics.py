@@ -1,0 +1,62 @@
+"""Counters and rates published as ``diagnostic_msgs/DiagnosticArray``."""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
+                          DiagnosticStatus.STALE)
+
+
+class InputMonitor:
+    """Receipt times (node clock, s) and drop counts of one input, for rate and staleness.
+
+    Parameters
+    ----------
+    window : float
+        Seconds over which the message rate is measured.
+    """
+
+    def __init__(self, window: float = 5.0):
+        self.window = window
+        self.times: deque[float] = deque()
+        self.received = 0
+        self.dropped: dict[str, int] = defaultdict(int)
+
+    def tick(self, now: float) -> None:
+        self.received += 1
+        self.times.append(now)
+        while self.times and now - self.times[0] > self.window:
+            self.times.popleft()
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] += 1
+
+    def rate(self, now: float) -> float:
+        """Messages per second over the last ``window`` seconds."""
+        while self.times and now - self.times[0] > self.window:
+            self.times.popleft()
+        return len(self.times) / self.window
+
+    def staleness(self, now: float) -> float:
+        return now - self.times[-1] if self.times else float("inf")
+
+
+def status(name: str, hardware_id: str, level, message: str, values: dict) -> DiagnosticStatus:
+    """One ``DiagnosticStatus`` with its key/values stringified."""
+    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
+                            values=[KeyValue(key=str(k), value=_fmt(v)) for k, v in values.items()])
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def array(stamp, statuses) -> DiagnosticArray:
+    msg = DiagnosticArray()
+    msg.header.stamp = stamp
+    msg.status = list(statuses)
+    return msg

@@ -1,0 +1,43 @@
+"""imu_gps_node parameters."""
+from __future__ import annotations
+
+from rclpy.parameter import Parameter
+
+from .params import ParamSpec, length, one_of
+
+
+def specs() -> list[ParamSpec]:
+    return [
+        ParamSpec("imu_topic", "imu/data", "Raw IMU input (sensor_msgs/Imu).", read_only=True),
+        ParamSpec("imu_output_topic", "imu/checked", "Checked IMU in base_link.", read_only=True),
+        ParamSpec("gps_topic", "gps/fix", "GNSS input (sensor_msgs/NavSatFix).", read_only=True),
+        ParamSpec("gps_output_topic", "odometry/gps", "GNSS position in local ENU "
+                  "(nav_msgs/Odometry).", read_only=True),
+        ParamSpec("base_link_frame", "base_link", "Frame of the checked IMU.", read_only=True),
+        ParamSpec("world_frame", "odom", "ENU frame of odometry/gps (its origin is the datum).",
+                  read_only=True),
+        ParamSpec("imu_mount", [0.0] * 6, "Transform base_link -> IMU: x y z (m) roll pitch yaw "
+                  "(rad, fixed axes).", check=length(6), read_only=True),
+        ParamSpec("zero_covariance_policy", "replace", "An all-zero (unknown) IMU covariance is "
+                  "'replace'd by the defaults below or 'reject'ed.", check=one_of("replace", "reject")),
+        ParamSpec("imu_orientation_variance", 0.01, "Default orientation variance (rad^2).", 1e-12, 1e6),
+        ParamSpec("imu_angular_velocity_variance", 1e-4, "Default angular velocity variance "
+                  "((rad/s)^2).", 1e-12, 1e6),
+        ParamSpec("imu_linear_acceleration_variance", 0.01, "Default acceleration variance "
+                  "((m/s^2)^2).", 1e-12, 1e6),
+        ParamSpec("datum", [], "[latitude deg, longitude deg, altitude m] of the ENU origin; "
+                  "empty: the first good fix.", check=length(0, 3), read_only=True,
+                  ptype=Parameter.Type.DOUBLE_ARRAY),
+        ParamSpec("gps_min_status", 0, "Lowest NavSatStatus accepted (-1 no fix, 0 fix, 1 SBAS, "
+                  "2 GBAS).", -1, 2),
+        ParamSpec("gps_default_variance", [1.0, 1.0, 4.0], "E, N, U variances (m^2) used when "
+                  "the fix has no covariance.", 1e-6, 1e6, check=length(3)),
+        ParamSpec("gps_max_variance", 1e4, "Fixes with a larger horizontal variance (m^2) are "
+                  "dropped.", 1e-3, 1e12),
+        ParamSpec("course_over_ground", True, "Publish the GPS course as yaw once moving.",
+                  read_only=True),
+        ParamSpec("cog_min_speed", 1.0, "Speed (m/s) above which the course is used.", 0.0, 100.0),
+        ParamSpec("cog_min_distance", 2.0, "Baseline (m) for the course.", 0.1, 1000.0),
+        ParamSpec("unknown_variance", 1e6, "Variance published for pose fields the GPS does "
+                  "not measure.", 1.0, 1e12),
+    ]

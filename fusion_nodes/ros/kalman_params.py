@@ -1,0 +1,141 @@
+"""kalman_fusion_node parameters: robot_localization-compatible names.
+
+A robot_localization YAML for odometry, IMU, pose and twist inputs works
+with only the node name changed. Additions: ``filter_type``, per-sensor
+``<sensor>_mount`` and ``<sensor>_time_offset``, ``history_length`` used
+with ``smooth_lagged_data`` (default on here), ``reset_on_time_jump``.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from fusion_nodes.core.estimator import EstimatorConfig
+from fusion_nodes.core.sensors import Mount, SensorConfig, planar_mask
+from fusion_nodes.core.state import DEFAULT_PROCESS_NOISE, STATE_SIZE
+
+from .params import ParamSpec, covariance_matrix, length, one_of
+
+SENSOR_KINDS = ("odom", "imu", "pose", "twist")
+_SENSOR_RE = re.compile(r"^(odom|imu|pose|twist)(\d+)$")
+INF = float("inf")
+
+
+def global_specs() -> list[ParamSpec]:
+    return [
+        ParamSpec("frequency", 30.0, "Output rate of odometry/filtered (Hz), on the node clock.",
+                  0.1, 1000.0, read_only=True),
+        ParamSpec("sensor_timeout", 0.0, "Seconds without any fused measurement after which the "
+                  "filter predicts on its own; 0 means 1/frequency.", 0.0, 3600.0),
+        ParamSpec("two_d_mode", False, "Planar robot: hold z, roll, pitch and their rates at 0.",
+                  read_only=True),
+        ParamSpec("filter_type", "ekf", "ekf or ukf.", check=one_of("ekf", "ukf"), read_only=True),
+        ParamSpec("map_frame", "map", "REP-105 map frame.", read_only=True),
+        ParamSpec("odom_frame", "odom", "REP-105 odom frame.", read_only=True),
+        ParamSpec("base_link_frame", "base_link", "Robot body frame.", read_only=True),
+        ParamSpec("world_frame", "", "Frame of the estimate: map_frame or odom_frame "
+                  "(empty: odom_frame).", read_only=True),
+        ParamSpec("process_noise_covariance", list(DEFAULT_PROCESS_NOISE),
+                  "Process noise density Q per second: 15 diagonal or 225 row-major values.",
+                  check=covariance_matrix(STATE_SIZE)),
+        ParamSpec("initial_estimate_covariance", [1e-9] * STATE_SIZE,
+                  "Initial P: 15 diagonal or 225 row-major values.",
+                  check=covariance_matrix(STATE_SIZE), read_only=True),
+        ParamSpec("smooth_lagged_data", True, "Insert late measurements at their own time "
+                  "using the history (else drop them).", read_only=True),
+        ParamSpec("history_length", 1.0, "Seconds of filter history kept for late measurements.",
+                  0.0, 60.0, read_only=True),
+        ParamSpec("reset_on_time_jump", True, "Reset the filter when the clock jumps back "
+                  "(bag loop).", read_only=True),
+        ParamSpec("publish_tf", False, "Accepted for robot_localization compatibility; "
+                  "TF is not broadcast (tf2_msgs is unavailable here).", read_only=True),
+        ParamSpec("print_diagnostics", True, "Publish /diagnostics.", read_only=True),
+        ParamSpec("alpha", 1.0, "UKF sigma point spread.", 1e-4, 10.0, read_only=True),
+        ParamSpec("kappa", 0.0, "UKF secondary scaling.", -100.0, 100.0, read_only=True),
+        ParamSpec("beta", 2.0, "UKF prior distribution knowledge (2 for Gaussian).", 0.0, 10.0,
+                  read_only=True),
+        ParamSpec("covariance_floor", 1e-9, "Smallest variance accepted for a fused field; zero "
+                  "or negative variances are raised to it.", 1e-15, 1.0, read_only=True),
+    ]
+
+
+def sensor_specs(name: str) -> list[ParamSpec]:
+    """Parameters of one input, e.g. ``odom0``."""
+    kind = _SENSOR_RE.match(name).group(1)
+    specs = [
+        ParamSpec(name, "", f"Topic of input {name}.", read_only=True),
+        ParamSpec(f"{name}_config", [False] * STATE_SIZE, "15 flags: x y z roll pitch yaw vx vy vz "
+                  "vroll vpitch vyaw ax ay az fused from this input.", check=length(STATE_SIZE),
+                  read_only=True),
+        ParamSpec(f"{name}_queue_size", 10, "Subscription depth.", 1, 10000, read_only=True),
+        ParamSpec(f"{name}_mount", [0.0] * 6, "Transform base_link -> sensor: x y z (m) roll "
+                  "pitch yaw (rad, fixed axes).", check=length(6), read_only=True),
+        ParamSpec(f"{name}_time_offset", 0.0, "Seconds added to header stamps (negative for "
+                  "a sensor that stamps late).", -10.0, 10.0, read_only=True),
+        ParamSpec(f"{name}_rejection_threshold", INF, "Mahalanobis threshold (sigmas) for every "
+                  "part of this input, unless a specific one is set.", 0.0, None),
+        ParamSpec(f"{name}_pose_rejection_threshold", -1.0, "Mahalanobis threshold for pose / "
+                  "orientation (sigmas; -1: use <sensor>_rejection_threshold).", -1.0, None),
+        ParamSpec(f"{name}_twist_rejection_threshold", -1.0, "Mahalanobis threshold for twist / "
+                  "angular velocity (sigmas; -1: generic).", -1.0, None),
+    ]
+    if kind in ("odom", "pose"):
+        specs += [ParamSpec(f"{name}_differential", False, "Fuse pose differences as velocity.",
+                            read_only=True),
+                  ParamSpec(f"{name}_relative", False, "Poses relative to the first one.",
+                            read_only=True)]
+    if kind == "imu":
+        specs += [ParamSpec(f"{name}_linear_acceleration_rejection_threshold", -1.0,
+                            "Mahalanobis threshold for acceleration (sigmas; -1: generic).", -1.0, None),
+                  ParamSpec(f"{name}_remove_gravitational_acceleration", False,
+                            "Subtract gravity from the accelerometer.", read_only=True)]
+    return specs
+
+
+def discover_sensors(overrides) -> list[str]:
+    """Input names (``odom0``, ``imu1`` ...) present in the parameter overrides, sorted."""
+    names = [k for k in overrides if _SENSOR_RE.match(k)]
+    return sorted(names, key=lambda n: (SENSOR_KINDS.index(_SENSOR_RE.match(n).group(1)),
+                                        int(_SENSOR_RE.match(n).group(2))))
+
+
+def _matrix(values) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    return np.diag(v) if v.size == STATE_SIZE else v.reshape(STATE_SIZE, STATE_SIZE)
+
+
+def estimator_config(p: dict) -> EstimatorConfig:
+    frequency = p["frequency"]
+    return EstimatorConfig(filter_type=p["filter_type"], two_d_mode=p["two_d_mode"],
+                           process_noise=_matrix(p["process_noise_covariance"]),
+                           initial_covariance=_matrix(p["initial_estimate_covariance"]),
+                           smooth_lagged_data=p["smooth_lagged_data"],
+                           history_length=p["history_length"],
+                           max_step=min(0.05, 1.0 / frequency),
+                           ukf_alpha=p["alpha"], ukf_beta=p["beta"], ukf_kappa=p["kappa"])
+
+
+def _threshold(p: dict, name: str, part: str) -> float:
+    specific = p.get(f"{name}_{part}_rejection_threshold", -1.0)
+    return specific if specific >= 0 else p[f"{name}_rejection_threshold"]
+
+
+def sensor_config(p: dict, name: str) -> SensorConfig:
+    """Build the core :class:`SensorConfig` of input ``name`` from parameter values."""
+    return SensorConfig(
+        name=name,
+        mask=planar_mask(p[f"{name}_config"], p["two_d_mode"]),
+        mount=Mount.from_list(p[f"{name}_mount"]),
+        differential=p.get(f"{name}_differential", False),
+        relative=p.get(f"{name}_relative", False),
+        pose_threshold=_threshold(p, name, "pose"),
+        twist_threshold=_threshold(p, name, "twist"),
+        accel_threshold=_threshold(p, name, "linear_acceleration"),
+        remove_gravity=p.get(f"{name}_remove_gravitational_acceleration", False),
+        time_offset=p[f"{name}_time_offset"],
+        covariance_floor=p["covariance_floor"],
+    )
+
+
+__all__ = ["global_specs", "sensor_specs", "discover_sensors", "estimator_config", "sensor_config"]

@@ -1,0 +1,157 @@
+"""Parameter declaration and validation: one table per node, one code path.
+
+A :class:`ParamSpec` holds a parameter's name, default, description, range
+and validity check. :func:`declare` declares a list of them on a node,
+validates the start-up values (raising :class:`InvalidParameters` with every
+reason) and installs a set-parameters callback so that ``ros2 param set``
+with an invalid value is rejected with the same reason.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.parameter import Parameter
+
+Check = Callable[[Any], Optional[str]]
+
+
+class InvalidParameters(ValueError):
+    """Start-up parameter values that cannot be used; the message lists why."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter.
+
+    Attributes
+    ----------
+    name, default, description
+        As shown by ``ros2 param describe``.
+    low, high : float, optional
+        Inclusive numeric range (also put into the descriptor).
+    check : callable, optional
+        Extra validity check returning an error text or None.
+    read_only : bool
+        Fixed after start-up (topics, structure); others can change live.
+    """
+
+    name: str
+    default: Any
+    description: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    check: Optional[Check] = None
+    read_only: bool = False
+    ptype: Optional[Parameter.Type] = None
+    extra: dict = field(default_factory=dict)
+
+    def validate(self, value) -> Optional[str]:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if self.low is not None or self.high is not None:
+            for v in values:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    continue
+                if math.isnan(v):
+                    return f"{self.name}: NaN is not a valid value"
+                if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+                    return f"{self.name}: {v} is outside [{self.low}, {self.high}]"
+        if self.check is not None:
+            reason = self.check(value)
+            if reason:
+                return f"{self.name}: {reason}"
+        return None
+
+    def descriptor(self) -> ParameterDescriptor:
+        d = ParameterDescriptor(name=self.name, description=self.description, read_only=self.read_only)
+        if self.low is not None and self.high is not None and not isinstance(self.default, (bool, list)):
+            if isinstance(self.default, int):
+                d.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=0)]
+            elif math.isfinite(self.low) and math.isfinite(self.high):
+                d.floating_point_range = [FloatingPointRange(from_value=float(self.low),
+                                                             to_value=float(self.high), step=0.0)]
+        return d
+
+
+# -- reusable checks ----------------------------------------------------------
+def one_of(*choices) -> Check:
+    return lambda v: None if v in choices else f"{v!r} is not one of {list(choices)}"
+
+
+def length(*allowed) -> Check:
+    return lambda v: None if len(v) in allowed else f"needs {' or '.join(map(str, allowed))} values, got {len(v)}"
+
+
+def covariance_matrix(n: int) -> Check:
+    """A row-major n x n symmetric matrix with a non-negative diagonal (or n diagonal values)."""
+    def check(v):
+        import numpy as np
+        if len(v) == n:
+            return None if all(x >= 0 and math.isfinite(x) for x in v) else "diagonal must be finite and >= 0"
+        if len(v) != n * n:
+            return f"needs {n} (diagonal) or {n * n} (full matrix) values, got {len(v)}"
+        m = np.asarray(v, dtype=float).reshape(n, n)
+        if not np.all(np.isfinite(m)):
+            return "contains NaN or Inf"
+        if not np.allclose(m, m.T, atol=1e-12):
+            return "matrix is not symmetric"
+        if np.any(np.diag(m) < 0) or np.linalg.eigvalsh(m).min() < -1e-9:
+            return "matrix is not positive semi-definite"
+        return None
+    return check
+
+
+def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], None]] = None) -> dict:
+    """Declare ``specs`` on ``node``, validate start-up values, guard later changes.
+
+    Returns
+    -------
+    dict
+        ``name -> value`` of every declared parameter.
+
+    Raises
+    ------
+    InvalidParameters
+        If any start-up value fails its check (all reasons joined).
+    """
+    by_name = {s.name: s for s in specs}
+    values, errors = {}, []
+    for s in specs:
+        if s.ptype is not None:
+            value = node.declare_parameter(s.name, s.ptype, s.descriptor()).value
+            value = s.default if value is None else value
+        else:
+            value = node.declare_parameter(s.name, s.default, s.descriptor()).value
+        values[s.name] = list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") \
+            else value
+        reason = s.validate(values[s.name])
+        if reason:
+            errors.append(reason)
+    if errors:
+        raise InvalidParameters("; ".join(errors))
+
+    def guard(params):
+        changed = {}
+        for p in params:
+            spec = by_name.get(p.name)
+            if spec is None:
+                continue
+            value = list(p.value) if isinstance(p.value, (list, tuple)) or hasattr(p.value, "tolist") \
+                else p.value
+            reason = spec.validate(value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+            changed[p.name] = value
+        if changed and on_change is not None:
+            try:
+                on_change(changed)
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        values.update(changed)
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(guard)
+    return values

@@ -1,0 +1,138 @@
+"""Bag reading and writing with the ``rosbags`` library, exchanging rclpy messages.
+
+Reads rosbag2 (MCAP or sqlite3, directory or bare ``.mcap`` file) and ROS 1
+bags. ROS 2 CDR payloads are deserialised by rclpy directly; ROS 1 messages
+are copied field by field into the rclpy type (fields ROS 2 dropped, such as
+``Header.seq``, are skipped). Writes MCAP with rclpy's serialiser.
+"""
+from __future__ import annotations
+
+import importlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+from rclpy.serialization import deserialize_message, serialize_message
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+_TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+
+
+def message_class(msgtype: str):
+    """``'sensor_msgs/msg/Imu'`` (or ROS 1 ``'sensor_msgs/Imu'``) to the rclpy class."""
+    parts = msgtype.split("/")
+    pkg, name = parts[0], parts[-1]
+    return getattr(importlib.import_module(f"{pkg}.msg"), name)
+
+
+def type_name(msg) -> str:
+    """rclpy message instance to ``'pkg/msg/Name'``."""
+    pkg = type(msg).__module__.split(".")[0]
+    return f"{pkg}/msg/{type(msg).__name__}"
+
+
+def to_rclpy(obj, cls):
+    """Copy a rosbags message object into a new rclpy message of class ``cls``."""
+    out = cls()
+    for name, ftype in cls.get_fields_and_field_types().items():
+        if not hasattr(obj, name):
+            continue
+        value = getattr(obj, name)
+        setattr(out, name, _convert(value, ftype, getattr(out, name)))
+    return out
+
+
+def _convert(value, ftype: str, current):
+    if hasattr(current, "get_fields_and_field_types"):
+        return to_rclpy(value, type(current))
+    if isinstance(value, np.ndarray):
+        return value.tobytes() if value.dtype == np.uint8 else value.tolist()
+    if isinstance(value, list):
+        inner = ftype[len("sequence<"):-1] if ftype.startswith("sequence<") else ftype.split("[")[0]
+        if "/" in inner:
+            cls = message_class(inner)
+            return [to_rclpy(v, cls) for v in value]
+        return value
+    return value
+
+
+def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> Iterator[tuple]:
+    """Yield ``(topic, t_ns, rclpy_msg)`` in log-time order.
+
+    Parameters
+    ----------
+    path : str or Path
+        Bag file or rosbag2 directory.
+    topics : iterable of str, optional
+        Only these topics.
+    start : float
+        Skip the first ``start`` seconds.
+    """
+    with AnyReader([Path(path)]) as reader:
+        conns = [c for c in reader.connections if not topics or c.topic in set(topics)]
+        t0 = reader.start_time + int(start * 1e9)
+        ros2 = {c.id: _is_cdr(c) for c in conns}
+        classes = {c.id: message_class(c.msgtype) for c in conns}
+        for conn, t_ns, raw in reader.messages(connections=conns, start=t0):
+            cls = classes[conn.id]
+            if ros2[conn.id]:
+                msg = deserialize_message(bytes(raw), cls)
+            else:
+                msg = to_rclpy(reader.deserialize(raw, conn.msgtype), cls)
+            yield conn.topic, t_ns, msg
+
+
+def _is_cdr(conn) -> bool:
+    return getattr(conn.ext, "serialization_format", "") == "cdr"
+
+
+def topics(path) -> dict:
+    """``topic -> (msgtype, count)`` of a bag."""
+    with AnyReader([Path(path)]) as reader:
+        return {t: (info.msgtype, info.msgcount) for t, info in reader.topics.items()}
+
+
+class BagWriter:
+    """Write rclpy messages to MCAP.
+
+    A path ending in ``.mcap`` becomes a single MCAP file; any other path a
+    rosbag2 directory.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._single = self.path.suffix == ".mcap"
+        if self._single:
+            self._tmp = Path(tempfile.mkdtemp(prefix="fusion_bag_", dir=self.path.parent or "."))
+            self._dir = self._tmp / "bag"
+        else:
+            self._dir = self.path
+        self._writer = Writer(self._dir, version=9, storage_plugin=StoragePlugin.MCAP)
+        self._conns = {}
+        self.count = 0
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+        self._writer.open()
+        return self
+
+    def write(self, topic: str, msg, t_ns: int) -> None:
+        conn = self._conns.get(topic)
+        if conn is None:
+            conn = self._writer.add_connection(topic, type_name(msg), typestore=_TYPESTORE)
+            self._conns[topic] = conn
+        self._writer.write(conn, int(t_ns), serialize_message(msg))
+        self.count += 1
+
+    def __exit__(self, *exc):
+        self._writer.close()
+        if self._single:
+            shutil.move(str(next(self._dir.glob("*.mcap"))), self.path)
+            shutil.rmtree(self._tmp)
+        return False
