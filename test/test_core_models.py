@@ -133,3 +133,9 @@ def test_core_has_no_ros_imports():
             for n in names:
                 root = n.split(".")[0]
                 assert root not in banned and not root.endswith("_msgs"), f"{path.name} imports {n}"
+
+
+def test_batched_motion_model_matches_single():
+    model = ConstantAcceleration3D()
+    X = np.array([random_state() for _ in range(31)])
+    np.testing.assert_allclose(model.f_batch(X, 0.05), np.array([model.f(x, 0.05) for x in X]), atol=1e-12)

@@ -67,19 +67,6 @@ def _state_mean(sigmas, Wm):
     return x
 
 
-def _mean_fn(angle_mask: np.ndarray):
-    if not angle_mask.any():
-        return None
-    idx = np.flatnonzero(angle_mask)
-
-    def mean(sigmas, Wm):
-        z = np.dot(Wm, sigmas)
-        for i in idx:
-            z[i] = circular_mean(sigmas[:, i], Wm)
-        return z
-    return mean
-
-
 class _FilterBase:
     """Common state handling and gating for :class:`Ekf` and :class:`Ukf`."""
 
@@ -157,6 +144,59 @@ class Ekf(_FilterBase):
         self._kf.update(m.z, model.jacobian, model.h, R=m.R, residual=_residual_fn(model.angle_mask))
 
 
+def _deviations(sigmas: np.ndarray, mean: np.ndarray, angle_idx) -> np.ndarray:
+    """``sigmas - mean`` row-wise, angle columns wrapped."""
+    d = sigmas - mean
+    if len(angle_idx):
+        d[:, angle_idx] = wrap_angle(d[:, angle_idx])
+    return d
+
+
+def _weighted_mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
+    """``sum Wm_i s_i`` with angle columns averaged on the circle."""
+    m = Wm @ sigmas
+    if len(angle_idx):
+        A = sigmas[:, angle_idx]
+        m[angle_idx] = np.arctan2(Wm @ np.sin(A), Wm @ np.cos(A))
+    return m
+
+
+def _unscented_transform(angle_idx):
+    """Vectorised unscented transform: mean and ``sum Wc_i d_i d_i^T + noise``."""
+    def ut(sigmas, Wm, Wc, noise_cov=None, mean_fn=None, residual_fn=None):
+        m = _weighted_mean(sigmas, Wm, angle_idx)
+        d = _deviations(sigmas, m, angle_idx)
+        P = (d.T * Wc) @ d
+        return m, P if noise_cov is None else P + noise_cov
+    return ut
+
+
+_STATE_UT = _unscented_transform(_ANGLES)
+
+
+class _Ukf(UnscentedKalmanFilter):
+    """filterpy UKF with the sigma-point arithmetic vectorised.
+
+    The motion model propagates all sigma points at once (``f_batch``) and
+    the unscented transform and cross-covariance are matrix products rather
+    than per-point loops; the filter equations are filterpy's.
+    """
+
+    def __init__(self, motion, points):
+        super().__init__(STATE_SIZE, 1, 0.0, hx=None, fx=motion.f, points=points,
+                         x_mean_fn=_state_mean, residual_x=_state_residual)
+        self.motion = motion
+        self.z_angles = np.array([], dtype=int)
+
+    def compute_process_sigmas(self, dt, fx=None, **fx_args):
+        self.sigmas_f = self.motion.f_batch(self.points_fn.sigma_points(self.x, self.P), dt)
+
+    def cross_variance(self, x, z, sigmas_f, sigmas_h):
+        dx = _deviations(sigmas_f, x, _ANGLES)
+        dz = _deviations(sigmas_h, z, self.z_angles)
+        return (dx.T * self.Wc) @ dz
+
+
 class Ukf(_FilterBase):
     """Unscented Kalman filter with Van der Merwe's scaled sigma points.
 
@@ -180,15 +220,13 @@ class Ukf(_FilterBase):
         self._points = MerweScaledSigmaPoints(STATE_SIZE, alpha=alpha, beta=beta, kappa=kappa,
                                               sqrt_method=robust_sqrt,
                                               subtract=_state_residual)
-        self._kf = UnscentedKalmanFilter(STATE_SIZE, 1, 0.0, hx=None, fx=motion.f,
-                                         points=self._points, x_mean_fn=_state_mean,
-                                         residual_x=_state_residual)
+        self._kf = _Ukf(motion, self._points)
 
     def predict(self, dt: float) -> None:
         if dt <= 0.0:
             return
         self._kf.Q = self.motion.Q(dt)
-        self._kf.predict(dt=dt)
+        self._kf.predict(dt=dt, UT=_STATE_UT)
         self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
         self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
 
@@ -198,8 +236,8 @@ class Ukf(_FilterBase):
         # earlier update at the same time they would describe the prior.
         kf.sigmas_f = self._points.sigma_points(kf.x, kf.P)
         kf.residual_z = _residual_fn(m.model.angle_mask)
-        kf.z_mean = _mean_fn(m.model.angle_mask)
-        kf.update(m.z, R=m.R, hx=m.model.h)
+        kf.z_angles = np.flatnonzero(m.model.angle_mask)
+        kf.update(m.z, R=m.R, hx=m.model.h, UT=_unscented_transform(kf.z_angles))
 
 
 def robust_sqrt(A: np.ndarray) -> np.ndarray:

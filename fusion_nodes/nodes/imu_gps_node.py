@@ -37,7 +37,9 @@ class ImuGpsNode(Node):
         self.p = declare(self, specs())
         self.mount = Mount.from_list(self.p["imu_mount"])
         self.datum = Datum(*self.p["datum"]) if self.p["datum"] else None
-        self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"])
+        self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"],
+                                    self.p["cog_window"])
+        self._turning_until = float("inf")  # no IMU yet: do not trust the course
         self.monitors = {"imu": diag.InputMonitor(), "gps": diag.InputMonitor()}
         self.repaired = 0
         self.imu_pub = self.create_publisher(Imu, self.p["imu_output_topic"], sensor_qos(50))
@@ -63,6 +65,7 @@ class ImuGpsNode(Node):
         except InvalidInput as exc:
             self._drop("imu", exc)
             return
+        self._note_turn(sample)
         out = fill_imu(Imu(), sample)
         out.header.stamp = msg.header.stamp
         out.header.frame_id = self.p["base_link_frame"] if not self.mount.is_identity \
@@ -82,6 +85,15 @@ class ImuGpsNode(Node):
         q = check_quaternion(s.orientation) if s.orientation is not None else None
         return imu_in_base(ImuSample(s.stamp, q, q_cov, s.angular_velocity, w_cov,
                                      s.linear_acceleration, a_cov), self.mount)
+
+    def _note_turn(self, s: ImuSample) -> None:
+        """Remember until when the course over ground is spoilt by turning."""
+        if s.angular_velocity is None:
+            return
+        if self._turning_until == float("inf"):
+            self._turning_until = s.stamp
+        if abs(s.angular_velocity[2]) > self.p["cog_max_yaw_rate"]:
+            self._turning_until = s.stamp + self.p["cog_window"]
 
     # -- GNSS ---------------------------------------------------------------
     def _on_fix(self, msg: NavSatFix) -> None:
@@ -122,7 +134,7 @@ class ImuGpsNode(Node):
         yaw = 0.0
         course = self.cog.update(stamp, enu, float(np.sqrt(max(cov[0, 0], cov[1, 1])))) \
             if self.p["course_over_ground"] else None
-        if course is not None:
+        if course is not None and stamp >= self._turning_until:
             yaw, pose_cov[5, 5] = course
         qx, qy, qz, qw = rpy_to_quaternion(0.0, 0.0, yaw)
         o = out.pose.pose.orientation

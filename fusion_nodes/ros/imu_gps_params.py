@@ -38,6 +38,10 @@ def specs() -> list[ParamSpec]:
                   read_only=True),
         ParamSpec("cog_min_speed", 1.0, "Speed (m/s) above which the course is used.", 0.0, 100.0),
         ParamSpec("cog_min_distance", 2.0, "Baseline (m) for the course.", 0.1, 1000.0),
+        ParamSpec("cog_window", 2.0, "Longest baseline duration (s) for the course.", 0.1, 60.0),
+        ParamSpec("cog_max_yaw_rate", 0.05, "The course is a chord: in a turn it lags the heading by "
+                  "about yaw_rate * window / 2, so it is only given while |IMU yaw rate| (rad/s) "
+                  "stays below this.", 0.0, 10.0),
         ParamSpec("unknown_variance", 1e6, "Variance published for pose fields the GPS does "
                   "not measure.", 1.0, 1e12),
     ]

@@ -1,0 +1,143 @@
+"""``fusion eval``: accuracy of odometry estimates against a truth topic.
+
+For each estimate topic (nav_msgs/Odometry), the truth is interpolated at the
+estimate's header stamps and the errors are summarised: horizontal position
+error (m), yaw error (rad), forward-speed error (m/s), and position NEES
+``e^T P_xy^-1 e`` with the share of samples inside the two-sided 95 %
+chi-square band (2 dof) when the estimate carries a covariance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from scipy.stats import chi2
+
+from fusion_nodes.core.geometry import quaternion_to_rpy, wrap_angle
+from fusion_nodes.ros.convert import stamp_to_sec
+
+from . import bagio
+
+
+@dataclass
+class Track:
+    """Odometry samples as arrays: t (s), xy (m), yaw (rad), speed (m/s), Pxy (m^2)."""
+
+    t: np.ndarray
+    xy: np.ndarray
+    yaw: np.ndarray
+    speed: np.ndarray
+    Pxy: np.ndarray
+
+
+def load_tracks(bag, topics) -> dict[str, Track]:
+    """Read the Odometry ``topics`` of a bag into :class:`Track` arrays."""
+    rows = {t: [] for t in topics}
+    for topic, _, msg in bagio.read(bag, topics):
+        p = msg.pose.pose
+        yaw = quaternion_to_rpy([p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w])[2]
+        cov = np.asarray(msg.pose.covariance).reshape(6, 6)[:2, :2]
+        rows[topic].append((stamp_to_sec(msg.header.stamp), p.position.x, p.position.y, yaw,
+                            msg.twist.twist.linear.x, cov))
+    tracks = {}
+    for topic, r in rows.items():
+        if not r:
+            raise ValueError(f"no messages on {topic}")
+        r.sort(key=lambda row: row[0])
+        tracks[topic] = Track(np.array([x[0] for x in r]), np.array([[x[1], x[2]] for x in r]),
+                              np.array([x[3] for x in r]), np.array([x[4] for x in r]),
+                              np.array([x[5] for x in r]))
+    return tracks
+
+
+@dataclass
+class Errors:
+    t: np.ndarray
+    pos: np.ndarray
+    yaw: np.ndarray
+    speed: np.ndarray
+    nees: Optional[np.ndarray]
+
+
+def errors(est: Track, truth: Track) -> Errors:
+    """Errors of ``est`` against ``truth`` interpolated at the estimate stamps."""
+    keep = (est.t >= truth.t[0]) & (est.t <= truth.t[-1])
+    t = est.t[keep]
+    txy = np.column_stack([np.interp(t, truth.t, truth.xy[:, i]) for i in range(2)])
+    tyaw = np.interp(t, truth.t, np.unwrap(truth.yaw))
+    tspeed = np.interp(t, truth.t, truth.speed)
+    e = est.xy[keep] - txy
+    P = est.Pxy[keep]
+    nees = None
+    if np.all(np.linalg.det(P) > 0):
+        nees = np.einsum("ni,nij,nj->n", e, np.linalg.inv(P), e)
+    return Errors(t, np.hypot(e[:, 0], e[:, 1]), np.abs(wrap_angle(est.yaw[keep] - tyaw)),
+                  np.abs(est.speed[keep] - tspeed), nees)
+
+
+def summary(err: Errors) -> dict:
+    """RMSE, median and 95th percentile of each error; NEES band share."""
+    out = {}
+    for name in ("pos", "yaw", "speed"):
+        v = getattr(err, name)
+        out[name] = (float(np.sqrt(np.mean(v ** 2))), float(np.median(v)), float(np.percentile(v, 95)))
+    if err.nees is not None:
+        lo, hi = chi2.ppf([0.025, 0.975], 2)
+        out["nees_in_band"] = float(np.mean((err.nees >= lo) & (err.nees <= hi)))
+        out["nees_mean"] = float(np.mean(err.nees))
+    return out
+
+
+def format_table(results: dict[str, dict], skip_speed=()) -> str:
+    """One row per estimate: position, yaw and speed error statistics."""
+    head = (f"{'estimate':<28} {'pos RMSE':>9} {'pos med':>8} {'pos p95':>8} {'yaw RMSE':>9} "
+            f"{'yaw p95':>8} {'spd RMSE':>9} {'NEES in 95%':>12}")
+    lines = [head, "-" * len(head)]
+    for label, s in results.items():
+        spd = "n/a" if label in skip_speed else f"{s['speed'][0]:.3f}"
+        nees = f"{100 * s['nees_in_band']:.1f} %" if "nees_in_band" in s else "n/a"
+        lines.append(f"{label:<28} {s['pos'][0]:>8.3f}m {s['pos'][1]:>7.3f}m {s['pos'][2]:>7.3f}m "
+                     f"{np.degrees(s['yaw'][0]):>7.2f}deg {np.degrees(s['yaw'][2]):>6.2f}deg "
+                     f"{spd:>9} {nees:>12}")
+    return "\n".join(lines)
+
+
+def plot(tracks: dict[str, Track], truth: Track, errs: dict[str, Errors], path, shade=()) -> None:
+    """Trajectories (left) and position error over time (right) to a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6))
+    ax1.plot(truth.xy[:, 0], truth.xy[:, 1], "k-", lw=2, label="truth")
+    for label, tr in tracks.items():
+        style = "." if "gps" in label.lower() else "-"
+        ax1.plot(tr.xy[:, 0], tr.xy[:, 1], style, ms=2, lw=1, label=label)
+    ax1.set_xlabel("east (m)")
+    ax1.set_ylabel("north (m)")
+    ax1.axis("equal")
+    ax1.legend()
+    ax1.set_title("trajectory (ENU)")
+    t0 = truth.t[0]
+    for label, e in errs.items():
+        ax2.plot(e.t - t0, e.pos, lw=1, label=label)
+    for lo, hi, text in shade:
+        ax2.axvspan(lo, hi, alpha=0.15, color="grey")
+        ax2.text(lo, 0.95, text, transform=ax2.get_xaxis_transform(), fontsize=8)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("time (s)")
+    ax2.set_ylabel("horizontal position error (m)")
+    ax2.legend()
+    ax2.set_title("position error")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate(bag, truth_topic: str, estimates: dict[str, str]):
+    """``estimates`` maps label -> topic. Returns (tracks, truth, errors, summaries)."""
+    tracks = load_tracks(bag, [truth_topic, *estimates.values()])
+    truth = tracks[truth_topic]
+    est = {label: tracks[topic] for label, topic in estimates.items()}
+    errs = {label: errors(tr, truth) for label, tr in est.items()}
+    return est, truth, errs, {label: summary(e) for label, e in errs.items()}
