@@ -89,17 +89,22 @@ def summary(err: Errors) -> dict:
     return out
 
 
-def format_table(results: dict[str, dict], skip_speed=()) -> str:
-    """One row per estimate: position, yaw and speed error statistics."""
+def format_table(results: dict[str, dict], position_only=()) -> str:
+    """One row per estimate: position, yaw and speed error statistics.
+
+    Estimates named in ``position_only`` (e.g. raw GPS) show n/a for yaw and speed.
+    """
     head = (f"{'estimate':<28} {'pos RMSE':>9} {'pos med':>8} {'pos p95':>8} {'yaw RMSE':>9} "
             f"{'yaw p95':>8} {'spd RMSE':>9} {'NEES in 95%':>12}")
     lines = [head, "-" * len(head)]
     for label, s in results.items():
-        spd = "n/a" if label in skip_speed else f"{s['speed'][0]:.3f}"
+        skip = label in position_only
+        spd = "n/a" if skip else f"{s['speed'][0]:.3f}"
+        yaw = (f"{'n/a':>10} {'n/a':>8}" if skip else
+               f"{np.degrees(s['yaw'][0]):>7.2f}deg {np.degrees(s['yaw'][2]):>6.2f}deg")
         nees = f"{100 * s['nees_in_band']:.1f} %" if "nees_in_band" in s else "n/a"
         lines.append(f"{label:<28} {s['pos'][0]:>8.3f}m {s['pos'][1]:>7.3f}m {s['pos'][2]:>7.3f}m "
-                     f"{np.degrees(s['yaw'][0]):>7.2f}deg {np.degrees(s['yaw'][2]):>6.2f}deg "
-                     f"{spd:>9} {nees:>12}")
+                     f"{yaw} {spd:>9} {nees:>12}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,128 @@
+"""The ``fusion`` command line: play, offline, sim, eval, demo, bench."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# DDS discovery stays on this machine unless the user says otherwise.
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+def _play(a) -> int:
+    from .play import play
+    play(a.bag, a.rate, a.topics, a.remap, a.start, delay=a.delay)
+    return 0
+
+
+def _offline(a) -> int:
+    from .offline import run_offline
+    types = dict(n.split(":=", 1) for n in a.node)
+    res = run_offline(a.bag, a.params, a.out, a.remap, types, a.topics, a.start, a.param)
+    print(f"{res.input_messages} input messages over {res.duration:.1f} s; "
+          f"{res.timer_calls} timer calls; published {res.published}; wrote {a.out}")
+    return 0
+
+
+def _sim(a) -> int:
+    from . import sim
+    cfg = sim.SimConfig(seed=a.seed, duration=a.duration, imu_orientation=a.imu_orientation)
+    n = sim.write(cfg, a.out)
+    print(f"wrote {n} messages to {a.out}: {sim.config_summary(cfg)}")
+    return 0
+
+
+def _eval(a) -> int:
+    from . import evaluate
+    labels = a.label or a.estimate
+    if len(labels) != len(a.estimate):
+        raise SystemExit("--label must be given once per --estimate")
+    est, truth, errs, summaries = evaluate.evaluate(a.bag, a.truth, dict(zip(labels, a.estimate)))
+    print(evaluate.format_table(summaries))
+    if a.plot:
+        evaluate.plot(est, truth, errs, a.plot)
+        print(f"plot: {a.plot}")
+    return 0
+
+
+def _demo(a) -> int:
+    from . import demo
+    if a.bag:
+        if not a.params:
+            raise SystemExit("--bag needs --params")
+        demo.run_user_demo(a.bag, a.params, Path(a.out), a.truth)
+    else:
+        demo.run_sim_demo(Path(a.out), a.params, a.seed)
+    return 0
+
+
+def _bench(a) -> int:
+    from . import bench
+    bench.main(a.duration, a.rates)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fusion", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("play", help="publish a bag with its timing and /clock")
+    s.add_argument("bag")
+    s.add_argument("--rate", type=float, default=1.0)
+    s.add_argument("--topics", nargs="*")
+    s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO")
+    s.add_argument("--start", type=float, default=0.0, help="skip the first S seconds")
+    s.add_argument("--delay", type=float, default=1.0, help="seconds to wait for discovery")
+    s.set_defaults(func=_play)
+
+    s = sub.add_parser("offline", help="run nodes over a bag on a simulated clock")
+    s.add_argument("bag")
+    s.add_argument("--params", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO")
+    s.add_argument("--node", action="append", default=[], metavar="NAME:=TYPE",
+                   help="type of a node name in the params file (e.g. ekf_filter_node:=kalman_fusion_node)")
+    s.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                   help="parameter override for every node")
+    s.add_argument("--topics", nargs="*")
+    s.add_argument("--start", type=float, default=0.0)
+    s.set_defaults(func=_offline)
+
+    s = sub.add_parser("sim", help="simulate a ground-vehicle drive with ground truth")
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--duration", type=float, default=240.0)
+    s.add_argument("--imu-orientation", action="store_true", help="IMU reports orientation")
+    s.set_defaults(func=_sim)
+
+    s = sub.add_parser("eval", help="errors of odometry estimates against a truth topic")
+    s.add_argument("bag")
+    s.add_argument("--truth", required=True)
+    s.add_argument("--estimate", action="append", required=True)
+    s.add_argument("--label", action="append")
+    s.add_argument("--plot")
+    s.set_defaults(func=_eval)
+
+    s = sub.add_parser("demo", help="simulated drive -> EKF/UKF -> table and plot")
+    s.add_argument("--bag")
+    s.add_argument("--params")
+    s.add_argument("--truth")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--out", default="out/demo")
+    s.set_defaults(func=_demo)
+
+    s = sub.add_parser("bench", help="core filter cost and node throughput over DDS")
+    s.add_argument("--duration", type=float, default=4.0, help="seconds per throughput step")
+    s.add_argument("--rates", type=int, nargs="*", default=[250, 500, 1000, 2000])
+    s.set_defaults(func=_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
