@@ -100,7 +100,18 @@ def _rotate6(C: np.ndarray, R: np.ndarray) -> np.ndarray:
     return B @ C @ B.T
 
 
-class OdometryModel:
+class _RepairCounter:
+    """Counts covariances whose zero variances had to be raised to the floor."""
+
+    repairs = 0
+
+    def _sanitize(self, cov, idx, name):
+        C, repaired = sanitize_covariance(cov, idx, self.cfg.covariance_floor, name)
+        self.repairs += int(repaired)
+        return C
+
+
+class OdometryModel(_RepairCounter):
     """Pose and twist from ``nav_msgs/Odometry``, ``PoseWithCovariance`` and
     ``TwistWithCovariance`` sources, with robot_localization's modes.
 
@@ -148,7 +159,7 @@ class OdometryModel:
         if self.cfg.differential:
             prev, self._prev = self._prev, (stamp, R_b, p, pose.cov)
             return [] if prev is None else self._differential(prev, stamp, R_b, p, pose.cov)
-        C, _ = sanitize_covariance(pose.cov, self.pose_idx, self.cfg.covariance_floor, "pose covariance")
+        C = self._sanitize(pose.cov, self.pose_idx, "pose covariance")
         rpy = matrix_to_rpy(R_b)
         pos_axes = [i for i in self.pose_idx if i < 3]
         rot_idx = [i for i in self.pose_idx if i >= 3]
@@ -173,8 +184,8 @@ class OdometryModel:
         ang = matrix_to_rpy(R0.T @ R_b) / dt
         vel = np.concatenate([lin, ang])
         idx = [i + 6 for i in self.pose_idx]
-        C, _ = sanitize_covariance((np.asarray(cov) + np.asarray(cov0)) / (dt * dt), self.pose_idx,
-                                   self.cfg.covariance_floor, "differential pose covariance")
+        C = self._sanitize((np.asarray(cov) + np.asarray(cov0)) / (dt * dt), self.pose_idx,
+                           "differential pose covariance")
         return [Measurement(self.cfg.name, stamp, vel[self.pose_idx], C, StateSelection(idx),
                             self.cfg.pose_threshold, "differential")]
 
@@ -185,7 +196,7 @@ class OdometryModel:
         v_b = m.R @ np.asarray(twist.linear, dtype=float) - np.cross(w_b, m.translation)
         cov = twist.cov if m.is_identity else _rotate6(np.asarray(twist.cov), m.R)
         local = [i - 6 for i in self.twist_idx]
-        C, _ = sanitize_covariance(cov, local, self.cfg.covariance_floor, "twist covariance")
+        C = self._sanitize(cov, local, "twist covariance")
         z = np.concatenate([v_b, w_b])[local]
         return Measurement(self.cfg.name, twist.stamp + self.cfg.time_offset, z, C,
                            StateSelection(self.twist_idx), self.cfg.twist_threshold, "twist")
@@ -220,7 +231,7 @@ def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:
                      f, rot(s.linear_acceleration_cov))
 
 
-class ImuModel:
+class ImuModel(_RepairCounter):
     """IMU orientation, angular velocity and acceleration as measurements.
 
     The reading is first expressed in base_link (:func:`imu_in_base`).
@@ -259,7 +270,7 @@ class ImuModel:
 
     def _vector(self, stamp, v, cov, idx, base, threshold, kind, model=None) -> Measurement:
         local = [i - base for i in idx]
-        C, _ = sanitize_covariance(cov, local, self.cfg.covariance_floor, f"{kind} covariance")
+        C = self._sanitize(cov, local, f"{kind} covariance")
         return Measurement(self.cfg.name, stamp, np.asarray(v)[local], C,
                            model or StateSelection(idx), threshold, kind)
 

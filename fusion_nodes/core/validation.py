@@ -53,9 +53,9 @@ def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
     indices : sequence of int
         Rows/columns that will be fused.
     floor : float
-        Smallest variance accepted (units^2). Zero or negative diagonal
-        entries are raised to it; a block that is still not positive definite
-        is rejected.
+        Smallest variance accepted (units^2). Zero (or tiny) diagonal entries
+        are raised to it; a negative variance, or a block that is still not
+        positive definite, is rejected.
 
     Returns
     -------
@@ -66,6 +66,8 @@ def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
     check_finite(name, C)
     C = 0.5 * (C + C.T)
     d = np.diag(C)
+    if np.any(d < 0.0):
+        raise InvalidInput("bad_covariance", f"{name} has a negative variance")
     repaired = bool(np.any(d < floor))
     if repaired:
         C = C.copy()

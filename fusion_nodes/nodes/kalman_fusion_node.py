@@ -173,6 +173,7 @@ class KalmanFusionNode(Node):
             level, text = diag.OK, "ok"
         values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
                   "received": inp.monitor.received, "accepted": st.accepted, "rejected": st.rejected,
+                  "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import evaluate, sim
 from .offline import run_offline
 from .paths import config_file
@@ -69,6 +71,7 @@ def _events(err, t0, cfg) -> dict:
     a, b = cfg.gps_outage
     m0, m1 = cfg.multipath
     return {"before": float(_window(err, t0, a - 20, a).max()),
+            "before_median": float(np.median(_window(err, t0, a - 20, a))),
             "outage_max": float(_window(err, t0, a, b + 0.5).max()),
             "outage_end": float(_window(err, t0, b - 0.5, b)[-1]),
             "recovered": float(_window(err, t0, b + 5, b + 6).max()),

@@ -146,3 +146,18 @@ def evaluate(bag, truth_topic: str, estimates: dict[str, str]):
     est = {label: tracks[topic] for label, topic in estimates.items()}
     errs = {label: errors(tr, truth) for label, tr in est.items()}
     return est, truth, errs, {label: summary(e) for label, e in errs.items()}
+
+
+def last_diagnostics(bag, name_prefix: str = "") -> dict[str, dict[str, str]]:
+    """The last ``/diagnostics`` status of each name starting with ``name_prefix``.
+
+    Returns ``status name -> {"level": ..., "message": ..., key: value ...}``.
+    """
+    out = {}
+    for _, _, msg in bagio.read(bag, ["/diagnostics"]):
+        for st in msg.status:
+            if st.name.startswith(name_prefix):
+                out[st.name] = {"level": int.from_bytes(st.level, "little") if isinstance(st.level, bytes)
+                                else int(st.level), "message": st.message,
+                                **{kv.key: kv.value for kv in st.values}}
+    return out
