@@ -9,3 +9,28 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def probe():
+    from harness import Probe
+    p = Probe()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    """Start package executables; all are stopped at teardown."""
+    from harness import NodeProcess
+    started = []
+
+    def start(executable, params_file, *ros_args):
+        n = NodeProcess(executable, params_file, *ros_args, log_dir=tmp_path)
+        started.append(n)
+        return n
+    yield start
+    for n in started:
+        n.stop()

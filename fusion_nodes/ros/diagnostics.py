@@ -34,10 +34,14 @@ class InputMonitor:
         self.dropped[reason] += 1
 
     def rate(self, now: float) -> float:
-        """Messages per second over the last ``window`` seconds."""
+        """Messages per second: intervals seen over the time since the oldest
+        message of the window, so it is right before a full window has passed
+        and falls off when the input stops."""
         while self.times and now - self.times[0] > self.window:
             self.times.popleft()
-        return len(self.times) / self.window
+        if len(self.times) < 2 or now <= self.times[0]:
+            return 0.0
+        return (len(self.times) - 1) / (now - self.times[0])
 
     def staleness(self, now: float) -> float:
         return now - self.times[-1] if self.times else float("inf")

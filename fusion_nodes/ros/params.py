@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.parameter import Parameter
 
 Check = Callable[[Any], Optional[str]]
@@ -104,6 +105,12 @@ def covariance_matrix(n: int) -> Check:
     return check
 
 
+def _plain(value):
+    """Parameter arrays (array.array, numpy) as plain lists."""
+    return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") \
+        or type(value).__name__ == "array" else value
+
+
 def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], None]] = None) -> dict:
     """Declare ``specs`` on ``node``, validate start-up values, guard later changes.
 
@@ -120,13 +127,14 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
     by_name = {s.name: s for s in specs}
     values, errors = {}, []
     for s in specs:
-        if s.ptype is not None:
-            value = node.declare_parameter(s.name, s.ptype, s.descriptor()).value
-            value = s.default if value is None else value
-        else:
-            value = node.declare_parameter(s.name, s.default, s.descriptor()).value
-        values[s.name] = list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") \
-            else value
+        try:
+            value = node.declare_parameter(s.name, s.ptype or s.default, s.descriptor()).value
+        except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+            # rclpy checks the descriptor's range and the type itself.
+            errors.append(f"{s.name}: {exc}")
+            continue
+        value = s.default if value is None else value
+        values[s.name] = _plain(value)
         reason = s.validate(values[s.name])
         if reason:
             errors.append(reason)
@@ -139,8 +147,7 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
             spec = by_name.get(p.name)
             if spec is None:
                 continue
-            value = list(p.value) if isinstance(p.value, (list, tuple)) or hasattr(p.value, "tolist") \
-                else p.value
+            value = _plain(p.value)
             reason = spec.validate(value)
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
