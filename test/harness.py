@@ -85,7 +85,9 @@ class Probe:
         def cb(msg):
             with self._lock:
                 self.received[topic].append((time.monotonic(), msg))
-        self.node.create_subscription(msg_type, topic, cb, QoSProfile(depth=depth))
+        # Best effort matches reliable and best-effort publishers alike.
+        self.node.create_subscription(msg_type, topic, cb, QoSProfile(
+            depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT))
 
     def messages(self, topic):
         with self._lock:
@@ -108,6 +110,12 @@ class Probe:
 
     def wait_for_subscribers(self, pub, timeout=15.0) -> bool:
         return self.wait_for(lambda: pub.get_subscription_count() > 0, timeout)
+
+    def wait_for_publishers(self, topic, timeout=15.0) -> bool:
+        """Until a remote publisher of ``topic`` is discovered (and a moment to match)."""
+        ok = self.wait_for(lambda: self.node.count_publishers(topic) > 0, timeout)
+        time.sleep(0.2)
+        return ok
 
     def close(self):
         self.executor.shutdown()

@@ -19,6 +19,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import Imu
 
 from fusion_nodes.core.estimator import StateEstimator
+from fusion_nodes.core.models import StateSelection
+from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.sensors import ImuModel, OdometryModel
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
@@ -52,6 +54,7 @@ class KalmanFusionNode(Node):
             self.p.update(declare(self, sensor_specs(name), self._on_change))
         self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
         self.estimator = StateEstimator(estimator_config(self.p))
+        self._warm_up()
         self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
         self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
@@ -73,6 +76,15 @@ class KalmanFusionNode(Node):
         self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg: self._on_message(inp, msg),
                                  sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
+
+    def _warm_up(self) -> None:
+        """Run one throwaway update so the first real message does not pay for
+        lazy imports and first-call set-up (long enough to overflow a sensor queue)."""
+        est = StateEstimator(estimator_config(self.p))
+        est.add([Measurement("warm_up", 1.0, np.zeros(3), np.eye(3), StateSelection([0, 5, 6]))])
+        est.process()
+        est.estimate_at(1.1)
+        state_to_odometry(*est.estimate_at(1.1), self.get_clock().now().to_msg(), "", "")
 
     def _on_change(self, changed: dict) -> None:
         merged = {**self.p, **changed}

@@ -73,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--topics", nargs="*")
     s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO")
     s.add_argument("--start", type=float, default=0.0, help="skip the first S seconds")
-    s.add_argument("--delay", type=float, default=1.0, help="seconds to wait for discovery")
+    s.add_argument("--delay", type=float, default=5.0,
+                   help="wait at most this long (s) for every topic to have a subscriber")
     s.set_defaults(func=_play)
 
     s = sub.add_parser("offline", help="run nodes over a bag on a simulated clock")

@@ -1,9 +1,8 @@
 """``fusion play``: publish a bag with its original timing, and /clock.
 
 Every topic gets a reliable publisher (readers with sensor-data QoS, which is
-best-effort, still match). ``/clock`` is published before each message and at
-``clock_rate`` Hz in between, so nodes with ``use_sim_time`` see time advance
-through gaps. Only wall time paces the replay; message stamps are untouched.
+best-effort, still match). ``/clock`` ticks at ``clock_rate`` Hz of bag time, so nodes
+with ``use_sim_time`` see time advance through gaps. Only wall time paces the replay; message stamps are untouched.
 """
 from __future__ import annotations
 
@@ -17,12 +16,12 @@ from . import bagio
 
 
 def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
-         clock_rate: float = 100.0, delay: float = 1.0, quiet: bool = False) -> int:
+         clock_rate: float = 100.0, delay: float = 5.0, quiet: bool = False) -> int:
     """Replay ``bag``; returns the number of messages published.
 
-    Publishers are created for every topic first, then ``delay`` seconds
-    pass so that subscribers are discovered before the first message (as
-    ``ros2 bag play --delay``).
+    Publishers are created for every topic first; playback starts once each
+    has a matched subscriber, or after ``delay`` seconds at most, so the
+    first messages are not lost to discovery.
     """
     remap = dict(r.split(":=", 1) for r in remaps)
     rclpy.init()
@@ -31,7 +30,7 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
     qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
     pubs = {remap.get(t, t): node.create_publisher(bagio.message_class(msgtype), remap.get(t, t), qos)
             for t, (msgtype, _) in bagio.topics(bag).items() if not topics or t in topics}
-    time.sleep(delay)
+    _wait_for_subscribers(pubs.values(), delay)
     count = 0
     try:
         messages = bagio.read(bag, topics, start)
@@ -43,15 +42,17 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
         next_clock = t0_bag
         for topic, t_ns, msg in _chain(first, messages):
             topic = remap.get(topic, topic)
-            # Tick /clock through the gap before this message.
-            while next_clock < t_ns:
+            # /clock ticks at clock_rate in bag time (as rosbag's --clock),
+            # not once per message: at high replay rates that would flood
+            # every use_sim_time node with clock callbacks.
+            while next_clock <= t_ns:
                 _sleep_until(t0_wall + (next_clock - t0_bag) * 1e-9 / rate)
                 clock_pub.publish(Clock(clock=_time(next_clock)))
                 next_clock += clock_step
             _sleep_until(t0_wall + (t_ns - t0_bag) * 1e-9 / rate)
-            clock_pub.publish(Clock(clock=_time(t_ns)))
             pubs[topic].publish(msg)
             count += 1
+        clock_pub.publish(Clock(clock=_time(next_clock)))
         if not quiet:
             print(f"published {count} messages on {len(pubs)} topics")
     except KeyboardInterrupt:
@@ -60,6 +61,14 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
         node.destroy_node()
         rclpy.try_shutdown()
     return count
+
+
+def _wait_for_subscribers(pubs, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    time.sleep(min(0.5, timeout))
+    while time.monotonic() < end and not all(p.get_subscription_count() > 0 for p in pubs):
+        time.sleep(0.05)
+    time.sleep(min(0.2, max(0.0, end - time.monotonic())))  # let matching settle
 
 
 def _chain(first, rest):

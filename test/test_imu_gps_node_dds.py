@@ -1,0 +1,117 @@
+"""imu_gps_node as a process over DDS: conversions and bad input."""
+import math
+import time
+
+import numpy as np
+import pymap3d
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
+
+from harness import diagnostics_values, write_params
+
+pytestmark = pytest.mark.integration
+DATUM = (42.376, -71.147, 10.0)
+G = 9.80665
+
+
+def fix(stamp, lat, lon, alt, status=NavSatStatus.STATUS_FIX, cov=(0.81, 0.81, 3.24)):
+    m = NavSatFix()
+    m.header.stamp = stamp
+    m.status.status = status
+    m.latitude, m.longitude, m.altitude = lat, lon, alt
+    m.position_covariance = np.diag(cov).ravel().tolist()
+    m.position_covariance_type = NavSatFix.COVARIANCE_TYPE_DIAGONAL_KNOWN
+    return m
+
+
+def imu(stamp, acc=(0.0, G, 0.0), cov=0.01, q=(0.0, 0.0, 0.0, 1.0)):
+    m = Imu()
+    m.header.stamp = stamp
+    m.orientation.x, m.orientation.y, m.orientation.z, m.orientation.w = q
+    m.orientation_covariance = (np.eye(3) * 1e-3).ravel().tolist()
+    m.angular_velocity_covariance = (np.eye(3) * 1e-4).ravel().tolist()
+    m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = acc
+    m.linear_acceleration_covariance = (np.eye(3) * cov).ravel().tolist()
+    return m
+
+
+@pytest.fixture
+def imu_gps(tmp_path, probe, nodes):
+    params = {"imu_topic": "/t/imu", "imu_output_topic": "/t/imu_checked", "gps_topic": "/t/fix",
+              "gps_output_topic": "/t/odometry/gps", "datum": list(DATUM),
+              # test1's mounting: gravity on the IMU's +y at rest.
+              "imu_mount": [0.0, -0.3, 0.52, math.pi / 2, 0.0, -math.pi / 2]}
+    node = nodes("imu_gps_node", write_params(tmp_path / "p.yaml", "imu_gps_node", params))
+    probe.collect(Odometry, "/t/odometry/gps")
+    probe.collect(Imu, "/t/imu_checked")
+    probe.collect(DiagnosticArray, "/diagnostics")
+    pubs = probe.publisher(Imu, "/t/imu"), probe.publisher(NavSatFix, "/t/fix")
+    assert all(probe.wait_for_subscribers(p) for p in pubs)
+    assert probe.wait_for_publishers("/t/odometry/gps") and probe.wait_for_publishers("/t/imu_checked")
+    return node, pubs
+
+
+def test_fix_becomes_enu_odometry_and_imu_is_mounted(probe, imu_gps):
+    node, (imu_pub, fix_pub) = imu_gps
+    lat, lon, alt = pymap3d.enu2geodetic(30.0, -40.0, 2.0, *DATUM)
+    fix_pub.publish(fix(probe.now().to_msg(), lat, lon, alt))
+    imu_pub.publish(imu(probe.now().to_msg()))
+    assert probe.wait_for(lambda: probe.messages("/t/odometry/gps") and probe.messages("/t/imu_checked"))
+    odo = probe.messages("/t/odometry/gps")[0]
+    p = odo.pose.pose.position
+    assert (p.x, p.y, p.z) == pytest.approx((30.0, -40.0, 2.0), abs=1e-6)
+    cov = np.array(odo.pose.covariance).reshape(6, 6)
+    assert np.diag(cov)[:3] == pytest.approx([0.81, 0.81, 3.24])
+    out = probe.messages("/t/imu_checked")[0]
+    a = out.linear_acceleration
+    assert (a.x, a.y, a.z) == pytest.approx((0.0, 0.0, G), abs=1e-9)
+    assert out.header.frame_id == "base_link"
+    assert node.alive()
+
+
+def test_bad_input_is_dropped_and_counted(probe, imu_gps):
+    node, (imu_pub, fix_pub) = imu_gps
+    now = probe.now().to_msg
+    lat, lon, alt = DATUM
+    bad_imu = [imu(now(), acc=(math.nan, 0.0, G)),            # NaN
+               imu(now(), cov=-0.5),                          # negative variance
+               imu(now(), q=(0.0, 0.0, 0.0, 0.0))]            # zero quaternion
+    zero = imu(now())
+    zero.header.stamp.sec, zero.header.stamp.nanosec = 0, 0   # unset stamp
+    bad_imu.append(zero)
+    bad_fix = [fix(now(), lat, lon, alt, status=NavSatStatus.STATUS_NO_FIX),
+               fix(now(), math.nan, lon, alt),
+               fix(now(), lat, lon, alt, cov=(1e6, 1e6, 1e6))]
+    for m in bad_imu:
+        imu_pub.publish(m)
+        time.sleep(0.02)
+    for m in bad_fix:
+        fix_pub.publish(m)
+        time.sleep(0.02)
+    # All-zero covariance means "unknown" (REP-145): replaced by the defaults.
+    imu_pub.publish(imu(now(), cov=0.0))
+    fix_pub.publish(fix(now(), lat, lon, alt))
+    assert probe.wait_for(lambda: probe.messages("/t/imu_checked") and probe.messages("/t/odometry/gps"))
+    out = probe.messages("/t/imu_checked")
+    assert len(out) == 1 and out[0].linear_acceleration_covariance[0] == pytest.approx(0.01)
+    assert len(probe.messages("/t/odometry/gps")) == 1
+
+    def counts():
+        msgs = probe.messages("/diagnostics")
+        return diagnostics_values(msgs, "imu_gps_node: imu"), diagnostics_values(msgs, "imu_gps_node: gps")
+    want_imu = {"dropped.non_finite": "1", "dropped.bad_covariance": "1", "dropped.bad_quaternion": "1",
+                "dropped.zero_stamp": "1", "covariances_replaced": "1"}
+    want_gps = {"dropped.no_fix": "1", "dropped.non_finite": "1", "dropped.covariance_too_large": "1"}
+    assert probe.wait_for(lambda: all(counts()[0].get(k) == v for k, v in want_imu.items())
+                          and all(counts()[1].get(k) == v for k, v in want_gps.items()), 5.0), repr(counts())
+    assert node.alive()
+
+
+def test_invalid_parameters_rejected(tmp_path, nodes):
+    node = nodes("imu_gps_node", write_params(tmp_path / "bad.yaml", "imu_gps_node",
+                                              {"datum": [42.0, -71.0], "imu_mount": [0.0] * 5}))
+    assert node.wait(30) == 2
+    out = node.output()
+    assert "datum" in out and "imu_mount" in out
