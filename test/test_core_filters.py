@@ -126,7 +126,7 @@ def test_predict_only_when_sensors_silent_and_recovery():
         est.add([meas(k * 0.1, [0, 6], [k * 0.1, 1.0], 1e-4, "odo")])
         est.process()
     P_before = est.filter.P[0, 0]
-    est.process(now=3.0, sensor_timeout=0.5)
+    est.advance(3.0)
     assert est.time == pytest.approx(3.0)
     assert est.filter.x[0] == pytest.approx(3.0, abs=0.05)   # kept moving at ~1 m/s
     assert est.filter.P[0, 0] > P_before                      # and grew less certain

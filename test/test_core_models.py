@@ -97,18 +97,39 @@ def test_imu_gravity_removed_with_measured_orientation():
     pitch = 0.2
     q = rpy_to_quaternion(0, pitch, 0.7)
     f = rpy_to_matrix(0, pitch, 0.7).T @ [0, 0, GRAVITY]  # pure gravity reading
-    ms = ImuModel(cfg).measurements(ImuSample(1.0, q, np.eye(3) * 1e-3, [0, 0, 0], np.eye(3), f, np.eye(3)))
-    kinds = {m.kind: m for m in ms}
-    np.testing.assert_allclose(kinds["imu_accel"].z, 0, atol=1e-9)
-    np.testing.assert_allclose(kinds["imu_orientation"].z, [0, pitch, 0.7], atol=1e-9)
+    (m,) = ImuModel(cfg).measurements(ImuSample(1.0, q, np.eye(3) * 1e-3, [0, 0, 0], np.eye(3), f, np.eye(3)))
+    z = parts_of(m)
+    np.testing.assert_allclose(z["imu_accel"], 0, atol=1e-9)
+    np.testing.assert_allclose(z["imu_orientation"], [0, pitch, 0.7], atol=1e-9)
+    # One update for the whole message: rows are x[3:6], x[9:12], x[12:15].
+    np.testing.assert_array_equal(m.model.indices, [3, 4, 5, 9, 10, 11, 12, 13, 14])
 
 
 def test_imu_without_orientation_fuses_no_orientation_and_uses_specific_force():
     cfg = SensorConfig("imu0", [0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1], remove_gravity=True)
-    ms = ImuModel(cfg).measurements(ImuSample(1.0, None, None, [0, 0, 0.1], np.eye(3), [0, 0, GRAVITY], np.eye(3)))
-    assert {m.kind for m in ms} == {"imu_gyro", "imu_accel"}
-    acc = [m for m in ms if m.kind == "imu_accel"][0]
-    assert isinstance(acc.model, SpecificForce)
+    (m,) = ImuModel(cfg).measurements(ImuSample(1.0, None, None, [0, 0, 0.1], np.eye(3), [0, 0, GRAVITY], np.eye(3)))
+    assert set(parts_of(m)) == {"imu_gyro", "imu_accel"}
+    assert isinstance(m.model, Stacked) and isinstance(m.model.models[1], SpecificForce)
+    x = np.zeros(15)
+    x[11] = 0.1
+    np.testing.assert_allclose(m.model.h(x), m.z, atol=1e-12)  # a level robot turning at 0.1 rad/s
+
+
+def parts_of(m):
+    return {p.kind: m.z[p.start:p.stop] for p in m.part_list()}
+
+
+def test_stacked_imu_parts_are_gated_separately():
+    from fusion_nodes.core.filters import Ekf
+    cfg = SensorConfig("imu0", [0] * 9 + [1, 1, 1, 1, 1, 1], pose_threshold=3.0, twist_threshold=3.0,
+                       accel_threshold=3.0)
+    (m,) = ImuModel(cfg).measurements(ImuSample(1.0, None, None, [0, 0, 0.05], np.eye(3) * 0.01,
+                                                [50.0, 0, 0], np.eye(3) * 0.01))
+    f = Ekf(ConstantAcceleration3D())
+    f.set_state(np.zeros(15), np.eye(15) * 0.01)
+    r = f.update(m)
+    assert [(p.kind, p.accepted) for p in r.parts] == [("imu_gyro", True), ("imu_accel", False)]
+    assert f.x[11] > 0.01 and f.x[12] == 0.0   # the rate was fused, the absurd acceleration was not
 
 
 def test_twist_lever_arm():

@@ -79,7 +79,7 @@ def kalman(tmp_path, probe, nodes):
 
 
 def test_fuses_odometry_and_publishes_at_the_configured_rate(probe, kalman):
-    node, odom_pub, imu_pub = kalman(frequency=100.0)
+    node, odom_pub, imu_pub = kalman(frequency=200.0)
     t_start = stamp_sec(probe.now().to_msg())
     drive(probe, odom_pub, imu_pub, 3.0)
     t_end = stamp_sec(probe.now().to_msg())
@@ -88,8 +88,8 @@ def test_fuses_odometry_and_publishes_at_the_configured_rate(probe, kalman):
     stamps = [stamp_sec(m.header.stamp) for m in out]
     window = [s for s in stamps if t_start + 1.0 <= s < t_end]
     rate = len(window) / (t_end - t_start - 1.0)
-    print(f"output rate {rate:.1f} Hz (configured 100)")
-    assert 95.0 <= rate <= 105.0
+    print(f"output rate {rate:.1f} Hz (configured 200)")
+    assert 190.0 <= rate <= 210.0
     last = [m for m in out if stamp_sec(m.header.stamp) <= t_end][-1]
     # 1 m/s forward since the first odometry message.
     assert last.pose.pose.position.x == pytest.approx(stamp_sec(last.header.stamp) - t_start, abs=0.15)

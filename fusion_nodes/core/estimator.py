@@ -21,6 +21,12 @@ from .records import Measurement
 from .state import DEFAULT_PROCESS_NOISE, OUT_OF_PLANE, STATE_SIZE
 
 
+_PLANE_KEEP = np.ones(STATE_SIZE)
+_PLANE_KEEP[list(OUT_OF_PLANE)] = 0.0
+_PLANE_KEEP_2D = np.outer(_PLANE_KEEP, _PLANE_KEEP)
+_PLANE_DIAG = [i * STATE_SIZE + i for i in OUT_OF_PLANE]
+
+
 @dataclass(frozen=True)
 class EstimatorConfig:
     """Filter-level settings (robot_localization names where they exist).
@@ -147,24 +153,37 @@ class StateEstimator:
         st.dropped[reason] += 1
 
     # -- processing --------------------------------------------------------
-    def process(self, now: float | None = None, sensor_timeout: float | None = None) -> None:
-        """Apply every queued measurement in stamp order.
+    def process(self, until: float | None = None) -> None:
+        """Apply queued measurements in stamp order (late ones through the history).
 
-        If ``now`` and ``sensor_timeout`` are given and nothing has been fused
-        for longer than the timeout, the filter is predicted to ``now`` so the
-        estimate keeps moving (predict-only while all sensors are silent).
+        Parameters
+        ----------
+        until : float, optional
+            Only measurements stamped at or before this time (s) are applied;
+            the rest stay queued. Holding back the newest few milliseconds
+            lets a slower sensor's message that is still in flight slot in
+            before them instead of forcing a rewind of everything after it.
         """
-        while self._queue:
+        while self._queue and (until is None or self._queue[0][0] <= until):
             _, _, m = heapq.heappop(self._queue)
             if self.time is not None and m.stamp < self.time:
                 self._insert_late(m)
             else:
                 self._step(m)
-        if now is not None and sensor_timeout is not None and self.time is not None \
-                and now - self.time > sensor_timeout:
+        self._trim_history()
+
+    def advance(self, now: float) -> None:
+        """Predict the filter itself to ``now``: predict-only while every sensor is silent.
+
+        The caller decides when inputs are silent (by arrival time, not by
+        stamps: a backlog of delayed messages is not silence). The published
+        estimate is predicted to ``now`` anyway (:meth:`estimate_at`); this
+        keeps that prediction short after a long silence.
+        """
+        if self.time is not None and now > self.time:
             self._predict_to(now)
             self._record(now, None)
-        self._trim_history()
+            self._trim_history()
 
     def _step(self, m: Measurement, replay: bool = False) -> None:
         if self.time is None:
@@ -191,11 +210,9 @@ class StateEstimator:
         if not self.cfg.two_d_mode:
             return
         x, P = self.filter.x, self.filter.P
-        idx = list(OUT_OF_PLANE)
-        x[idx] = 0.0
-        P[idx, :] = 0.0
-        P[:, idx] = 0.0
-        P[idx, idx] = 1e-9
+        x *= _PLANE_KEEP
+        P *= _PLANE_KEEP_2D
+        P.flat[_PLANE_DIAG] = 1e-9
 
     def _record(self, stamp: float, m: Measurement | None) -> None:
         self._history.append(_Step(stamp, m, self.filter.x.copy(), self.filter.P.copy()))
@@ -233,13 +250,15 @@ class StateEstimator:
         st = self.stats[m.sensor]
         st.last_stamp = m.stamp
         st.last_nis = r.nis
-        if r.accepted:
-            st.accepted += 1
+        if all(p.accepted for p in r.parts):
             st.nis_sum += r.nis
             st.nis_dof_sum += r.dof
-        else:
-            st.rejected += 1
-            st.dropped[f"mahalanobis_{m.kind}"] += 1
+        for part in r.parts:
+            if part.accepted:
+                st.accepted += 1
+            else:
+                st.rejected += 1
+                st.dropped[f"mahalanobis_{part.kind}"] += 1
 
     # -- output ------------------------------------------------------------
     def estimate_at(self, t: float):

@@ -23,23 +23,43 @@ _ANGLES = list(ANGLE_INDICES)
 
 
 @dataclass(frozen=True)
-class UpdateResult:
-    """Outcome of one update.
+class PartResult:
+    """Gate outcome of one part of a measurement.
 
     Attributes
     ----------
+    kind : str
     accepted : bool
-        False when the Mahalanobis gate rejected the measurement.
+        False when ``nis`` reached the part's threshold squared.
     nis : float
-        Normalised innovation squared ``y^T S^-1 y`` (chi-square with ``m`` dof
-        for a consistent filter).
+        Normalised innovation squared ``y_i^T S_ii^-1 y_i`` (chi-square with
+        ``dof`` degrees of freedom for a consistent filter).
     dof : int
-        Measurement dimension ``m``.
     """
 
+    kind: str
     accepted: bool
     nis: float
     dof: int
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """Outcome of one update: one :class:`PartResult` per part.
+
+    ``nis`` is the NIS of the whole measurement as first applied
+    (``y^T S^-1 y``, ``dof`` = its dimension); a part's own NIS is NaN
+    when no gate needed it (every threshold infinite).
+    """
+
+    parts: tuple
+    nis: float
+    dof: int
+
+    @property
+    def accepted(self) -> bool:
+        """True if any part was fused."""
+        return any(p.accepted for p in self.parts)
 
 
 def _residual_fn(angle_mask: np.ndarray):
@@ -89,18 +109,42 @@ class _FilterBase:
         self._kf.P = np.array(P, dtype=float)
 
     def update(self, m: Measurement) -> UpdateResult:
-        """Kalman update with ``m``; rejected (state untouched) when the
-        Mahalanobis distance ``sqrt(y^T S^-1 y)`` reaches ``m.threshold``."""
+        """Kalman update with ``m``, each part gated on its own.
+
+        A part is rejected when its Mahalanobis distance
+        ``sqrt(y_i^T S_ii^-1 y_i)`` reaches its threshold. If any part is
+        rejected the update is undone and redone with the accepted parts
+        only; with none accepted the state is untouched.
+        """
         x0, P0 = self._kf.x.copy(), self._kf.P.copy()
         self._apply(m)
-        y, SI = self._kf.y, self._kf.SI
-        nis = float(y @ SI @ y)
-        if not np.isfinite(nis) or nis >= m.threshold ** 2:
+        y = self._kf.y
+        total = float(y @ self._kf.SI @ y)
+        parts = m.part_list()
+        if len(parts) == 1:
+            p = parts[0]
+            results = (PartResult(p.kind, bool(np.isfinite(total) and total < p.threshold ** 2),
+                                  total, len(y)),)
+        else:
+            results = tuple(self._gate(p) for p in parts)
+        if not all(r.accepted for r in results):
             self._kf.x, self._kf.P = x0, P0
-            return UpdateResult(False, nis, len(m.z))
+            kept = [p for p, r in zip(parts, results) if r.accepted]
+            if not kept:
+                return UpdateResult(results, total, len(y))
+            self._apply(m.subset(kept))
         self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
         self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
-        return UpdateResult(True, nis, len(m.z))
+        return UpdateResult(results, total, len(y))
+
+    def _gate(self, part) -> PartResult:
+        n = part.stop - part.start
+        if part.threshold == float("inf"):
+            ok = bool(np.all(np.isfinite(self._kf.y[part.start:part.stop])))
+            return PartResult(part.kind, ok, float("nan"), n)
+        y = self._kf.y[part.start:part.stop]
+        nis = float(y @ np.linalg.solve(self._kf.S[part.start:part.stop, part.start:part.stop], y))
+        return PartResult(part.kind, bool(np.isfinite(nis) and nis < part.threshold ** 2), nis, n)
 
 
 class _Ekf(ExtendedKalmanFilter):

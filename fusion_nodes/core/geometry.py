@@ -6,6 +6,8 @@ Quaternions are ``(x, y, z, w)`` as in ``geometry_msgs/Quaternion``.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -47,21 +49,6 @@ def rot_z(a: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def _drot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[0.0, 0.0, 0.0], [0.0, -s, -c], [0.0, c, -s]])
-
-
-def _drot_y(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[-s, 0.0, c], [0.0, 0.0, 0.0], [-c, 0.0, -s]])
-
-
-def _drot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[-s, -c, 0.0], [c, -s, 0.0], [0.0, 0.0, 0.0]])
-
-
 def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
     """Body-to-world rotation ``R = Rz(yaw) Ry(pitch) Rx(roll)``."""
     return rot_z(yaw) @ rot_y(pitch) @ rot_x(roll)
@@ -75,10 +62,31 @@ def rpy_matrix_derivatives(roll: float, pitch: float, yaw: float):
     tuple of ndarray
         ``(dR/droll, dR/dpitch, dR/dyaw)``, each 3x3.
     """
-    rx, ry, rz = rot_x(roll), rot_y(pitch), rot_z(yaw)
-    return (rz @ ry @ _drot_x(roll),
-            rz @ _drot_y(pitch) @ rx,
-            _drot_z(yaw) @ ry @ rx)
+    return tuple(rpy_matrix_and_derivatives(roll, pitch, yaw)[1:])
+
+
+def rpy_matrix_and_derivatives(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """``[R, dR/droll, dR/dpitch, dR/dyaw]`` as one (4, 3, 3) array.
+
+    Written out element by element (one allocation) because the EKF needs
+    it on every prediction; :func:`rpy_matrix_derivatives` is the same
+    thing as a tuple and the tests check both against finite differences.
+    """
+    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch),
+                              math.cos(yaw), math.sin(yaw))
+    return np.array([
+        [[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+         [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+         [-sp, cp * sr, cp * cr]],
+        [[0.0, cy * sp * cr + sy * sr, -cy * sp * sr + sy * cr],
+         [0.0, sy * sp * cr - cy * sr, -sy * sp * sr - cy * cr],
+         [0.0, cp * cr, -cp * sr]],
+        [[-cy * sp, cy * cp * sr, cy * cp * cr],
+         [-sy * sp, sy * cp * sr, sy * cp * cr],
+         [-cp, -sp * sr, -sp * cr]],
+        [[-sy * cp, -sy * sp * sr - cy * cr, -sy * sp * cr + cy * sr],
+         [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+         [0.0, 0.0, 0.0]]])
 
 
 def matrix_to_rpy(R: np.ndarray) -> np.ndarray:
@@ -133,6 +141,11 @@ def euler_rate_matrix_derivatives(roll: float, pitch: float):
                         [0.0, 0.0, 0.0],
                         [0.0, sr * sp * sec2, cr * sp * sec2]])
     return d_roll, d_pitch
+
+
+def cross(a, b) -> np.ndarray:
+    """``a x b`` for 3-vectors (numpy.cross is slow for single vectors)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def skew(v) -> np.ndarray:

@@ -14,13 +14,28 @@ from .state import ANGLE_INDICES, ORIENTATION, STATE_SIZE
 class StateSelection:
     """Direct observation of a subset of the state: ``z = x[indices]``.
 
+    Instances are immutable and shared: ``StateSelection(idx)`` returns the
+    same object for the same indices, so sensor models do not rebuild ``H``
+    for every message.
+
     Parameters
     ----------
     indices : sequence of int
         State indices observed, in the order of ``z``.
     """
 
-    def __init__(self, indices):
+    _cache: dict = {}
+
+    def __new__(cls, indices):
+        key = tuple(int(i) for i in np.atleast_1d(indices))
+        obj = cls._cache.get(key)
+        if obj is None:
+            obj = super().__new__(cls)
+            obj._init(key)
+            cls._cache[key] = obj
+        return obj
+
+    def _init(self, indices):
         self.indices = np.asarray(indices, dtype=int)
         self._H = np.zeros((len(self.indices), STATE_SIZE))
         self._H[np.arange(len(self.indices)), self.indices] = 1.0

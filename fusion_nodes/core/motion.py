@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .geometry import (euler_rate_matrix, euler_rate_matrix_derivatives, rpy_matrix_derivatives,
-                       rpy_to_matrix, skew, wrap_angle)
+                       rpy_matrix_and_derivatives, rpy_to_matrix, skew, wrap_angle)
+from .geometry import cross
 from .state import (ANGLE_INDICES, ANGULAR_VELOCITY, LINEAR_ACCELERATION, LINEAR_VELOCITY,
                     ORIENTATION, POSITION, STATE_SIZE, DEFAULT_PROCESS_NOISE)
 
@@ -44,7 +45,7 @@ class ConstantAcceleration3D:
         """Propagate state ``x`` by ``dt`` seconds."""
         roll, pitch, yaw = x[ORIENTATION]
         v, w, a = x[LINEAR_VELOCITY], x[ANGULAR_VELOCITY], x[LINEAR_ACCELERATION]
-        vdot = a - np.cross(w, v)
+        vdot = a - cross(w, v)
         out = x.copy()
         out[POSITION] += rpy_to_matrix(roll, pitch, yaw) @ (v * dt + 0.5 * vdot * dt * dt)
         out[ORIENTATION] += euler_rate_matrix(roll, pitch) @ w * dt
@@ -77,15 +78,16 @@ class ConstantAcceleration3D:
         """Analytic ``F = df/dx`` at ``x``."""
         roll, pitch, yaw = x[ORIENTATION]
         v, w, a = x[LINEAR_VELOCITY], x[ANGULAR_VELOCITY], x[LINEAR_ACCELERATION]
-        vdot = a - np.cross(w, v)
+        vdot = a - cross(w, v)
         d = v * dt + 0.5 * vdot * dt * dt
-        R = rpy_to_matrix(roll, pitch, yaw)
+        RD = rpy_matrix_and_derivatives(roll, pitch, yaw)
+        R = RD[0]
         T = euler_rate_matrix(roll, pitch)
         Sw, Sv = skew(w), skew(v)
         h = 0.5 * dt * dt
         F = np.eye(STATE_SIZE)
         # d(vdot)/dv = -[w]x, d(vdot)/dw = [v]x, d(vdot)/da = I
-        F[0:3, 3:6] = np.column_stack([dR @ d for dR in rpy_matrix_derivatives(roll, pitch, yaw)])
+        F[0:3, 3:6] = (RD[1:] @ d).T
         F[0:3, 6:9] = R @ (np.eye(3) * dt - h * Sw)
         F[0:3, 9:12] = R @ (h * Sv)
         F[0:3, 12:15] = R * h

@@ -21,14 +21,20 @@ def _frozen(a) -> Optional[np.ndarray]:
     return arr
 
 
+_FIELDS: dict = {}
+
+
 class _Record:
     """Freeze every ndarray-like field of a frozen dataclass on construction."""
 
     def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
+        names = _FIELDS.get(type(self))
+        if names is None:
+            names = _FIELDS[type(self)] = tuple(f.name for f in fields(self) if f.name != "parts")
+        for name in names:
+            v = getattr(self, name)
             if isinstance(v, (np.ndarray, list, tuple)):
-                object.__setattr__(self, f.name, _frozen(v))
+                object.__setattr__(self, name, _frozen(v))
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,11 @@ class Measurement(_Record):
         Mahalanobis rejection threshold in standard deviations (inf: none).
     kind : str
         What part of the sensor this is (``pose``, ``twist``, ``imu_accel`` ...).
+    parts : tuple of Part
+        For a measurement that stacks several parts of one message (e.g. an
+        IMU's orientation, rates and accelerations, fused in one update): the
+        rows, threshold and kind of each, gated separately. Empty means one
+        part made of all rows with ``threshold`` and ``kind``.
     """
 
     sensor: str
@@ -119,3 +130,42 @@ class Measurement(_Record):
     model: object
     threshold: float = float("inf")
     kind: str = ""
+    parts: tuple = ()
+
+    def part_list(self) -> tuple:
+        return self.parts or (Part(0, len(self.z), self.threshold, self.kind),)
+
+    def subset(self, parts) -> "Measurement":
+        """The measurement restricted to ``parts`` (rows renumbered)."""
+        rows = np.concatenate([np.arange(p.start, p.stop) for p in parts])
+        new_parts, start = [], 0
+        for p in parts:
+            n = p.stop - p.start
+            new_parts.append(Part(start, start + n, p.threshold, p.kind))
+            start += n
+        return Measurement(self.sensor, self.stamp, self.z[rows], self.R[np.ix_(rows, rows)],
+                           RowSubset(self.model, rows), self.threshold, self.kind, tuple(new_parts))
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start:stop`` of a stacked measurement, with their own gate."""
+
+    start: int
+    stop: int
+    threshold: float
+    kind: str
+
+
+class RowSubset:
+    """Some rows of another measurement model."""
+
+    def __init__(self, model, rows):
+        self.model, self.rows = model, np.asarray(rows)
+        self.angle_mask = np.asarray(model.angle_mask)[self.rows]
+
+    def h(self, x):
+        return self.model.h(x)[self.rows]
+
+    def jacobian(self, x):
+        return self.model.jacobian(x)[self.rows]

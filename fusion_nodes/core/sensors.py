@@ -12,9 +12,9 @@ from typing import Optional
 
 import numpy as np
 
-from .geometry import GRAVITY, matrix_to_rpy, rpy_to_matrix
+from .geometry import GRAVITY, cross, matrix_to_rpy, rpy_to_matrix
 from .models import MountedPosition, SpecificForce, StateSelection, Stacked
-from .records import ImuSample, Measurement, PoseSample, TwistSample
+from .records import ImuSample, Measurement, Part, PoseSample, TwistSample
 from .state import OUT_OF_PLANE, STATE_SIZE
 from .validation import check_quaternion, sanitize_covariance
 from scipy.spatial.transform import Rotation
@@ -193,7 +193,7 @@ class OdometryModel(_RepairCounter):
         """``w_b = R_m w_s``; ``v_b = R_m v_s - w_b x t_m`` (lever arm)."""
         m = self.cfg.mount
         w_b = m.R @ np.asarray(twist.angular, dtype=float)
-        v_b = m.R @ np.asarray(twist.linear, dtype=float) - np.cross(w_b, m.translation)
+        v_b = m.R @ np.asarray(twist.linear, dtype=float) - cross(w_b, m.translation)
         cov = twist.cov if m.is_identity else _rotate6(np.asarray(twist.cov), m.R)
         local = [i - 6 for i in self.twist_idx]
         C = self._sanitize(cov, local, "twist covariance")
@@ -226,7 +226,7 @@ def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:
     if s.linear_acceleration is not None:
         f = Rm @ s.linear_acceleration
         if w is not None and np.any(mount.translation):
-            f = f - np.cross(w, np.cross(w, mount.translation))
+            f = f - cross(w, cross(w, mount.translation))
     return ImuSample(s.stamp, q, rot(s.orientation_cov), w, rot(s.angular_velocity_cov),
                      f, rot(s.linear_acceleration_cov))
 
@@ -252,6 +252,8 @@ class ImuModel(_RepairCounter):
         self.g = gravity
 
     def measurements(self, sample: ImuSample):
+        """One stacked measurement per message (orientation, rates and
+        acceleration in a single update, each part with its own gate)."""
         s = imu_in_base(sample, self.cfg.mount)
         stamp = s.stamp + self.cfg.time_offset
         R_b = None
@@ -266,7 +268,7 @@ class ImuModel(_RepairCounter):
                                     self.gyro_idx, 9, self.cfg.twist_threshold, "imu_gyro"))
         if s.linear_acceleration is not None and s.linear_acceleration_cov is not None and self.acc_idx:
             out.append(self._acceleration(stamp, s, R_b))
-        return out
+        return [stack(out)] if len(out) > 1 else out
 
     def _vector(self, stamp, v, cov, idx, base, threshold, kind, model=None) -> Measurement:
         local = [i - base for i in idx]
@@ -284,3 +286,28 @@ class ImuModel(_RepairCounter):
                 model = SpecificForce([i - 12 for i in self.acc_idx], self.g)
         return self._vector(stamp, f, s.linear_acceleration_cov, self.acc_idx, 12,
                             self.cfg.accel_threshold, "imu_accel", model)
+
+
+def stack(measurements) -> Measurement:
+    """Several measurements of one message as one, with a :class:`Part` per input.
+
+    ``z`` and ``R`` are concatenated block-diagonally (the parts are taken as
+    independent); adjacent direct observations merge into one
+    :class:`StateSelection`, so the update costs one small matrix product.
+    """
+    models, parts, start = [], [], 0
+    for m in measurements:
+        n = len(m.z)
+        parts.append(Part(start, start + n, m.threshold, m.kind))
+        start += n
+        if models and isinstance(m.model, StateSelection) and isinstance(models[-1], StateSelection):
+            models[-1] = StateSelection(np.concatenate([models[-1].indices, m.model.indices]))
+        else:
+            models.append(m.model)
+    R = np.zeros((start, start))
+    for m, p in zip(measurements, parts):
+        R[p.start:p.stop, p.start:p.stop] = m.R
+    m0 = measurements[0]
+    return Measurement(m0.sensor, m0.stamp, np.concatenate([m.z for m in measurements]), R,
+                       models[0] if len(models) == 1 else Stacked(models), m0.threshold,
+                       "+".join(m.kind for m in measurements), tuple(parts))

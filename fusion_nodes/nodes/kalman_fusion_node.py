@@ -59,6 +59,7 @@ class KalmanFusionNode(Node):
         self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
         self._last_now = None
+        self._last_receipt = float("-inf")
         self.resets = 0
         self.published = 0
         self.create_timer(1.0 / self.p["frequency"], self._tick)
@@ -103,7 +104,8 @@ class KalmanFusionNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_message(self, inp: _Input, msg) -> None:
-        inp.monitor.tick(self._now())
+        self._last_receipt = self._now()
+        inp.monitor.tick(self._last_receipt)
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
@@ -138,8 +140,11 @@ class KalmanFusionNode(Node):
         if self._last_now is not None and now < self._last_now and self.p["reset_on_time_jump"]:
             self._reset(f"clock jumped back {self._last_now - now:.3f} s")
         self._last_now = now
+        delay = self.p["processing_delay"]
+        self.estimator.process(now - delay if delay > 0 else None)
         timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
-        self.estimator.process(now, timeout)
+        if now - self._last_receipt > timeout:
+            self.estimator.advance(now)
         if not self.estimator.initialized:
             return
         x, P = self.estimator.estimate_at(now)

@@ -46,6 +46,10 @@ def global_specs() -> list[ParamSpec]:
                   "using the history (else drop them).", read_only=True),
         ParamSpec("history_length", 1.0, "Seconds of filter history kept for late measurements.",
                   0.0, 60.0, read_only=True),
+        ParamSpec("processing_delay", 0.0, "Seconds by which fusion holds back the newest "
+                  "measurements so that slower or delayed inputs arrive in order instead of "
+                  "forcing a rewind of the history; the output is still predicted to now. "
+                  "0: fuse everything at once (robot_localization's behaviour).", 0.0, 1.0),
         ParamSpec("reset_on_time_jump", True, "Reset the filter when the clock jumps back "
                   "(bag loop).", read_only=True),
         ParamSpec("publish_tf", False, "Accepted for robot_localization compatibility; "

@@ -1,0 +1,257 @@
+"""``fusion bench``: core filter cost and node throughput over DDS, with same-run baselines.
+
+Machines here are noisy, so each figure is printed next to a baseline measured
+in the same run: the core's costs next to a bare numpy 15x15 ``F P F^T``; the
+kalman_fusion_node next to relay_node (a subscriber that republishes each
+message and does nothing else) fed the same IMU stream.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+BIN = Path(sys.executable).parent
+
+
+def _us(fn, number=2000, repeat=5) -> float:
+    """Median over ``repeat`` runs of the mean cost of ``fn`` in microseconds."""
+    return float(np.median(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6)
+
+
+def core_costs() -> list[tuple[str, float]]:
+    """Per-call cost (µs) of predict, update and a full IMU message for EKF and UKF."""
+    from fusion_nodes.core.estimator import EstimatorConfig, StateEstimator
+    from fusion_nodes.core.filters import Ekf, Ukf
+    from fusion_nodes.core.motion import ConstantAcceleration3D
+    from fusion_nodes.core.records import ImuSample
+    from fusion_nodes.core.sensors import ImuModel, SensorConfig
+
+    rows = []
+    P = np.eye(15) + 0.01
+    F = np.eye(15) + 0.001
+    rows.append(("baseline: numpy F P F^T (15x15)", _us(lambda: F @ P @ F.T, 20000)))
+    imu_cfg = SensorConfig("imu0", [0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1], remove_gravity=True)
+    sample = ImuSample(1.0, [0, 0, 0, 1.0], np.eye(3) * 1e-3, [0.01, 0.02, 0.1], np.eye(3) * 1e-4,
+                       [0.1, 0.2, 9.8], np.eye(3) * 1e-2)
+    model = ImuModel(imu_cfg)
+    gyro = ImuModel(SensorConfig("gyro", [0] * 9 + [1, 1, 1, 0, 0, 0])).measurements(sample)[0]
+    for cls, n in ((Ekf, 2000), (Ukf, 300)):
+        f = cls(ConstantAcceleration3D())
+        f.set_state(np.full(15, 0.1), np.eye(15) * 0.1)
+        rows.append((f"{cls.name.upper()} predict", _us(lambda: f.predict(0.01), n)))
+        f.set_state(np.full(15, 0.1), np.eye(15) * 0.1)
+        rows.append((f"{cls.name.upper()} update (3-D gyro)", _us(lambda: f.update(gyro), n)))
+        est = StateEstimator(EstimatorConfig(filter_type=cls.name))
+        clock = [1.0]
+
+        def one_message():
+            clock[0] += 0.001
+            s = ImuSample(clock[0], sample.orientation, sample.orientation_cov, sample.angular_velocity,
+                          sample.angular_velocity_cov, sample.linear_acceleration,
+                          sample.linear_acceleration_cov)
+            est.add(model.measurements(s))
+            est.process()
+        rows.append((f"{cls.name.upper()} full IMU message (9-D, 3 parts)", _us(one_message, n // 2)))
+    return rows
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Bench:
+    """An in-process rclpy node that publishes the load and counts the outputs."""
+
+    def __init__(self):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        self.rclpy = rclpy
+        self.ctx = Context()
+        rclpy.init(context=self.ctx)
+        self.node = rclpy.create_node("fusion_bench", context=self.ctx)
+        self.ex = SingleThreadedExecutor(context=self.ctx)
+        self.ex.add_node(self.node)
+        self.counts: dict[str, int] = {}
+        self.last: dict[str, object] = {}
+        threading.Thread(target=self.ex.spin, daemon=True).start()
+
+    def count(self, msg_type, topic):
+        from fusion_nodes.ros.qos import sensor_qos
+        if topic in self.counts:
+            return
+        self.counts[topic] = 0
+
+        def cb(msg):
+            self.counts[topic] += 1
+            self.last[topic] = msg
+        self.node.create_subscription(msg_type, topic, cb, sensor_qos(5000))
+
+    def close(self):
+        self.ex.shutdown()
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.ctx)
+
+
+def _start(executable: str, params: dict, node_name: str, tmp: Path) -> subprocess.Popen:
+    f = tmp / f"{node_name}.yaml"
+    f.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
+    return subprocess.Popen([str(BIN / executable), "--ros-args", "--params-file", str(f)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stream(bench, pubs, duration: float):
+    """Publish each ``(publisher, rate, make_msg)`` at its rate for ``duration`` s; returns counts.
+
+    Message ``k`` of a stream is stamped ``start + k / rate`` (node clock), so
+    stamps are distinct and evenly spaced even when the loop publishes a
+    few messages at once to catch up.
+    """
+    from builtin_interfaces.msg import Time
+    sent = [0] * len(pubs)
+    t0 = time.monotonic()
+    start_ns = bench.node.get_clock().now().nanoseconds
+    while (elapsed := time.monotonic() - t0) < duration:
+        for i, (pub, rate, make) in enumerate(pubs):
+            while sent[i] < int(elapsed * rate):
+                ns = start_ns + int(sent[i] * 1e9 / rate)
+                pub.publish(make(Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)))
+                sent[i] += 1
+        time.sleep(0.001)
+    return sent
+
+
+def _imu(stamp):
+    from sensor_msgs.msg import Imu
+    m = Imu()
+    m.header.stamp = stamp
+    m.orientation.w = 1.0
+    m.orientation_covariance = [1e-3, 0, 0, 0, 1e-3, 0, 0, 0, 1e-3]
+    m.angular_velocity_covariance = [1e-4, 0, 0, 0, 1e-4, 0, 0, 0, 1e-4]
+    m.linear_acceleration.z = 9.80665
+    m.linear_acceleration_covariance = [1e-2, 0, 0, 0, 1e-2, 0, 0, 0, 1e-2]
+    return m
+
+
+def _odom(stamp, var=1e-3):
+    from nav_msgs.msg import Odometry
+    m = Odometry()
+    m.header.stamp = stamp
+    m.pose.covariance = list(np.diag([1.0, 1.0, 1.0, 1.0, 1.0, 1.0]).ravel())
+    m.twist.twist.linear.x = 1.0
+    m.twist.covariance = list(np.diag([var, var, 1.0, 1.0, 1.0, var]).ravel())
+    return m
+
+
+def relay_throughput(bench, rate: int, duration: float, tmp: Path) -> dict:
+    from sensor_msgs.msg import Imu
+    from fusion_nodes.ros.qos import sensor_qos
+    out = f"/bench/relayed_{rate}"
+    proc = _start("relay_node", {"input": f"/bench/relay_in_{rate}", "output": out}, "relay_node", tmp)
+    try:
+        bench.count(Imu, out)
+        pub = bench.node.create_publisher(Imu, f"/bench/relay_in_{rate}", sensor_qos(1000))
+        _wait(lambda: pub.get_subscription_count() > 0 and bench.node.count_publishers(out) > 0)
+        time.sleep(0.5)
+        cpu0 = _cpu_seconds(proc.pid)
+        (sent,) = _stream(bench, [(pub, rate, _imu)], duration)
+        time.sleep(0.5)
+        cpu = (_cpu_seconds(proc.pid) - cpu0) / duration
+        return {"sent": sent, "received": bench.counts[out], "cpu": cpu}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: Path) -> dict:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import Imu
+    from fusion_nodes.ros.qos import sensor_qos
+    tag = f"{rate}_{int(frequency)}"
+    params = {"frequency": float(frequency), "two_d_mode": True, "processing_delay": 0.03,
+              "imu0": f"/bench/imu_{tag}", "imu0_queue_size": 1000,
+              "imu0_config": [False] * 5 + [True] + [False] * 5 + [True, True, True, False],
+              "odom0": f"/bench/odom_{tag}", "odom0_queue_size": 100,
+              "odom0_config": [False] * 6 + [True, True, False, False, False, True] + [False] * 3,
+              "odom1": f"/bench/gps_{tag}", "odom1_queue_size": 100,
+              "odom1_config": [True, True] + [False] * 13}
+    proc = _start("kalman_fusion_node", params, "kalman_fusion_node", tmp)
+    try:
+        bench.count(Odometry, "/odometry/filtered")
+        bench.count(DiagnosticArray, "/diagnostics")
+        pubs = [(bench.node.create_publisher(Imu, params["imu0"], sensor_qos(1000)), rate, _imu),
+                (bench.node.create_publisher(Odometry, params["odom0"], sensor_qos(100)), 50, _odom),
+                (bench.node.create_publisher(Odometry, params["odom1"], sensor_qos(100)), 10,
+                 lambda s: _odom(s, 1.0))]
+        _wait(lambda: all(p.get_subscription_count() > 0 for p, _, _ in pubs)
+              and bench.node.count_publishers("/odometry/filtered") > 0)
+        time.sleep(0.5)
+        out0, cpu0 = bench.counts["/odometry/filtered"], _cpu_seconds(proc.pid)
+        t0 = time.monotonic()
+        sent = _stream(bench, pubs, duration)
+        out = bench.counts["/odometry/filtered"] - out0
+        wall = time.monotonic() - t0
+        cpu = (_cpu_seconds(proc.pid) - cpu0) / wall
+        time.sleep(1.5)  # one more diagnostics period
+        received = _diag_received(bench.last.get("/diagnostics"))
+        return {"sent": sent, "received": received, "out_rate": out / wall, "cpu": cpu}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def _diag_received(msg) -> dict:
+    out = {}
+    for st in getattr(msg, "status", []):
+        vals = {kv.key: kv.value for kv in st.values}
+        if "received" in vals and ":" in st.name:
+            out[st.name.split(": ")[-1]] = int(vals["received"])
+    return out
+
+
+def _wait(cond, timeout=15.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not cond():
+        time.sleep(0.05)
+
+
+def main(duration: float = 4.0, rates=(250, 500, 1000, 2000)) -> None:
+    print("== core (µs per call, median of 5 runs) ==")
+    for name, us in core_costs():
+        print(f"  {name:<40} {us:8.1f}")
+    bench = _Bench()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            print("\n== relay_node baseline over DDS (sensor_msgs/Imu) ==")
+            print(f"  {'IMU Hz':>7} {'sent':>7} {'relayed':>8} {'loss':>7} {'CPU':>6}")
+            for r in rates:
+                res = relay_throughput(bench, r, duration, tmp)
+                loss = 1 - res["received"] / max(1, res["sent"])
+                print(f"  {r:>7} {res['sent']:>7} {res['received']:>8} {100 * loss:>6.1f}% "
+                      f"{100 * res['cpu']:>5.0f}%")
+            print("\n== kalman_fusion_node over DDS: IMU + 50 Hz odometry + 10 Hz GPS ==")
+            print(f"  {'IMU Hz':>7} {'out Hz':>7} {'IMU sent':>9} {'IMU fused':>10} {'odom':>9} "
+                  f"{'gps':>7} {'output Hz':>10} {'CPU':>6}")
+            cases = [(r, 50.0) for r in rates] + [(250, 200.0), (1000, 100.0)]
+            for r, freq in cases:
+                res = kalman_throughput(bench, r, freq, duration, tmp)
+                rec = res["received"]
+                print(f"  {r:>7} {freq:>7.0f} {res['sent'][0]:>9} {rec.get('imu0', 0):>10} "
+                      f"{rec.get('odom0', 0):>4}/{res['sent'][1]:<4} {rec.get('odom1', 0):>3}/{res['sent'][2]:<3} "
+                      f"{res['out_rate']:>10.1f} {100 * res['cpu']:>5.0f}%")
+    finally:
+        bench.close()
