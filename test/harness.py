@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,8 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-BIN = Path(sys.executable).parent
+from fusion_nodes.tools import paths
+
 
 
 class _NoAliases(yaml.SafeDumper):
@@ -35,7 +35,7 @@ class NodeProcess:
     def __init__(self, executable: str, params_file, *ros_args, log_dir: Path):
         self.log = log_dir / f"{executable}.log"
         self._fh = open(self.log, "w")
-        cmd = [str(BIN / executable), "--ros-args", "--params-file", str(params_file), *ros_args]
+        cmd = [paths.executable(executable), "--ros-args", "--params-file", str(params_file), *ros_args]
         self.proc = subprocess.Popen(cmd, stdout=self._fh, stderr=subprocess.STDOUT, env=os.environ.copy())
 
     def alive(self) -> bool:

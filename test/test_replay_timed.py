@@ -13,7 +13,7 @@ import pytest
 from nav_msgs.msg import Odometry
 
 from conftest import REPO, SHARED
-from harness import BIN
+from fusion_nodes.tools.paths import executable
 
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 
@@ -29,7 +29,7 @@ def test_timed_replay_matches_reference(probe, nodes, name, rate, reference, tol
     assert probe.wait_for_publishers("/odometry/filtered")
     bag = SHARED / "robot_localization" / f"{name}.bag"
     t0 = time.monotonic()
-    run = subprocess.run([str(BIN / "fusion"), "play", str(bag), "--rate", str(rate)],
+    run = subprocess.run([executable("fusion"), "play", str(bag), "--rate", str(rate)],
                          capture_output=True, text=True, timeout=300)
     wall = time.monotonic() - t0
     assert run.returncode == 0, run.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+from .paths import executable as executable_path
 
-BIN = Path(sys.executable).parent
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
 def _us(fn, number=2000, repeat=5) -> float:
@@ -108,7 +107,7 @@ class _Bench:
 def _start(executable: str, params: dict, node_name: str, tmp: Path) -> subprocess.Popen:
     f = tmp / f"{node_name}.yaml"
     f.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
-    return subprocess.Popen([str(BIN / executable), "--ros-args", "--params-file", str(f)],
+    return subprocess.Popen([executable_path(executable), "--ros-args", "--params-file", str(f)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -11,3 +11,28 @@ def config_file(name: str) -> Path:
         return local
     from ament_index_python.packages import get_package_share_directory
     return Path(get_package_share_directory("fusion_nodes")) / "config" / name
+
+
+def executable(name: str) -> str:
+    """Path of one of the package's executables.
+
+    Looks beside the running interpreter (a pip/venv install), then in the
+    ament prefix's ``lib/fusion_nodes`` (a colcon install, where ``ros2 run``
+    finds them), then on PATH.
+    """
+    import shutil
+    import sys
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return str(here)
+    try:
+        from ament_index_python.packages import get_package_prefix
+        lib = Path(get_package_prefix("fusion_nodes")) / "lib" / "fusion_nodes" / name
+        if lib.exists():
+            return str(lib)
+    except (ImportError, LookupError, ValueError):
+        pass
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"executable {name!r} of fusion_nodes not found")
+    return found

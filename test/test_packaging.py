@@ -1,0 +1,32 @@
+"""Packaging facts a ROS user relies on: entry points, package.xml, launch files."""
+import ast
+import configparser
+import xml.etree.ElementTree as ET
+
+from conftest import REPO
+
+
+def test_console_scripts_install_to_lib_for_ros2_run():
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    assert cfg["install"]["install_scripts"] == "$base/lib/fusion_nodes"
+    setup = (REPO / "setup.py").read_text()
+    for exe in ("imu_gps_node", "kalman_fusion_node", "relay_node", "fusion"):
+        assert f'"{exe} = ' in setup
+
+
+def test_package_xml_declares_runtime_dependencies():
+    root = ET.parse(REPO / "package.xml").getroot()
+    assert root.get("format") == "3"
+    deps = {e.text for e in root.iter("exec_depend")}
+    for dep in ("rclpy", "sensor_msgs", "nav_msgs", "geometry_msgs", "diagnostic_msgs", "launch_ros"):
+        assert dep in deps
+    assert root.find("export/build_type").text == "ament_python"
+
+
+def test_launch_file_declares_params_file_and_use_sim_time():
+    tree = ast.parse((REPO / "launch" / "kalman_fusion.launch.py").read_text())
+    names = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and getattr(n.func, "id", "") == "DeclareLaunchArgument"}
+    assert {"params_file", "use_sim_time"} <= names
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
