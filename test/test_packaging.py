@@ -30,3 +30,14 @@ def test_launch_file_declares_params_file_and_use_sim_time():
              and getattr(n.func, "id", "") == "DeclareLaunchArgument"}
     assert {"params_file", "use_sim_time"} <= names
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+
+
+def test_readme_documents_every_parameter():
+    from fusion_nodes.ros.imu_gps_params import specs
+    from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
+    readme = (REPO / "README.md").read_text()
+    names = [s.name for s in global_specs() + specs()]
+    names += [s.name.replace("imu0", "<sensor>").replace("odom0", "<sensor>")
+              for s in sensor_specs("imu0") + sensor_specs("odom0")]
+    missing = sorted({n for n in names if f"`{n}`" not in readme})
+    assert not missing, f"README lacks {missing}"

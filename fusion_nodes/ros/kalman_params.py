@@ -26,8 +26,9 @@ def global_specs() -> list[ParamSpec]:
     return [
         ParamSpec("frequency", 30.0, "Output rate of odometry/filtered (Hz), on the node clock.",
                   0.1, 1000.0, read_only=True),
-        ParamSpec("sensor_timeout", 0.0, "Seconds without any fused measurement after which the "
-                  "filter predicts on its own; 0 means 1/frequency.", 0.0, 3600.0),
+        ParamSpec("sensor_timeout", 0.0, "Seconds without any input message arriving after which "
+                  "the filter itself predicts forward (the output is always predicted to now); "
+                  "0 means 1/frequency.", 0.0, 3600.0),
         ParamSpec("two_d_mode", False, "Planar robot: hold z, roll, pitch and their rates at 0.",
                   read_only=True),
         ParamSpec("filter_type", "ekf", "ekf or ukf.", check=one_of("ekf", "ukf"), read_only=True),
@@ -60,7 +61,7 @@ def global_specs() -> list[ParamSpec]:
         ParamSpec("beta", 2.0, "UKF prior distribution knowledge (2 for Gaussian).", 0.0, 10.0,
                   read_only=True),
         ParamSpec("covariance_floor", 1e-9, "Smallest variance accepted for a fused field; zero "
-                  "or negative variances are raised to it.", 1e-15, 1.0, read_only=True),
+                  "variances are raised to it (negative ones are rejected).", 1e-15, 1.0, read_only=True),
     ]
 
 
