@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -27,7 +26,8 @@ from fusion_nodes.core.validation import InvalidInput, check_quaternion, check_s
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
 from fusion_nodes.ros.imu_gps_params import specs
-from fusion_nodes.ros.params import InvalidParameters, declare
+from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 
 
@@ -158,21 +158,7 @@ class ImuGpsNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = ImuGpsNode()
-    except (InvalidParameters, ValueError) as exc:
-        rclpy.logging.get_logger("imu_gps_node").error(f"invalid parameters: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(ImuGpsNode, args)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TwistWithCovarianceStamped
 from nav_msgs.msg import Odometry
@@ -28,7 +27,8 @@ from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_od
                                       stamp_to_sec, twist_to_sample)
 from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, global_specs,
                                             sensor_config, sensor_specs)
-from fusion_nodes.ros.params import InvalidParameters, declare
+from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 
 MSG_TYPES = {"odom": Odometry, "imu": Imu, "pose": PoseWithCovarianceStamped,
@@ -198,21 +198,7 @@ class KalmanFusionNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = KalmanFusionNode()
-    except InvalidParameters as exc:
-        rclpy.logging.get_logger("kalman_fusion_node").error(f"invalid parameters: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(KalmanFusionNode, args)
 
 
 if __name__ == "__main__":

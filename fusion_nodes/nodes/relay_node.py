@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Imu
 
 from fusion_nodes.ros.params import ParamSpec, declare
 from fusion_nodes.ros.qos import sensor_qos
+from fusion_nodes.ros.runner import run_node
 
 
 class RelayNode(Node):
@@ -24,16 +24,7 @@ class RelayNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = RelayNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(RelayNode, args)
 
 
 if __name__ == "__main__":
