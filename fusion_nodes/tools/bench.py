@@ -85,7 +85,8 @@ class _Bench:
         self.ex.add_node(self.node)
         self.counts: dict[str, int] = {}
         self.last: dict[str, object] = {}
-        threading.Thread(target=self.ex.spin, daemon=True).start()
+        self._thread = threading.Thread(target=self.ex.spin, daemon=True)
+        self._thread.start()
 
     def count(self, msg_type, topic):
         from fusion_nodes.ros.qos import sensor_qos
@@ -99,7 +100,8 @@ class _Bench:
         self.node.create_subscription(msg_type, topic, cb, sensor_qos(5000))
 
     def close(self):
-        self.ex.shutdown()
+        self.ex.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=2.0)
         self.node.destroy_node()
         self.rclpy.shutdown(context=self.ctx)
 
@@ -180,7 +182,7 @@ def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: 
     from sensor_msgs.msg import Imu
     from fusion_nodes.ros.qos import sensor_qos
     tag = f"{rate}_{int(frequency)}"
-    params = {"frequency": float(frequency), "two_d_mode": True, "processing_delay": 0.03,
+    params = {"frequency": float(frequency), "two_d_mode": True, "processing_delay": PROCESSING_DELAY,
               "imu0": f"/bench/imu_{tag}", "imu0_queue_size": 1000,
               "imu0_config": [False] * 5 + [True] + [False] * 5 + [True, True, True, False],
               "odom0": f"/bench/odom_{tag}", "odom0_queue_size": 100,
@@ -210,6 +212,9 @@ def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: 
     finally:
         proc.terminate()
         proc.wait()
+
+
+PROCESSING_DELAY = 0.06  # s: odometry here is stamped 20 ms before it is sent, plus DDS delay
 
 
 def _diag_received(msg) -> dict:

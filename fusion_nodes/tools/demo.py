@@ -56,6 +56,11 @@ def run_sim_demo(out: Path, params=None, seed: int = 1) -> dict:
         print(f"{kind}: before outage max {ev['before']:.2f} m; during outage max {ev['outage_max']:.2f} m "
               f"(end {ev['outage_end']:.2f} m); 5 s after {ev['recovered']:.2f} m; "
               f"during multipath max {ev['multipath_max']:.2f} m (GPS-only {ev['gps_multipath']:.1f} m)")
+    for kind in ("ekf", "ukf"):
+        d = evaluate.last_diagnostics(runs[kind], "kalman_fusion_node: odom1").get("kalman_fusion_node: odom1", {})
+        print(f"{kind.upper()} GPS input: {d.get('accepted', '?')} fixes fused, "
+              f"{d.get('dropped.mahalanobis_pose', 0)} rejected by the gate "
+              f"({int((cfg.multipath[1] - cfg.multipath[0]) * cfg.gps_rate)} multipath fixes in the drive)")
     png = out / "demo.png"
     evaluate.plot(est, truth, errs, png, [(a, b, s) for a, b, s in shade])
     print(f"\nplot: {png}")
