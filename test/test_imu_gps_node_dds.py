@@ -92,10 +92,17 @@ def test_bad_input_is_dropped_and_counted(probe, imu_gps):
         time.sleep(0.02)
     # All-zero covariance means "unknown" (REP-145): replaced by the defaults.
     imu_pub.publish(imu(now(), cov=0.0))
+    # -1 marks a field the IMU does not have: passed on as missing, not an error.
+    no_orientation = imu(now())
+    no_orientation.orientation_covariance = [-1.0] + [0.0] * 8
+    time.sleep(0.02)
+    imu_pub.publish(no_orientation)
     fix_pub.publish(fix(now(), lat, lon, alt))
     assert probe.wait_for(lambda: probe.messages("/t/imu_checked") and probe.messages("/t/odometry/gps"))
+    assert probe.wait_for(lambda: len(probe.messages("/t/imu_checked")) == 2)
     out = probe.messages("/t/imu_checked")
-    assert len(out) == 1 and out[0].linear_acceleration_covariance[0] == pytest.approx(0.01)
+    assert out[0].linear_acceleration_covariance[0] == pytest.approx(0.01)
+    assert out[1].orientation_covariance[0] == -1.0
     assert len(probe.messages("/t/odometry/gps")) == 1
 
     def counts():
