@@ -27,6 +27,7 @@ setup(
             "imu_gps_node = fusion_nodes.nodes.imu_gps_node:main",
             "kalman_fusion_node = fusion_nodes.nodes.kalman_fusion_node:main",
             "relay_node = fusion_nodes.nodes.relay_node:main",
+            "radar_node = fusion_nodes.nodes.radar_node:main",
             "fusion = fusion_nodes.tools.cli:main",
         ],
     },

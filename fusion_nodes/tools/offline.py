@@ -31,6 +31,7 @@ NODE_TYPES = {
     "imu_gps_node": "fusion_nodes.nodes.imu_gps_node:ImuGpsNode",
     "kalman_fusion_node": "fusion_nodes.nodes.kalman_fusion_node:KalmanFusionNode",
     "relay_node": "fusion_nodes.nodes.relay_node:RelayNode",
+    "radar_node": "fusion_nodes.nodes.radar_node:RadarNode",
 }
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 

@@ -1,0 +1,106 @@
+"""radar_node: radar detections (PointCloud2) -> clusters with features (PointCloud2).
+
+Parses clouds from real drivers (field names configurable), drops
+non-finite, out-of-range and low-SNR detections, compensates the Doppler for
+ego motion from ``odometry/filtered`` when it is fresh, clusters with a k-d
+tree and publishes one point per cluster: position in base_link and the
+features of :data:`fusion_nodes.core.radar.FEATURE_NAMES`.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
+
+from fusion_nodes.core import radar
+from fusion_nodes.core.sensors import Mount
+from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.qos import sensor_qos
+from fusion_nodes.ros.radar_params import specs
+from fusion_nodes.ros.runner import run_node
+
+
+class RadarNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("radar_node", **kwargs)
+        self.p = declare(self, specs())
+        self.mount = Mount.from_list(self.p["mount"])
+        self.monitor = diag.InputMonitor()
+        self.scans = self.clusters = 0
+        self._ego = None  # (stamp, v_base, w_base)
+        self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(PointCloud2, self.p["input_topic"], self._on_scan, sensor_qos(10))
+        if self.p["odometry_topic"]:
+            self.create_subscription(Odometry, self.p["odometry_topic"], self._on_odom, sensor_qos(10))
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        t = msg.twist.twist
+        self._ego = (stamp_to_sec(msg.header.stamp), np.array([t.linear.x, t.linear.y, t.linear.z]),
+                     np.array([t.angular.x, t.angular.y, t.angular.z]))
+
+    def _on_scan(self, msg: PointCloud2) -> None:
+        self.monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
+        try:
+            scan = self._scan(msg)
+        except InvalidInput as exc:
+            self.monitor.drop(exc.reason)
+            self.get_logger().warn(f"scan dropped: {exc}", throttle_duration_sec=5.0)
+            return
+        scan = radar.gate(scan, self.p["min_range"], self.p["max_range"], self.p["min_snr"])
+        residual = radar.doppler_residual(scan, self._sensor_velocity(scan.stamp))
+        labels = radar.cluster(scan.xyz, self.p["cluster_eps"], self.p["cluster_min_points"])
+        feats = radar.cluster_features(scan, labels, residual, self.p["moving_threshold"])
+        feats[:, 0:3] = feats[:, 0:3] @ self.mount.R.T + self.mount.translation  # centroids to base_link
+        header = msg.header
+        header.frame_id = self.p["base_link_frame"]
+        cols = {name: feats[:, i] for i, name in enumerate(radar.FEATURE_NAMES)}
+        self.pub.publish(pointcloud.write(PointCloud2(), cols, header))
+        self.scans += 1
+        self.clusters += len(feats)
+
+    def _scan(self, msg) -> radar.RadarScan:
+        check_stamp(stamp_to_sec(msg.header.stamp))
+        pts = pointcloud.read(msg, required=("x", "y", "z"))
+        names = pts.dtype.names
+
+        def column(candidates, default):
+            name = next((c for c in candidates if c in names), None)
+            if name is None and default is None:
+                raise InvalidInput("missing_field", f"none of {list(candidates)} in the cloud")
+            return pts[name].astype(float) if name else np.full(len(pts), default)
+        xyz = np.column_stack([pts["x"], pts["y"], pts["z"]]).astype(float)
+        return radar.RadarScan(stamp_to_sec(msg.header.stamp), xyz, column(self.p["doppler_fields"], None),
+                               column(self.p["rcs_fields"], 0.0), column(self.p["snr_fields"], np.inf))
+
+    def _sensor_velocity(self, stamp: float) -> np.ndarray:
+        if self._ego is None or abs(stamp - self._ego[0]) > self.p["odometry_timeout"]:
+            return np.zeros(3)  # no fresh ego motion: Doppler used as measured
+        return radar.sensor_velocity(self._ego[1], self._ego[2], self.mount.R, self.mount.translation)
+
+    def _publish_diagnostics(self) -> None:
+        now = self.get_clock().now().nanoseconds * 1e-9
+        m = self.monitor
+        level = diag.STALE if not m.received else (diag.WARN if m.dropped else diag.OK)
+        values = {"rate_hz": m.rate(now), "received": m.received, "scans": self.scans, "clusters": self.clusters,
+                  **{f"dropped.{k}": v for k, v in sorted(m.dropped.items())}}
+        self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), [
+            diag.status(f"{self.get_name()}: radar", self.p["input_topic"], level,
+                        f"{sum(m.dropped.values())} scans dropped", values)]))
+
+
+def main(args=None) -> int:
+    return run_node(RadarNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
