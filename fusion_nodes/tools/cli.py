@@ -26,6 +26,15 @@ def _offline(a) -> int:
 
 
 def _sim(a) -> int:
+    if a.perception:
+        from . import perception_sim
+        scenario = perception_sim.load_scenario(a.scenario)
+        scenario["seed"] = a.seed if a.seed != 1 else scenario["seed"]
+        if a.duration != 240.0:
+            scenario["duration"] = a.duration
+        n = perception_sim.write(scenario, a.out)
+        print(f"wrote {n} messages to {a.out} (perception scenario, seed {scenario['seed']})")
+        return 0
     from . import sim
     cfg = sim.SimConfig(seed=a.seed, duration=a.duration, imu_orientation=a.imu_orientation)
     n = sim.write(cfg, a.out)
@@ -95,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--duration", type=float, default=240.0)
     s.add_argument("--imu-orientation", action="store_true", help="IMU reports orientation")
+    s.add_argument("--perception", action="store_true",
+                   help="objects seen by a camera and a radar instead of the IMU/GPS drive")
+    s.add_argument("--scenario", help="perception scenario YAML (default config/perception_scenario.yaml)")
     s.set_defaults(func=_sim)
 
     s = sub.add_parser("eval", help="errors of odometry estimates against a truth topic")
