@@ -28,6 +28,7 @@ setup(
             "kalman_fusion_node = fusion_nodes.nodes.kalman_fusion_node:main",
             "relay_node = fusion_nodes.nodes.relay_node:main",
             "radar_node = fusion_nodes.nodes.radar_node:main",
+            "camera_node = fusion_nodes.nodes.camera_node:main",
             "fusion = fusion_nodes.tools.cli:main",
         ],
     },

@@ -32,6 +32,7 @@ NODE_TYPES = {
     "kalman_fusion_node": "fusion_nodes.nodes.kalman_fusion_node:KalmanFusionNode",
     "relay_node": "fusion_nodes.nodes.relay_node:RelayNode",
     "radar_node": "fusion_nodes.nodes.radar_node:RadarNode",
+    "camera_node": "fusion_nodes.nodes.camera_node:CameraNode",
 }
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 

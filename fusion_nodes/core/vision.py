@@ -1,0 +1,84 @@
+"""Camera detection and appearance features (OpenCV), independent of ROS.
+
+Detection by colour/contour segmentation: road and sky are close to uniform
+along an image row, so a pixel far from its row's median colour belongs to
+an object; the mask is cleaned with morphology and its contours become boxes.
+OpenCV's bundled HOG people detector can be added. Each box gets its bearing
+and elevation from the intrinsics and appearance features (colour, hue
+histogram, shape, gradient statistics).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+HUE_BINS = 8
+FEATURE_NAMES = ("bearing", "elevation", "width_px", "height_px", "aspect", "fill",
+                 "mean_b", "mean_g", "mean_r", "saturation", "grad_mean", "grad_orient_entropy",
+                 *(f"hue_{i}" for i in range(HUE_BINS)))
+ENCODINGS = {"bgr8": 3, "rgb8": 3, "mono8": 1}
+
+
+def to_bgr(data: bytes, width: int, height: int, step: int, encoding: str) -> np.ndarray:
+    """Raw image bytes to a BGR array; ValueError names what is inconsistent."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unsupported encoding {encoding!r} (supported: {sorted(ENCODINGS)})")
+    ch = ENCODINGS[encoding]
+    if width <= 0 or height <= 0:
+        raise ValueError(f"empty image {width}x{height}")
+    if step < width * ch or len(data) != step * height:
+        raise ValueError(f"{len(data)} bytes with step {step} do not hold {width}x{height} {encoding}")
+    a = np.frombuffer(data, np.uint8).reshape(height, step)[:, : width * ch].reshape(height, width, ch)
+    if encoding == "rgb8":
+        return a[:, :, ::-1].copy()
+    if encoding == "mono8":
+        return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
+    return a.copy()
+
+
+def segment(img: np.ndarray, threshold: float = 60.0, min_area: int = 30) -> list[tuple]:
+    """Boxes ``(x, y, w, h)`` of regions that stand out from their row's median colour."""
+    blur = cv2.GaussianBlur(img, (5, 5), 0).astype(np.int16)
+    diff = np.abs(blur - np.median(blur, axis=1, keepdims=True)).sum(axis=2)
+    mask = (diff > threshold).astype(np.uint8) * 255
+    kernel = np.ones((3, 3), np.uint8)
+    mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [cv2.boundingRect(c) for c in contours if cv2.contourArea(c) >= min_area]
+
+
+_HOG = None
+
+
+def detect_people(img: np.ndarray) -> list[tuple]:
+    """OpenCV's default HOG + linear SVM people detector (64x128 windows)."""
+    global _HOG
+    if _HOG is None:
+        _HOG = cv2.HOGDescriptor()
+        _HOG.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    if img.shape[0] < 128 or img.shape[1] < 64:
+        return []
+    boxes, _ = _HOG.detectMultiScale(img, winStride=(8, 8))
+    return [tuple(int(v) for v in b) for b in boxes]
+
+
+def features(img: np.ndarray, box: tuple, K: np.ndarray) -> np.ndarray:
+    """:data:`FEATURE_NAMES` of one box; bearing/elevation in rad (left/up positive)."""
+    x, y, w, h = box
+    patch = img[y:y + h, x:x + w]
+    u, v = x + w / 2.0, y + h / 2.0
+    bearing = -np.arctan2(u - K[0, 2], K[0, 0])
+    elevation = -np.arctan2(v - K[1, 2], K[1, 1])
+    hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0], None, [HUE_BINS], [0, 180]).ravel()
+    hist = hist / max(hist.sum(), 1.0)
+    grey = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    mag, ang = cv2.cartToPolar(gx, gy)
+    o_hist = np.histogram(ang, bins=8, range=(0, 2 * np.pi), weights=mag)[0]
+    p = o_hist / max(o_hist.sum(), 1e-9)
+    entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum())
+    b, g, r = patch.reshape(-1, 3).mean(axis=0)
+    fill = float((np.abs(patch.astype(np.int16) - patch.reshape(-1, 3).mean(axis=0)).sum(axis=2) < 60).mean())
+    return np.array([bearing, elevation, w, h, h / max(w, 1), fill, b, g, r, hsv[:, :, 1].mean(),
+                     mag.mean(), entropy, *hist], dtype=float)

@@ -1,0 +1,135 @@
+"""camera_node: images -> detections with appearance features (PointCloud2).
+
+Subscribes to Image + CameraInfo, or captures with ``cv2.VideoCapture`` in
+driver mode. Unsupported or inconsistent images, empty ones and unusable
+CameraInfo (zero focal length) are dropped with a counted diagnostic.
+"""
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Float32MultiArray, Header
+
+from fusion_nodes.core import vision
+from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.camera_params import specs
+from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.qos import sensor_qos
+from fusion_nodes.ros.runner import run_node
+
+
+class CameraNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("camera_node", **kwargs)
+        self.p = declare(self, specs())
+        self.K = None
+        self.monitor = diag.InputMonitor()
+        self.frames = self.detections = 0
+        self.det_pub = self.create_publisher(PointCloud2, self.p["detections_topic"], sensor_qos(10))
+        self.scene_pub = self.create_publisher(Float32MultiArray, self.p["scene_topic"], sensor_qos(10))
+        self.debug_pub = self.create_publisher(Image, self.p["debug_topic"], 2) \
+            if self.p["publish_debug_image"] else None
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if self.p["capture_device"]:
+            self._open_capture()
+        else:
+            self.create_subscription(CameraInfo, self.p["camera_info_topic"], self._on_info, sensor_qos(5))
+            self.create_subscription(Image, self.p["image_topic"], self._on_image, sensor_qos(5))
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    def _open_capture(self):
+        dev = self.p["capture_device"]
+        self.cap = cv2.VideoCapture(int(dev) if dev.isdigit() else dev)
+        if not self.cap.isOpened():
+            raise ValueError(f"capture_device {dev!r} cannot be opened")
+        fx, fy, cx, cy = self.p["capture_intrinsics"]
+        self.K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+        self.create_timer(1.0 / self.p["capture_rate"], self._capture)
+
+    def _capture(self):
+        ok, img = self.cap.read()
+        if ok:
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"])
+            self._process(img, header)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        K = np.asarray(msg.k, dtype=float).reshape(3, 3)
+        if not (np.all(np.isfinite(K)) and K[0, 0] > 0 and K[1, 1] > 0):
+            self._drop(InvalidInput("bad_camera_info", f"focal lengths {K[0, 0]}, {K[1, 1]} unusable"))
+            return
+        self.K = K
+
+    def _on_image(self, msg: Image) -> None:
+        self.monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
+        try:
+            check_stamp(stamp_to_sec(msg.header.stamp))
+            if self.K is None:
+                raise InvalidInput("no_camera_info", "no valid CameraInfo received yet")
+            try:
+                img = vision.to_bgr(bytes(msg.data), msg.width, msg.height, msg.step, msg.encoding)
+            except ValueError as exc:
+                reason = "unsupported_encoding" if "encoding" in str(exc) else "inconsistent_image"
+                raise InvalidInput(reason, str(exc)) from None
+        except InvalidInput as exc:
+            self._drop(exc)
+            return
+        self._process(img, msg.header)
+
+    def _process(self, img: np.ndarray, header) -> None:
+        boxes = []
+        if self.p["detector"] in ("color", "both"):
+            boxes += vision.segment(img, self.p["segment_threshold"], self.p["min_area"])
+        if self.p["detector"] in ("hog", "both"):
+            boxes += vision.detect_people(img)
+        feats = np.array([vision.features(img, b, self.K) for b in boxes]).reshape(-1, len(vision.FEATURE_NAMES))
+        cols = {"u": np.array([b[0] + b[2] / 2 for b in boxes], float),
+                "v": np.array([b[1] + b[3] / 2 for b in boxes], float)}
+        cols.update({name: feats[:, i] for i, name in enumerate(vision.FEATURE_NAMES)})
+        self.det_pub.publish(pointcloud.write(PointCloud2(), cols, header))
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+        self.scene_pub.publish(Float32MultiArray(data=[float(len(boxes)), float(grey.mean()),
+                                                       float(hsv[:, :, 1].mean()),
+                                                       float((cv2.Canny(grey, 80, 160) > 0).mean())]))
+        if self.debug_pub is not None:
+            self._publish_debug(img, boxes, header)
+        self.frames += 1
+        self.detections += len(boxes)
+
+    def _publish_debug(self, img, boxes, header):
+        out = img.copy()
+        for x, y, w, h in boxes:
+            cv2.rectangle(out, (x, y), (x + w, y + h), (0, 0, 255), 1)
+        msg = Image(header=header, height=out.shape[0], width=out.shape[1], encoding="bgr8", step=3 * out.shape[1])
+        msg.data = out.tobytes()
+        self.debug_pub.publish(msg)
+
+    def _drop(self, exc: InvalidInput) -> None:
+        self.monitor.drop(exc.reason)
+        self.get_logger().warn(f"dropped: {exc}", throttle_duration_sec=5.0)
+
+    def _publish_diagnostics(self) -> None:
+        now = self.get_clock().now().nanoseconds * 1e-9
+        m = self.monitor
+        level = diag.STALE if not m.received and not self.frames else (diag.WARN if m.dropped else diag.OK)
+        values = {"rate_hz": m.rate(now), "received": m.received, "frames": self.frames,
+                  "detections": self.detections, **{f"dropped.{k}": v for k, v in sorted(m.dropped.items())}}
+        self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), [
+            diag.status(f"{self.get_name()}: camera", self.p["image_topic"], level,
+                        f"{sum(m.dropped.values())} dropped", values)]))
+
+
+def main(args=None) -> int:
+    return run_node(CameraNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""camera_node parameters."""
+from __future__ import annotations
+
+from .params import ParamSpec, one_of
+
+
+def specs() -> list[ParamSpec]:
+    return [
+        ParamSpec("image_topic", "camera/image_raw", "Input image (sensor_msgs/Image).", read_only=True),
+        ParamSpec("camera_info_topic", "camera/camera_info", "Intrinsics (sensor_msgs/CameraInfo).",
+                  read_only=True),
+        ParamSpec("detections_topic", "camera/detections", "Detections with features (PointCloud2).",
+                  read_only=True),
+        ParamSpec("scene_topic", "camera/scene_features", "Scene feature vector "
+                  "(std_msgs/Float32MultiArray: detections, brightness, saturation, edge density).",
+                  read_only=True),
+        ParamSpec("detector", "color", "color (colour/contour segmentation), hog (OpenCV people "
+                  "detector) or both.", check=one_of("color", "hog", "both")),
+        ParamSpec("segment_threshold", 60.0, "Colour distance from the row median that marks an "
+                  "object pixel (sum over BGR, 0-765).", 1.0, 765.0),
+        ParamSpec("min_area", 30, "Smallest detection (pixels).", 1, 1_000_000),
+        ParamSpec("publish_debug_image", False, "Publish the image with boxes on debug_topic (off: "
+                  "raw images of people stay in the node)."),
+        ParamSpec("debug_topic", "camera/debug_image", "Debug image topic.", read_only=True),
+        ParamSpec("capture_device", "", "Driver mode: a device index ('0') or video file for "
+                  "cv2.VideoCapture; empty: subscribe to image_topic.", read_only=True),
+        ParamSpec("capture_rate", 15.0, "Frames per second in driver mode.", 0.1, 240.0, read_only=True),
+        ParamSpec("capture_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) in driver "
+                  "mode, where there is no CameraInfo.", read_only=True),
+        ParamSpec("frame_id", "camera_optical", "Frame of captured images in driver mode.", read_only=True),
+    ]

@@ -1,0 +1,79 @@
+"""camera_node: detection on the simulated camera, and bad images over DDS."""
+import time
+
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+
+from conftest import REPO
+from fusion_nodes.core import vision
+from fusion_nodes.ros import pointcloud
+from fusion_nodes.tools import bagio, perception_sim
+from fusion_nodes.tools.offline import run_offline
+from harness import diagnostics_values, write_params
+
+
+def test_to_bgr_checks_encoding_and_size():
+    data = bytes(range(12))
+    np.testing.assert_array_equal(vision.to_bgr(data, 2, 2, 6, "rgb8")[0, 0], [2, 1, 0])
+    assert vision.to_bgr(bytes(4), 2, 2, 2, "mono8").shape == (2, 2, 3)
+    for args in ((data, 2, 2, 6, "yuv422"), (data[:-1], 2, 2, 6, "bgr8"), (data, 0, 2, 6, "bgr8"),
+                 (data, 4, 2, 6, "bgr8")):
+        with pytest.raises(ValueError):
+            vision.to_bgr(*args)
+
+
+def test_detections_on_the_simulated_camera(tmp_path):
+    sc = perception_sim.load_scenario()
+    sc["duration"] = 8.0
+    bag, out = tmp_path / "p.mcap", tmp_path / "det.mcap"
+    perception_sim.write(sc, bag)
+    res = run_offline(bag, REPO / "config" / "camera.yaml", out,
+                      topics=["/camera/image_raw", "/camera/camera_info"])
+    assert res.published["/camera/detections"] >= 110
+    dets = [pointcloud.read(m) for _, _, m in bagio.read(out, ["/camera/detections"])]
+    assert np.mean([len(d) for d in dets]) >= 1.0
+    d = np.concatenate([x for x in dets if len(x)])
+    assert set(vision.FEATURE_NAMES) <= set(d.dtype.names)
+    assert np.all(np.abs(d["bearing"]) < 0.6)   # within the 320 px / fx 260 field of view
+
+
+def image(stamp, w=8, h=6, encoding="bgr8", step=None, data=None):
+    step = step if step is not None else 3 * w
+    m = Image(header=Header(stamp=stamp), width=w, height=h, encoding=encoding, step=step)
+    m.data = data if data is not None else bytes(step * h)
+    return m
+
+
+def test_bad_images_are_dropped_and_counted(tmp_path, probe, nodes):
+    node = nodes("camera_node", write_params(tmp_path / "c.yaml", "camera_node", {
+        "image_topic": "/t/image", "camera_info_topic": "/t/info", "detections_topic": "/t/det"}))
+    probe.collect(PointCloud2, "/t/det")
+    probe.collect(DiagnosticArray, "/diagnostics")
+    img_pub, info_pub = probe.publisher(Image, "/t/image"), probe.publisher(CameraInfo, "/t/info")
+    assert probe.wait_for_subscribers(img_pub) and probe.wait_for_subscribers(info_pub)
+    assert probe.wait_for_publishers("/t/det")
+    t = Time(sec=5)
+    img_pub.publish(image(t))                                   # before any CameraInfo
+    time.sleep(0.3)
+    info_pub.publish(CameraInfo(k=[0.0] * 9))                   # zero focal length
+    time.sleep(0.05)
+    time.sleep(0.3)
+    img_pub.publish(image(t))                                   # still no usable intrinsics
+    time.sleep(0.3)
+    info_pub.publish(CameraInfo(k=[100.0, 0, 4, 0, 100.0, 3, 0, 0, 1]))
+    time.sleep(0.1)
+    for bad in (image(t, encoding="yuv422"), image(t, data=bytes(10)), image(t, w=0, h=0, data=b""),
+                image(Time(sec=0))):
+        img_pub.publish(bad)
+        time.sleep(0.05)
+    img_pub.publish(image(t))                                   # a good (empty) frame
+    assert probe.wait_for(lambda: probe.messages("/t/det"))
+    want = {"dropped.no_camera_info": "2", "dropped.bad_camera_info": "1", "dropped.unsupported_encoding": "1",
+            "dropped.inconsistent_image": "2", "dropped.zero_stamp": "1", "frames": "1"}
+    got = lambda: diagnostics_values(probe.messages("/diagnostics"), "camera_node: camera")  # noqa: E731
+    assert probe.wait_for(lambda: all(got().get(k) == v for k, v in want.items()), 5.0), repr(got())
+    assert node.alive()
