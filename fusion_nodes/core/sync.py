@@ -23,7 +23,27 @@ from typing import Callable, Optional
 Emit = Callable[[list], None]
 
 
-class ExactPolicy:
+class _Queues:
+    """One bounded ``stamp -> message`` queue per input (oldest dropped first)."""
+
+    def __init__(self, n_inputs: int, queue_size: int, emit: Emit):
+        if n_inputs < 1 or queue_size < 1:
+            raise ValueError("need at least one input and a queue of at least one message")
+        self.queues: list[dict[int, object]] = [{} for _ in range(n_inputs)]
+        self.queue_size, self.emit = queue_size, emit
+        self.dropped = 0
+
+    def _push(self, index: int, stamp_ns: int, msg) -> bool:
+        """Queue ``msg``; False if it was itself the oldest and got dropped."""
+        q = self.queues[index]
+        q[stamp_ns] = msg
+        while len(q) > self.queue_size:
+            del q[min(q)]
+            self.dropped += 1
+        return stamp_ns in q
+
+
+class ExactPolicy(_Queues):
     """Sets of messages with identical stamps.
 
     Parameters
@@ -35,28 +55,15 @@ class ExactPolicy:
         Called with a list of ``n_inputs`` messages.
     """
 
-    def __init__(self, n_inputs: int, queue_size: int, emit: Emit):
-        if n_inputs < 1 or queue_size < 1:
-            raise ValueError("need at least one input and a queue of at least one message")
-        self.queues: list[dict[int, object]] = [{} for _ in range(n_inputs)]
-        self.queue_size = queue_size
-        self.emit = emit
-        self.dropped = 0
-
     def add(self, index: int, stamp_ns: int, msg) -> None:
-        q = self.queues[index]
-        q[stamp_ns] = msg
-        while len(q) > self.queue_size:
-            del q[min(q)]
-            self.dropped += 1
-        if all(stamp_ns in other for other in self.queues):
+        if self._push(index, stamp_ns, msg) and all(stamp_ns in other for other in self.queues):
             self.emit([other.pop(stamp_ns) for other in self.queues])
             for other in self.queues:  # older partial sets can never complete now
                 for s in [s for s in other if s < stamp_ns]:
                     del other[s]
 
 
-class ApproximatePolicy:
+class ApproximatePolicy(_Queues):
     """Approximate matching within ``slop`` nanoseconds (see module docstring).
 
     Parameters
@@ -72,22 +79,16 @@ class ApproximatePolicy:
 
     def __init__(self, n_inputs: int, queue_size: int, slop_ns: int, emit: Emit,
                  max_wait_ns: Optional[int] = None):
-        if n_inputs < 1 or queue_size < 1 or slop_ns < 0:
-            raise ValueError("need inputs, a queue of at least one and a non-negative slop")
-        self.queues: list[dict[int, object]] = [{} for _ in range(n_inputs)]
-        self.queue_size, self.slop, self.emit, self.max_wait = queue_size, slop_ns, emit, max_wait_ns
+        if slop_ns < 0:
+            raise ValueError("the slop must be non-negative")
+        super().__init__(n_inputs, queue_size, emit)
+        self.slop, self.max_wait = slop_ns, max_wait_ns
         self.newest = None
-        self.dropped = 0
         self.partial = 0
 
     def add(self, index: int, stamp_ns: int, msg) -> None:
-        q = self.queues[index]
-        q[stamp_ns] = msg
-        while len(q) > self.queue_size:
-            del q[min(q)]
-            self.dropped += 1
         self.newest = stamp_ns if self.newest is None else max(self.newest, stamp_ns)
-        if stamp_ns in q:  # not dropped straight away by a full queue
+        if self._push(index, stamp_ns, msg):  # not dropped straight away by a full queue
             self._match(index, stamp_ns)
         if self.max_wait is not None:
             self._expire()

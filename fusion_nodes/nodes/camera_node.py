@@ -117,14 +117,8 @@ class CameraNode(Node):
         self.get_logger().warn(f"dropped: {exc}", throttle_duration_sec=5.0)
 
     def _publish_diagnostics(self) -> None:
-        now = self.get_clock().now().nanoseconds * 1e-9
-        m = self.monitor
-        level = diag.STALE if not m.received and not self.frames else (diag.WARN if m.dropped else diag.OK)
-        values = {"rate_hz": m.rate(now), "received": m.received, "frames": self.frames,
-                  "detections": self.detections, **{f"dropped.{k}": v for k, v in sorted(m.dropped.items())}}
-        self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), [
-            diag.status(f"{self.get_name()}: camera", self.p["image_topic"], level,
-                        f"{sum(m.dropped.values())} dropped", values)]))
+        self.diag_pub.publish(diag.input_array(self, "camera", self.p["image_topic"], self.monitor,
+                                               {"frames": self.frames, "detections": self.detections}))
 
 
 def main(args=None) -> int:

@@ -88,14 +88,8 @@ class RadarNode(Node):
         return radar.sensor_velocity(self._ego[1], self._ego[2], self.mount.R, self.mount.translation)
 
     def _publish_diagnostics(self) -> None:
-        now = self.get_clock().now().nanoseconds * 1e-9
-        m = self.monitor
-        level = diag.STALE if not m.received else (diag.WARN if m.dropped else diag.OK)
-        values = {"rate_hz": m.rate(now), "received": m.received, "scans": self.scans, "clusters": self.clusters,
-                  **{f"dropped.{k}": v for k, v in sorted(m.dropped.items())}}
-        self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), [
-            diag.status(f"{self.get_name()}: radar", self.p["input_topic"], level,
-                        f"{sum(m.dropped.values())} scans dropped", values)]))
+        self.diag_pub.publish(diag.input_array(self, "radar", self.p["input_topic"], self.monitor,
+                                               {"scans": self.scans, "clusters": self.clusters}))
 
 
 def main(args=None) -> int:

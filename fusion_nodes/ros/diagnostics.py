@@ -64,3 +64,13 @@ def array(stamp, statuses) -> DiagnosticArray:
     msg.header.stamp = stamp
     msg.status = list(statuses)
     return msg
+
+
+def input_array(node, input_name: str, hardware_id: str, monitor: InputMonitor, extra: dict):
+    """A one-status DiagnosticArray for a node with a single input."""
+    now = node.get_clock().now()
+    level = STALE if not monitor.received else (WARN if monitor.dropped else OK)
+    values = {"rate_hz": monitor.rate(now.nanoseconds * 1e-9), "received": monitor.received, **extra,
+              **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
+    return array(now.to_msg(), [status(f"{node.get_name()}: {input_name}", hardware_id, level,
+                                       f"{sum(monitor.dropped.values())} dropped", values)])

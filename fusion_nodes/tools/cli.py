@@ -66,6 +66,12 @@ def _demo(a) -> int:
     return 0
 
 
+def _params(a) -> int:
+    from . import param_docs
+    param_docs.main(a.node)
+    return 0
+
+
 def _bench(a) -> int:
     from . import bench
     bench.main(a.duration, a.rates)
@@ -124,6 +130,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--out", default="out/demo")
     s.set_defaults(func=_demo)
+
+    s = sub.add_parser("params", help="print the nodes' parameter tables (Markdown)")
+    s.add_argument("node", nargs="?", help="only this node")
+    s.set_defaults(func=_params)
 
     s = sub.add_parser("bench", help="core filter cost and node throughput over DDS")
     s.add_argument("--duration", type=float, default=4.0, help="seconds per throughput step")

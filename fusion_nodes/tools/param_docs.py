@@ -1,0 +1,49 @@
+"""``fusion params``: the parameter tables of the nodes, as Markdown.
+
+The README's tables are this command's output, so they follow the code.
+"""
+from __future__ import annotations
+
+
+def _fmt(v) -> str:
+    if isinstance(v, list) and len(v) > 6:
+        return f"{len(v)} values"
+    if isinstance(v, float) and v == float("inf"):
+        return "inf"
+    if isinstance(v, str):
+        return f"`{v}`" if v else "`''`"
+    return f"`{v!r}`"
+
+
+def _range(s) -> str:
+    if s.low is None and s.high is None:
+        return ""
+    return f"[{s.low if s.low is not None else '-inf'}, {s.high if s.high is not None else 'inf'}]"
+
+
+def table(specs, rename=lambda n: n) -> str:
+    rows = ["| parameter | default | range | live | description |", "|---|---|---|---|---|"]
+    rows += [f"| `{rename(s.name)}` | {_fmt(s.default)} | {_range(s)} | {'no' if s.read_only else 'yes'} "
+             f"| {s.description} |" for s in specs]
+    return "\n".join(rows)
+
+
+def tables() -> dict[str, str]:
+    from fusion_nodes.ros import camera_params, imu_gps_params, radar_params
+    from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
+    per_sensor = sensor_specs("imu0") + [s for s in sensor_specs("odom0")
+                                         if s.name.endswith(("differential", "relative"))]
+    return {
+        "kalman_fusion_node": table(global_specs()),
+        "kalman_fusion_node inputs": table(per_sensor, lambda n: n.replace("imu0", "<sensor>")
+                                           .replace("odom0", "<sensor>")),
+        "imu_gps_node": table(imu_gps_params.specs()),
+        "radar_node": table(radar_params.specs()),
+        "camera_node": table(camera_params.specs()),
+    }
+
+
+def main(node: str | None = None) -> None:
+    for name, text in tables().items():
+        if node is None or name.startswith(node):
+            print(f"### {name}\n\n{text}\n")
