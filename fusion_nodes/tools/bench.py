@@ -65,6 +65,61 @@ def core_costs() -> list[tuple[str, float]]:
     return rows
 
 
+def perception_costs() -> list[tuple[str, float]]:
+    """Per-frame / per-scan / per-set cost (µs) of the perception pieces, with trivial baselines."""
+    import cv2
+
+    from fusion_nodes.core import radar, vision
+    from fusion_nodes.core.sync import ApproximatePolicy
+    from . import perception_sim
+
+    sc = perception_sim.load_scenario()
+    sc["camera"].update(width=640, height=480, fx=520.0, fy=520.0)
+    sim = perception_sim.PerceptionSim(sc)
+    _, img_msg = sim._camera(12.0)[0]
+    data, K = bytes(img_msg.data), sim.K
+    img = vision.to_bgr(data, 640, 480, 3 * 640, "bgr8")
+
+    def camera_frame():
+        frame = vision.to_bgr(data, 640, 480, 3 * 640, "bgr8")
+        return [vision.features(frame, b, K) for b in vision.segment(frame)]
+    rows = [("baseline: cv2.GaussianBlur 640x480", _us(lambda: cv2.GaussianBlur(img, (5, 5), 0), 200)),
+            (f"camera frame 640x480 ({len(camera_frame())} detections)", _us(camera_frame, 20))]
+    rng = np.random.default_rng(0)
+    xyz = np.vstack([rng.normal([20, 0, 0.5], 0.5, (30, 3)) + rng.uniform(-40, 40, (1, 3)) * [1, 1, 0]
+                     for _ in range(25)] + [rng.uniform([-50, -50, 0], [50, 50, 2], (250, 3))])
+    scan = radar.RadarScan(1.0, xyz, rng.normal(0, 3, len(xyz)), rng.normal(0, 5, len(xyz)),
+                           rng.uniform(0, 30, len(xyz)))
+
+    def radar_scan():
+        s = radar.gate(scan, 0.5, 100.0, 5.0)
+        res = radar.doppler_residual(s, np.array([5.0, 0, 0]))
+        labels = radar.cluster(s.xyz, 1.5, 2)
+        return radar.cluster_features(s, labels, res, 0.5)
+    rows += [("baseline: norms of 1000 points", _us(lambda: np.linalg.norm(xyz, axis=1), 2000)),
+             (f"radar scan {len(xyz)} points", _us(radar_scan, 50))]
+    emitted = []
+    policy = ApproximatePolicy(3, 10, 40_000_000, emitted.append)
+    k = [0]
+
+    def sync_set():
+        # camera 20 Hz, radar 15 Hz, IMU features 10 Hz -> one set per IMU message
+        for _ in range(6):
+            t = k[0] * 8_333_333
+            if k[0] % 6 in (0, 3):
+                policy.add(0, t, k[0])
+            if k[0] % 8 == 0:
+                policy.add(1, t, k[0])
+            if k[0] % 12 == 0:
+                policy.add(2, t, k[0])
+            k[0] += 1
+    n = 2000
+    total = _us(sync_set, n, 1) * n
+    rows += [("baseline: dict insert", _us(lambda: {}.__setitem__(1, 2), 20000)),
+             ("synchronizer, per emitted set (3 inputs)", total / max(1, len(emitted)))]
+    return rows
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -236,6 +291,9 @@ def main(duration: float = 4.0, rates=(250, 500, 1000, 2000)) -> None:
     print("== core (µs per call, median of 5 runs) ==")
     for name, us in core_costs():
         print(f"  {name:<40} {us:8.1f}")
+    print("\n== perception (µs per frame / scan / set, median of 5 runs) ==")
+    for name, us in perception_costs():
+        print(f"  {name:<40} {us:10.1f}")
     bench = _Bench()
     try:
         with tempfile.TemporaryDirectory() as d:
