@@ -7,6 +7,7 @@ import pymap3d
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
+from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
 from harness import diagnostics_values, write_params
@@ -122,3 +123,34 @@ def test_invalid_parameters_rejected(tmp_path, nodes):
     assert node.wait(30) == 2
     out = node.output()
     assert "datum" in out and "imu_mount" in out
+
+
+def test_windowed_imu_features_numbers():
+    from fusion_nodes.core.imu_features import FEATURE_NAMES, ImuFeatureWindow
+    w = ImuFeatureWindow(1.0)
+    for k in range(201):
+        t = k * 0.01
+        w.add(t, [0.0, 0.0, 0.1 if k % 2 else -0.1], [0.0, 0.0, G + (0.5 if k % 2 else -0.5)])
+    f = dict(zip(FEATURE_NAMES, w.features()))
+    assert f["samples"] == 101                          # the last 1 s only
+    assert f["acc_std_z"] == pytest.approx(0.5, abs=0.01)
+    assert f["vibration_energy"] == pytest.approx(0.25, abs=0.01)
+    assert f["gyro_std_z"] == pytest.approx(0.1, abs=0.01) and f["gyro_peak"] == pytest.approx(0.1)
+
+
+def test_imu_features_are_published_over_dds(probe, imu_gps):
+    from fusion_nodes.core.imu_features import FEATURE_NAMES
+    from fusion_nodes.ros import pointcloud
+    from sensor_msgs.msg import PointCloud2
+    node, (imu_pub, _) = imu_gps
+    probe.collect(PointCloud2, "/imu/features")
+    assert probe.wait_for_publishers("/imu/features")
+    start = probe.now().nanoseconds
+    for k in range(60):                                   # 0.6 s of stamps at 100 Hz
+        ns = start + k * 10_000_000
+        imu_pub.publish(imu(Time(sec=ns // 10**9, nanosec=ns % 10**9)))
+        time.sleep(0.003)
+    assert probe.wait_for(lambda: len(probe.messages("/imu/features")) >= 5)
+    f = pointcloud.read(probe.messages("/imu/features")[-1])
+    assert f.dtype.names == FEATURE_NAMES and f["samples"][0] >= 40
+    assert f["acc_std_z"][0] == pytest.approx(0.0, abs=1e-6)   # a still IMU: no vibration

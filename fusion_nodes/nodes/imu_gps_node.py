@@ -16,14 +16,17 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from sensor_msgs.msg import Imu, NavSatFix
+from sensor_msgs.msg import Imu, NavSatFix, PointCloud2
+from std_msgs.msg import Header
 
 from fusion_nodes.core.geometry import rpy_to_quaternion
 from fusion_nodes.core.gnss import CourseOverGround, Datum
+from fusion_nodes.core.imu_features import FEATURE_NAMES, ImuFeatureWindow
 from fusion_nodes.core.records import ImuSample
 from fusion_nodes.core.sensors import Mount, imu_in_base
 from fusion_nodes.core.validation import InvalidInput, check_quaternion, check_stamp, repair_covariance
 from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
 from fusion_nodes.ros.imu_gps_params import specs
 from fusion_nodes.ros.params import declare
@@ -43,6 +46,10 @@ class ImuGpsNode(Node):
         self.monitors = {"imu": diag.InputMonitor(), "gps": diag.InputMonitor()}
         self.repaired = 0
         self.imu_pub = self.create_publisher(Imu, self.p["imu_output_topic"], sensor_qos(50))
+        self.features = ImuFeatureWindow(self.p["feature_window"])
+        self._next_feature = None
+        self.feat_pub = self.create_publisher(PointCloud2, self.p["features_topic"], sensor_qos(10)) \
+            if self.p["features_topic"] else None
         self.gps_pub = self.create_publisher(Odometry, self.p["gps_output_topic"], sensor_qos(10))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
         self.create_subscription(Imu, self.p["imu_topic"], self._on_imu, sensor_qos(50))
@@ -66,6 +73,7 @@ class ImuGpsNode(Node):
             self._drop("imu", exc)
             return
         self._note_turn(sample)
+        self._feature_step(sample, msg.header)
         out = fill_imu(Imu(), sample)
         out.header.stamp = msg.header.stamp
         out.header.frame_id = self.p["base_link_frame"] if not self.mount.is_identity \
@@ -85,6 +93,22 @@ class ImuGpsNode(Node):
         q = check_quaternion(s.orientation) if s.orientation is not None else None
         return imu_in_base(ImuSample(s.stamp, q, q_cov, s.angular_velocity, w_cov,
                                      s.linear_acceleration, a_cov), self.mount)
+
+    def _feature_step(self, s: ImuSample, header) -> None:
+        """Add a sample to the feature window; publish every 1/feature_rate s of stamp time."""
+        if self.feat_pub is None or s.angular_velocity is None or s.linear_acceleration is None:
+            return
+        self.features.add(s.stamp, s.angular_velocity, s.linear_acceleration)
+        if self._next_feature is None or s.stamp < self._next_feature - 1.0:
+            self._next_feature = s.stamp
+        if s.stamp < self._next_feature:
+            return
+        self._next_feature += 1.0 / self.p["feature_rate"]
+        f = self.features.features()
+        if f is not None:
+            h = Header(stamp=header.stamp, frame_id=self.p["base_link_frame"])
+            cols = {name: f[i:i + 1] for i, name in enumerate(FEATURE_NAMES)}
+            self.feat_pub.publish(pointcloud.write(PointCloud2(), cols, h))
 
     def _note_turn(self, s: ImuSample) -> None:
         """Remember until when the course over ground is spoilt by turning."""

@@ -13,6 +13,11 @@ def specs() -> list[ParamSpec]:
         ParamSpec("gps_topic", "gps/fix", "GNSS input (sensor_msgs/NavSatFix).", read_only=True),
         ParamSpec("gps_output_topic", "odometry/gps", "GNSS position in local ENU "
                   "(nav_msgs/Odometry).", read_only=True),
+        ParamSpec("features_topic", "imu/features", "Windowed IMU features for early fusion (PointCloud2, "
+                  "one point with named fields; empty: off).", read_only=True),
+        ParamSpec("feature_window", 1.0, "Window (s) of the IMU features.", 0.05, 60.0, read_only=True),
+        ParamSpec("feature_rate", 10.0, "Rate (Hz, in IMU stamp time) of the IMU features.", 0.1, 1000.0,
+                  read_only=True),
         ParamSpec("base_link_frame", "base_link", "Frame of the checked IMU.", read_only=True),
         ParamSpec("world_frame", "odom", "ENU frame of odometry/gps (its origin is the datum).",
                   read_only=True),
