@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import (euler_rate_matrix, euler_rate_matrix_derivatives, rpy_matrix_derivatives,
-                       rpy_matrix_and_derivatives, rpy_to_matrix, skew, wrap_angle)
-from .geometry import cross
+from .geometry import (cross, euler_rate_matrix, euler_rate_matrix_derivatives, rpy_matrix_and_derivatives,
+                       rpy_to_matrix, skew, wrap_angle)
 from .state import (ANGLE_INDICES, ANGULAR_VELOCITY, LINEAR_ACCELERATION, LINEAR_VELOCITY,
                     ORIENTATION, POSITION, STATE_SIZE, DEFAULT_PROCESS_NOISE)
 
