@@ -29,6 +29,11 @@ def _center(X):
     return X - mean, mean
 
 
+def _to_dict(obj) -> dict:
+    """Array fields of a projection as nested lists (JSON-able)."""
+    return {k: np.asarray(v).tolist() for k, v in vars(obj).items()}
+
+
 def _cov(A, B):
     return A.T @ B / (A.shape[0] - 1)
 
@@ -41,6 +46,13 @@ class Pca:
 
     def transform(self, X) -> np.ndarray:
         return (np.asarray(X, dtype=float) - self.mean) @ self.components.T
+
+    def to_dict(self) -> dict:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Pca":
+        return cls(*(np.asarray(d[k], float) for k in ("mean", "components", "explained_variance")))
 
 
 def pca(X, k: int) -> Pca:
@@ -62,6 +74,13 @@ class Cca:
         """Canonical variates of both views side by side (n x 2k)."""
         return np.hstack([(np.asarray(X, float) - self.mean_x) @ self.Wx,
                           (np.asarray(Y, float) - self.mean_y) @ self.Wy])
+
+    def to_dict(self) -> dict:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Cca":
+        return cls(*(np.asarray(d[k], float) for k in ("mean_x", "mean_y", "Wx", "Wy", "correlations")))
 
 
 def cca(X, Y, k: int | None = None, reg: float = 0.0) -> Cca:
@@ -89,6 +108,15 @@ class Mcca:
 
     def transform(self, views) -> np.ndarray:
         return np.hstack([(np.asarray(V, float) - m) @ W for V, m, W in zip(views, self.means, self.weights)])
+
+    def to_dict(self) -> dict:
+        return {"means": [m.tolist() for m in self.means], "weights": [W.tolist() for W in self.weights],
+                "eigenvalues": self.eigenvalues.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Mcca":
+        return cls(tuple(np.asarray(m, float) for m in d["means"]),
+                   tuple(np.asarray(W, float) for W in d["weights"]), np.asarray(d["eigenvalues"], float))
 
 
 def mcca(views, k: int | None = None, reg: float = 0.0) -> Mcca:

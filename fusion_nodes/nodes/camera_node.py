@@ -15,12 +15,14 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
 
+from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import vision
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.camera_params import specs
 from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node
@@ -30,6 +32,7 @@ class CameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__("camera_node", **kwargs)
         self.p = declare(self, specs())
+        self.model = load_early_fusion(self.p["model_file"])
         self.K = None
         self.monitor = diag.InputMonitor()
         self.frames = self.detections = 0
@@ -93,6 +96,8 @@ class CameraNode(Node):
         cols = {"u": np.array([b[0] + b[2] / 2 for b in boxes], float),
                 "v": np.array([b[1] + b[3] / 2 for b in boxes], float)}
         cols.update({name: feats[:, i] for i, name in enumerate(vision.FEATURE_NAMES)})
+        if self.model is not None:
+            cols.update(score_columns(self.model.classes, self.model.predict_proba(cam=ef.camera_vectors(cols))))
         self.det_pub.publish(pointcloud.write(PointCloud2(), cols, header))
         grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)

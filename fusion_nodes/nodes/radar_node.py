@@ -16,12 +16,14 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 
+from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import radar
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.radar_params import specs
@@ -32,6 +34,7 @@ class RadarNode(Node):
     def __init__(self, **kwargs):
         super().__init__("radar_node", **kwargs)
         self.p = declare(self, specs())
+        self.model = load_early_fusion(self.p["model_file"])
         self.mount = Mount.from_list(self.p["mount"])
         self.monitor = diag.InputMonitor()
         self.scans = self.clusters = 0
@@ -64,6 +67,8 @@ class RadarNode(Node):
         header = msg.header
         header.frame_id = self.p["base_link_frame"]
         cols = {name: feats[:, i] for i, name in enumerate(radar.FEATURE_NAMES)}
+        if self.model is not None:
+            cols.update(score_columns(self.model.classes, self.model.predict_proba(rad=ef.radar_vectors(cols))))
         self.pub.publish(pointcloud.write(PointCloud2(), cols, header))
         self.scans += 1
         self.clusters += len(feats)

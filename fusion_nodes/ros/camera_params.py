@@ -28,4 +28,7 @@ def specs() -> list[ParamSpec]:
         ParamSpec("capture_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) in driver "
                   "mode, where there is no CameraInfo.", read_only=True),
         ParamSpec("frame_id", "camera_optical", "Frame of captured images in driver mode.", read_only=True),
+        ParamSpec("model_file", "", "Model from `fusion fit` (JSON) whose classifier adds class_id, "
+                  "confidence and score_<class> fields; a bare name is looked up in the package's config "
+                  "directory; empty: no scores.", read_only=True),
     ]

@@ -66,11 +66,27 @@ def array(stamp, statuses) -> DiagnosticArray:
     return msg
 
 
+def monitor_status(name: str, hardware_id: str, monitor: InputMonitor, now: float,
+                   stale_after: float = float("inf"), extra: dict | None = None) -> DiagnosticStatus:
+    """Status of one input: STALE before its first message, WARN when silent
+    longer than ``stale_after`` s or after drops, OK otherwise."""
+    stale = monitor.staleness(now)
+    dropped = sum(monitor.dropped.values())
+    if not monitor.received:
+        level, text = STALE, "no messages received"
+    elif stale > stale_after:
+        level, text = WARN, f"silent for {stale:.1f} s"
+    elif dropped:
+        level, text = WARN, f"{dropped} dropped"
+    else:
+        level, text = OK, "ok"
+    values = {"rate_hz": monitor.rate(now), "staleness_s": stale, "received": monitor.received,
+              **(extra or {}), **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
+    return status(name, hardware_id, level, text, values)
+
+
 def input_array(node, input_name: str, hardware_id: str, monitor: InputMonitor, extra: dict):
     """A one-status DiagnosticArray for a node with a single input."""
     now = node.get_clock().now()
-    level = STALE if not monitor.received else (WARN if monitor.dropped else OK)
-    values = {"rate_hz": monitor.rate(now.nanoseconds * 1e-9), "received": monitor.received, **extra,
-              **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
-    return array(now.to_msg(), [status(f"{node.get_name()}: {input_name}", hardware_id, level,
-                                       f"{sum(monitor.dropped.values())} dropped", values)])
+    return array(now.to_msg(), [monitor_status(f"{node.get_name()}: {input_name}", hardware_id, monitor,
+                                               now.nanoseconds * 1e-9, extra=extra)])

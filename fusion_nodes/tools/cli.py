@@ -42,7 +42,29 @@ def _sim(a) -> int:
     return 0
 
 
+def _fit(a) -> int:
+    import numpy as np
+
+    from . import early_eval
+    model, data = early_eval.fit_model(a.bag, a.truth, a.out, a.params, a.projection, a.k, a.l2)
+    counts = dict(zip(model.classes, map(int, np.bincount(data.y, minlength=len(model.classes)))))
+    print(f"fitted early fusion ({model.projection}, {model.dimension} fused dimensions) on {len(data.y)} "
+          f"associated objects {counts}; wrote {a.out}")
+    print(early_eval.table(data, early_eval.scores(model, data)) + "\n(training data: optimistic)")
+    return 0
+
+
+def _eval_models(a) -> int:
+    from . import early_eval
+    print(early_eval.report(a.bag, a.truth, a.model, a.params, a.out))
+    return 0
+
+
 def _eval(a) -> int:
+    if a.model:
+        return _eval_models(a)
+    if not a.estimate:
+        raise SystemExit("give --estimate TOPIC (odometry) or --model MODEL (early fusion)")
     from . import evaluate
     labels = a.label or a.estimate
     if len(labels) != len(a.estimate):
@@ -115,13 +137,27 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", help="perception scenario YAML (default config/perception_scenario.yaml)")
     s.set_defaults(func=_sim)
 
-    s = sub.add_parser("eval", help="errors of odometry estimates against a truth topic")
+    s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), or "
+                                    "classification of camera/radar/early-fused models (--model)")
     s.add_argument("bag")
     s.add_argument("--truth", required=True)
-    s.add_argument("--estimate", action="append", required=True)
+    s.add_argument("--estimate", action="append", default=[])
     s.add_argument("--label", action="append")
     s.add_argument("--plot")
+    s.add_argument("--model", action="append", default=[], help="early-fusion model (repeatable)")
+    s.add_argument("--params", help="perception params file (default config/perception.yaml)")
+    s.add_argument("--out", help="--model: also write the early_fusion_node output bag here")
     s.set_defaults(func=_eval)
+
+    s = sub.add_parser("fit", help="fit early-fusion normalisation, projection and classifiers")
+    s.add_argument("bag", help="bag with raw camera/radar/IMU data and ground-truth objects")
+    s.add_argument("--truth", required=True, help="ground-truth objects topic (PointCloud2 with class_id)")
+    s.add_argument("--out", required=True, help="model file to write (JSON)")
+    s.add_argument("--params", help="perception params file (default config/perception.yaml)")
+    s.add_argument("--projection", choices=("none", "pca", "cca", "mcca"), default="none")
+    s.add_argument("--k", type=int, help="PCA components / canonical directions (default: all)")
+    s.add_argument("--l2", type=float, default=0.1, help="classifier weight decay")
+    s.set_defaults(func=_fit)
 
     s = sub.add_parser("demo", help="simulated drive -> EKF/UKF -> table and plot")
     s.add_argument("--bag")

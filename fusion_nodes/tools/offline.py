@@ -33,6 +33,7 @@ NODE_TYPES = {
     "relay_node": "fusion_nodes.nodes.relay_node:RelayNode",
     "radar_node": "fusion_nodes.nodes.radar_node:RadarNode",
     "camera_node": "fusion_nodes.nodes.camera_node:CameraNode",
+    "early_fusion_node": "fusion_nodes.nodes.early_fusion_node:EarlyFusionNode",
 }
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 

@@ -11,14 +11,18 @@ ambiguous, and more so at range where it covers few pixels.
 * ``/radar/points`` (PointCloud2: x y z range azimuth doppler rcs snr):
   class-dependent point count, RCS and Doppler spread (micro-Doppler of legs
   and wheels), misses and clutter.
-* ``/ground_truth/objects`` (PointCloud2: x y z vx vy class_id object_id in
-  base_link) and ``/ground_truth/odom``.
+* ``/ground_truth/objects`` (PointCloud2: x y z in base_link, vx vy in
+  map, class_id, object_id; 20 Hz).
+* the drive's own ``/imu/data``, ``/wheel/odom``, ``/gps/fix`` and
+  ``/ground_truth/odom`` from :class:`fusion_nodes.tools.sim.Simulator`, so
+  the whole graph (IMU/GPS, Kalman, radar ego motion, IMU features) runs.
 
 Each sensor has its own clock offset and stamp jitter. Seeded and
 deterministic; parameters from a scenario YAML.
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +37,7 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import sec_to_stamp
 
 from .bagio import BagWriter
-from .sim import T0, SimConfig, _at, _odometry, trajectory
+from .sim import T0, SimConfig, Simulator, _at, trajectory
 
 CLASSES = ("car", "pedestrian", "cyclist", "pole")
 
@@ -80,9 +84,9 @@ class PerceptionSim:
     def _spawn(self):
         objs, t, oid = [], self.traj, 0
         lo, hi = self.sc["lateral_range"]
-        for cls, n in self.sc["objects_per_class"].items():
+        for cls, rate in self.sc["objects_per_minute"].items():
             m = MODELS[cls]
-            for _ in range(n):
+            for _ in range(int(round(rate * self.sc["duration"] / 60.0))):
                 i = self.rng.integers(len(t["t"]) // 10, len(t["t"]))
                 side = self.rng.choice([-1.0, 1.0])
                 off = side * self.rng.uniform(lo, hi)
@@ -112,9 +116,12 @@ class PerceptionSim:
         events = [(k / sc["camera"]["rate"] + 0.011, "camera") for k in range(1, int(sc["duration"] * sc["camera"]["rate"]))]
         events += [(k / sc["radar"]["rate"] + 0.023, "radar") for k in range(1, int(sc["duration"] * sc["radar"]["rate"]))]
         events += [(k / 20.0, "truth") for k in range(1, int(sc["duration"] * 20))]
-        for t, kind in sorted(events):
-            for topic, msg in getattr(self, "_" + kind)(t):
-                yield topic, int(round((T0 + t) * 1e9)), msg
+
+        def perception():
+            for t, kind in sorted(events):
+                for topic, msg in getattr(self, "_" + kind)(t):
+                    yield topic, int(round((T0 + t) * 1e9)), msg
+        yield from heapq.merge(perception(), Simulator(self.drive).messages(), key=lambda m: m[1])
 
     def _stamp(self, t, sensor):
         return sec_to_stamp(T0 + t + self.rng.normal(0, self.sc[sensor]["jitter"]))
@@ -197,13 +204,11 @@ class PerceptionSim:
 
     # -- truth --------------------------------------------------------------
     def _truth(self, t):
-        objs, s = self._in_base(t)
+        objs, _ = self._in_base(t)
         a = np.array([[*c, *v, CLASSES.index(o["cls"]), o["id"]] for o, c, v in objs], dtype=float)
         cols = {k: a[:, i] for i, k in enumerate(("x", "y", "z", "vx", "vy", "class_id", "object_id"))}
         header = Header(stamp=sec_to_stamp(T0 + t), frame_id="base_link")
-        odom = _odometry(T0 + t, "map", "base_link", s["x"], s["y"], s["yaw"], s["v"], s["w"], [0.0] * 6, [0.0] * 6)
-        return [("/ground_truth/objects", pointcloud.write(PointCloud2(), cols, header)),
-                ("/ground_truth/odom", odom)]
+        return [("/ground_truth/objects", pointcloud.write(PointCloud2(), cols, header))]
 
 
 def write(scenario: dict, out) -> int:

@@ -1,0 +1,220 @@
+"""``fusion fit`` and ``fusion eval --model``: early-fusion training data, fitting, evaluation.
+
+Both start from a bag with raw sensor data and ground-truth objects (e.g.
+``fusion sim --perception``). The input nodes of the perception graph
+(imu_gps_node, kalman_fusion_node, camera_node, radar_node) run over it
+offline, exactly as they would on the robot; their outputs are paired the way
+early_fusion_node pairs them (nearest camera frame and IMU features within
+the slop, association by projection + Hungarian assignment), and each
+associated radar cluster gets the class of the ground-truth object it lies
+on (Hungarian assignment on base_link xy distance, gate ``label_gate`` m).
+Only associated and labelled objects are samples, so camera-only, radar-only
+and fused classifiers are compared on exactly the same objects.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy.optimize import linear_sum_assignment
+
+from fusion_nodes.core import early_fusion as ef
+from fusion_nodes.core.classify import accuracy, f1_per_class
+from fusion_nodes.core.sensors import Mount
+from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.convert import stamp_to_sec
+
+from . import bagio
+from .offline import run_offline
+from .paths import config_file
+from .perception_sim import CLASSES
+
+INPUT_NODES = ("imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Row-aligned associated objects: features per modality, true class, stamp (s)."""
+
+    cam: np.ndarray
+    rad: np.ndarray
+    imu: np.ndarray
+    y: np.ndarray
+    stamp: np.ndarray
+
+
+def _subset_params(params_file, nodes, out: Path, overrides=None) -> Path:
+    data = yaml.safe_load(Path(params_file).read_text())
+    keep = {k: v for k, v in data.items() if k.strip("/").split("/")[-1] in nodes}
+    for name, values in (overrides or {}).items():
+        keep.setdefault(name, {"ros__parameters": {}})["ros__parameters"].update(values)
+    out.write_text(yaml.safe_dump(keep))
+    return out
+
+
+def run_graph(bag, params_file, out, nodes=INPUT_NODES, overrides=None):
+    """Run ``nodes`` of ``params_file`` offline over ``bag``; record their outputs to ``out``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sub = _subset_params(params_file, nodes, Path(tmp) / "params.yaml", overrides)
+        from .offline import OfflineRunner
+        runner = OfflineRunner(sub)
+        try:
+            return runner.run(bag, out, record_inputs=False)
+        finally:
+            runner.close()
+
+
+def _clouds(bag, topic):
+    return [(stamp_to_sec(m.header.stamp), pointcloud.read(m)) for _, _, m in bagio.read(bag, [topic])]
+
+
+def _nearest(stamps: np.ndarray, t: float, slop: float):
+    if len(stamps) == 0:
+        return None
+    i = int(np.argmin(np.abs(stamps - t)))
+    return i if abs(stamps[i] - t) <= slop else None
+
+
+def label(xy: np.ndarray, truth, gate: float) -> np.ndarray:
+    """Class index of the ground-truth object each position lies on, -1 for none within ``gate`` m."""
+    out = np.full(len(xy), -1)
+    if len(xy) == 0 or len(truth) == 0:
+        return out
+    txy = np.column_stack([truth["x"], truth["y"]])
+    d = np.linalg.norm(xy[:, None, :] - txy[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(np.where(d <= gate, d, 1e6))
+    for r, c in zip(rows, cols):
+        if d[r, c] <= gate:
+            out[r] = int(truth["class_id"][c])
+    return out
+
+
+def fusion_settings(params_file) -> dict:
+    """early_fusion_node's association settings from the params file (defaults otherwise)."""
+    data = yaml.safe_load(Path(params_file).read_text())
+    p = next((v["ros__parameters"] for k, v in data.items() if k.strip("/").endswith("early_fusion_node")), {})
+    from fusion_nodes.ros.early_fusion_params import specs
+    values = {s.name: s.default for s in specs()}
+    values.update(p)
+    return values
+
+
+def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: float = 2.5) -> Samples:
+    """Associated, labelled objects of one processed drive (see module docstring)."""
+    s = fusion_settings(params_file)
+    mount = Mount.from_list(s["camera_mount"])
+    fx, fy, cx, cy = s["camera_intrinsics"]
+    K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    cams = _clouds(processed_bag, s["camera_topic"])
+    imus = _clouds(processed_bag, s["imu_topic"])
+    truths = _clouds(raw_bag, truth_topic)
+    cam_t, imu_t, truth_t = (np.array([t for t, _ in x]) for x in (cams, imus, truths))
+    rows = {k: [] for k in ("cam", "rad", "imu", "y", "stamp")}
+    for t, clusters in _clouds(processed_bag, s["radar_topic"]):
+        ci, ii, ti = _nearest(cam_t, t, s["slop"]), _nearest(imu_t, t, s["slop"]), _nearest(truth_t, t, 0.05)
+        if ci is None or ii is None or ti is None or len(clusters) == 0:
+            continue
+        det = cams[ci][1]
+        xyz = np.column_stack([clusters["x"], clusters["y"], clusters["z"]]).astype(float)
+        y = label(xyz[:, :2], truths[ti][1], label_gate)
+        pairs = ef.associate(np.column_stack([det["u"], det["v"]]), np.column_stack([det["width_px"],
+                             det["height_px"]]), xyz, mount.R, mount.translation, K, s["association_gate"])
+        pairs = [(i, j) for i, j in pairs if y[j] >= 0]
+        if not pairs:
+            continue
+        ic, jr = (np.array(v) for v in zip(*pairs))
+        rows["cam"].append(ef.camera_vectors(det[ic]))
+        rows["rad"].append(ef.radar_vectors(clusters[jr]))
+        rows["imu"].append(np.tile(ef.imu_vector(imus[ii][1]), (len(pairs), 1)))
+        rows["y"].append(y[jr])
+        rows["stamp"].append(np.full(len(pairs), t))
+    if not rows["y"]:
+        raise ValueError("no associated, labelled objects in this bag")
+    return Samples(*(np.concatenate(rows[k]) for k in ("cam", "rad", "imu", "y", "stamp")))
+
+
+def collect(bag, truth_topic, params_file, workdir, model_file="") -> Samples:
+    """Run the input nodes over ``bag`` into ``workdir/inputs.mcap`` and build the samples.
+
+    ``model_file`` is given to camera_node and radar_node (their class scores);
+    '' runs them without a model, as needed before the first fit.
+    """
+    processed = Path(workdir) / "inputs.mcap"
+    no_model = {"model_file": str(model_file)}
+    run_graph(bag, params_file, processed, overrides={"camera_node": no_model, "radar_node": no_model})
+    return samples(processed, bag, truth_topic, params_file)
+
+
+def fit_model(bag, truth_topic: str, out, params_file=None, projection="none", k=None, l2=0.1):
+    """``fusion fit``: samples of ``bag`` -> fitted :class:`EarlyFusionModel` saved as JSON at ``out``."""
+    params_file = params_file or config_file("perception.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = collect(bag, truth_topic, params_file, tmp)
+    model = ef.fit(data.cam, data.rad, data.imu, data.y, CLASSES, projection, k, l2)
+    model.save(out)
+    return model, data
+
+
+def scores(model: ef.EarlyFusionModel, data: Samples) -> dict[str, np.ndarray]:
+    """Predicted classes of camera-only, radar-only and fused classifiers on the same samples."""
+    return {"camera only": model.predict_proba(cam=data.cam).argmax(axis=1),
+            "radar only": model.predict_proba(rad=data.rad).argmax(axis=1),
+            f"early fused ({model.projection})": model.predict_proba(data.cam, data.rad, data.imu).argmax(axis=1)}
+
+
+def table(data: Samples, predictions: dict[str, np.ndarray], classes=CLASSES) -> str:
+    """Markdown table: accuracy and per-class F1 per classifier."""
+    counts = np.bincount(data.y, minlength=len(classes))
+    head = "| classifier | accuracy | " + " | ".join(f"F1 {c} (n={n})" for c, n in zip(classes, counts)) + " |"
+    lines = [head, "|" + "---|" * (2 + len(classes))]
+    for name, pred in predictions.items():
+        f1 = f1_per_class(data.y, pred, len(classes))
+        lines.append(f"| {name} | {accuracy(data.y, pred):.3f} | " + " | ".join(f"{v:.3f}" for v in f1) + " |")
+    return "\n".join(lines)
+
+
+def node_accuracy(fused_bag, raw_bag, truth_topic, topic="/fusion/early/objects", label_gate=2.5) -> dict:
+    """Accuracy of early_fusion_node's published classes on objects with a radar position,
+    split by which modalities the node had for the object."""
+    truths = _clouds(raw_bag, truth_topic)
+    truth_t = np.array([t for t, _ in truths])
+    hits = {"camera+radar": [], "radar only": []}
+    for t, obj in _clouds(fused_bag, topic):
+        ti = _nearest(truth_t, t, 0.05)
+        if ti is None or len(obj) == 0:
+            continue
+        has_pos = np.asarray(obj["has_radar"]) > 0.5
+        y = label(np.column_stack([obj["x"], obj["y"]])[has_pos].astype(float), truths[ti][1], label_gate)
+        pred = np.asarray(obj["class_id"])[has_pos].astype(int)
+        both = np.asarray(obj["has_camera"])[has_pos] > 0.5
+        for key, mask in (("camera+radar", both), ("radar only", ~both)):
+            hits[key] += list((pred == y)[mask & (y >= 0)])
+    return {k: (float(np.mean(v)) if v else float("nan"), len(v)) for k, v in hits.items()}
+
+
+def report(bag, truth_topic: str, model_files, params_file=None, out=None) -> str:
+    """``fusion eval --model``: tables for a held-out drive (see module docstring).
+
+    The first model also runs inside early_fusion_node over the recorded input
+    node outputs; its published classes are scored end to end.
+    """
+    params_file = params_file or config_file("perception.yaml")
+    models = [ef.EarlyFusionModel.load(m) for m in model_files]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = collect(bag, truth_topic, params_file, tmp, model_files[0])
+        fused_bag = out or str(Path(tmp) / "fused.mcap")
+        run_graph(Path(tmp) / "inputs.mcap", params_file, fused_bag, nodes=("early_fusion_node",),
+                  overrides={"early_fusion_node": {"model_file": str(model_files[0])}})
+        topic = fusion_settings(params_file)["output_topic"]
+        e2e = node_accuracy(fused_bag, bag, truth_topic, topic)
+    preds = scores(models[0], data)
+    for m in models[1:]:
+        preds.update({k: v for k, v in scores(m, data).items() if k.startswith("early")})
+    lines = [f"{len(data.y)} associated objects with ground truth ({len(np.unique(data.stamp))} radar scans)", "",
+             table(data, preds), "", f"early_fusion_node output ({models[0].projection}), every object with a "
+             "radar position and a ground-truth match:", "", "| objects | accuracy | n |", "|---|---|---|"]
+    lines += [f"| {k} | {acc:.3f} | {n} |" for k, (acc, n) in e2e.items()]
+    return "\n".join(lines)
