@@ -11,7 +11,8 @@ def test_console_scripts_install_to_lib_for_ros2_run():
     cfg.read(REPO / "setup.cfg")
     assert cfg["install"]["install_scripts"] == "$base/lib/fusion_nodes"
     setup = (REPO / "setup.py").read_text()
-    for exe in ("imu_gps_node", "kalman_fusion_node", "relay_node", "fusion"):
+    for exe in ("imu_gps_node", "kalman_fusion_node", "relay_node", "camera_node", "radar_node",
+                "early_fusion_node", "fusion"):
         assert f'"{exe} = ' in setup
 
 
@@ -24,12 +25,24 @@ def test_package_xml_declares_runtime_dependencies():
     assert root.find("export/build_type").text == "ament_python"
 
 
-def test_launch_file_declares_params_file_and_use_sim_time():
-    tree = ast.parse((REPO / "launch" / "kalman_fusion.launch.py").read_text())
-    names = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
-             and getattr(n.func, "id", "") == "DeclareLaunchArgument"}
-    assert {"params_file", "use_sim_time"} <= names
+def _launch_facts(name):
+    tree = ast.parse((REPO / "launch" / name).read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    args = {n.args[0].value for n in calls if getattr(n.func, "id", "") == "DeclareLaunchArgument"}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+    return args, strings
+
+
+def test_launch_files_declare_params_file_and_use_sim_time_and_start_real_executables():
+    setup = (REPO / "setup.py").read_text()
+    for name, executables in (("kalman_fusion.launch.py", ("imu_gps_node", "kalman_fusion_node")),
+                              ("perception.launch.py", ("imu_gps_node", "kalman_fusion_node", "camera_node",
+                                                        "radar_node", "early_fusion_node"))):
+        args, strings = _launch_facts(name)
+        assert {"params_file", "use_sim_time"} <= args
+        for exe in executables:
+            assert exe in strings and f'"{exe} = ' in setup, (name, exe)
 
 
 def test_readme_documents_every_parameter():

@@ -117,7 +117,30 @@ def perception_costs() -> list[tuple[str, float]]:
     total = _us(sync_set, n, 1) * n
     rows += [("baseline: dict insert", _us(lambda: {}.__setitem__(1, 2), 20000)),
              ("synchronizer, per emitted set (3 inputs)", total / max(1, len(emitted)))]
-    return rows
+    return rows + early_fusion_costs(rng)
+
+
+def early_fusion_costs(rng) -> list[tuple[str, float]]:
+    """Per-set cost (µs) of early fusion's core: associate 8 detections with 10 clusters, classify."""
+    from fusion_nodes.core import early_fusion as ef
+    from fusion_nodes.core.geometry import rpy_to_matrix
+    from fusion_nodes.ros.models import load_early_fusion
+    model = load_early_fusion("early_fusion_model.json")
+    R, t = rpy_to_matrix(-np.pi / 2, 0.0, -np.pi / 2), np.array([1.5, 0.0, 1.4])
+    K = np.array([[260.0, 0, 160], [0, 260.0, 120], [0, 0, 1]])
+    xyz = np.column_stack([rng.uniform(5, 40, 10), rng.uniform(-10, 10, 10), np.full(10, 0.8)])
+    uv, _ = ef.project_to_image(xyz[:8], R, t, K)
+    wh = np.full((8, 2), 30.0)
+    cam = rng.normal(size=(8, len(ef.CAMERA_INPUTS)))
+    rad = rng.normal(size=(10, len(ef.RADAR_INPUTS)))
+    imu = rng.normal(size=len(ef.IMU_INPUTS))
+
+    def fuse_set():
+        pairs = ef.associate(uv, wh, xyz, R, t, K)
+        ic, jr = [i for i, _ in pairs], [j for _, j in pairs]
+        return model.predict_proba(cam[ic], rad[jr], imu)
+    return [("baseline: 8x10 distance matrix", _us(lambda: np.hypot(uv[:, None, 0] - uv[None, :, 0], 1.0), 2000)),
+            (f"early fusion set: associate 8 x 10, classify {len(fuse_set())}", _us(fuse_set, 500))]
 
 
 def _cpu_seconds(pid: int) -> float:
