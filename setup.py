@@ -30,6 +30,7 @@ setup(
             "radar_node = fusion_nodes.nodes.radar_node:main",
             "camera_node = fusion_nodes.nodes.camera_node:main",
             "early_fusion_node = fusion_nodes.nodes.early_fusion_node:main",
+            "late_fusion_node = fusion_nodes.nodes.late_fusion_node:main",
             "fusion = fusion_nodes.tools.cli:main",
         ],
     },

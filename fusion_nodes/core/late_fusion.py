@@ -203,6 +203,30 @@ class Stacking(Rule):
         return p, int(np.argmax(p))
 
 
+def save_stacking(rule: Stacking, path, classes, sources) -> None:
+    """Write the meta-classifier as JSON (no pickle), with the class and source order it expects."""
+    import json
+    from pathlib import Path
+    Path(path).write_text(json.dumps({"format": "fusion_nodes.stacking/1", "classes": list(classes),
+                                      "sources": list(sources), "priors": rule.prior().tolist(),
+                                      "meta": rule.meta.to_dict()}))
+
+
+def load_stacking(path, classes, n_sources: int, quorum: int = 1) -> Stacking:
+    """Read :func:`save_stacking` output; ValueError if it does not fit ``classes``/``n_sources``."""
+    import json
+    from pathlib import Path
+    d = json.loads(Path(path).read_text())
+    if d.get("format") != "fusion_nodes.stacking/1":
+        raise ValueError(f"{path} is not a stacking model")
+    if list(d["classes"]) != list(classes) or len(d["sources"]) != n_sources:
+        raise ValueError(f"stacking model is for classes {d['classes']} and sources {d['sources']}")
+    meta = SoftmaxClassifier.from_dict(d["meta"])
+    if meta.W.shape != (len(classes), len(classes) * n_sources):
+        raise ValueError(f"meta-classifier shape {meta.W.shape} does not fit")
+    return Stacking(len(classes), quorum, np.asarray(d["priors"], float), meta=meta)
+
+
 def stack_features(decisions, n_classes: int, prior) -> np.ndarray:
     """``[log p_1 | ... | log p_N]`` with ``log prior`` for a missing source (floored at 1e-3)."""
     rows = [prior if d is None else d.probs(n_classes) for d in decisions]

@@ -54,6 +54,18 @@ def _fit(a) -> int:
     return 0
 
 
+def _late(a) -> int:
+    if a.what == "basic-motions":
+        from . import basic_motions
+        print(basic_motions.report(a.source, a.window, a.bag, a.stacking_out))
+        return 0
+    from . import late_eval
+    if not a.truth:
+        raise SystemExit("perception needs --truth")
+    print(late_eval.report(a.source, a.truth, a.params, a.bag, a.blackout))
+    return 0
+
+
 def _eval_models(a) -> int:
     from . import early_eval
     print(early_eval.report(a.bag, a.truth, a.model, a.params, a.out))
@@ -148,6 +160,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--params", help="perception params file (default config/perception.yaml)")
     s.add_argument("--out", help="--model: also write the early_fusion_node output bag here")
     s.set_defaults(func=_eval)
+
+    s = sub.add_parser("late", help="late-fusion rules compared: on BasicMotions (real smartwatch data) "
+                                    "or on a perception drive")
+    s.add_argument("what", choices=("basic-motions", "perception"))
+    s.add_argument("source", help="basic-motions: the data directory; perception: a bag from fusion sim "
+                                  "--perception")
+    s.add_argument("--window", type=int, nargs="*", default=[100, 10],
+                   help="basic-motions: window lengths in samples (100 = the archive's task)")
+    s.add_argument("--bag", help="write the decisions (basic-motions, first window) or the node outputs "
+                                 "(perception) to this bag")
+    s.add_argument("--stacking-out", help="basic-motions: write the stacking meta-classifier (JSON)")
+    s.add_argument("--truth", help="perception: ground-truth objects topic")
+    s.add_argument("--params", help="perception: params file (default config/late_fusion.yaml)")
+    s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
+                   help="perception: the bag's camera blackout (s after start), for the table")
+    s.set_defaults(func=_late)
 
     s = sub.add_parser("fit", help="fit early-fusion normalisation, projection and classifiers")
     s.add_argument("bag", help="bag with raw camera/radar/IMU data and ground-truth objects")

@@ -34,6 +34,7 @@ NODE_TYPES = {
     "radar_node": "fusion_nodes.nodes.radar_node:RadarNode",
     "camera_node": "fusion_nodes.nodes.camera_node:CameraNode",
     "early_fusion_node": "fusion_nodes.nodes.early_fusion_node:EarlyFusionNode",
+    "late_fusion_node": "fusion_nodes.nodes.late_fusion_node:LateFusionNode",
 }
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 

@@ -145,6 +145,9 @@ class PerceptionSim:
             if pts is not None:
                 cv2.fillConvexPoly(img, cv2.convexHull(pts), tuple(float(v) for v in o["colour"]))
         img = img * light + self.rng.normal(0, cam["noise"], img.shape)
+        lo, hi = cam.get("blackout", (0.0, 0.0))
+        if lo <= t < hi:        # a covered or failed camera: dark frames of pure sensor noise
+            img = np.abs(self.rng.normal(0, cam["noise"] / 4, img.shape))
         stamp = self._stamp(t, "camera")
         msg = Image(header=Header(stamp=stamp, frame_id="camera_optical"), height=h, width=w,
                     encoding="bgr8", is_bigendian=0, step=3 * w)

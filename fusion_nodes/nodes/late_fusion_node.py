@@ -1,0 +1,158 @@
+"""late_fusion_node: per-modality decisions -> fused decisions with a confidence.
+
+Subscribes to N decision topics (PointCloud2 with ``score_<class>`` fields or
+``class_id``), aligns them with the partial synchronizer (a dead input does
+not stop the output), groups each object's decisions across inputs (position,
+bearing, track id, or one per scene) and fuses them with the configured rule
+(:mod:`fusion_nodes.core.late_fusion`). Rule, weights, priors and quorum can
+be changed live; invalid values are rejected with the reason.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Header
+
+from fusion_nodes.core import matching
+from fusion_nodes.core.late_fusion import OnlineReliability, load_stacking, make_rule
+from fusion_nodes.core.validation import InvalidInput
+from fusion_nodes.ros import decisions as dec
+from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.cloud_input import CloudInput
+from fusion_nodes.ros.late_fusion_params import specs
+from fusion_nodes.ros.models import resolve
+from fusion_nodes.ros.params import InvalidParameters, declare
+from fusion_nodes.ros.qos import sensor_qos
+from fusion_nodes.ros.runner import run_node
+from fusion_nodes.ros.sync import PartialApproximateTimeSynchronizer
+
+
+class LateFusionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("late_fusion_node", **kwargs)
+        self.p = declare(self, specs(), self._on_change)
+        self.names, self.classes = list(self.p["input_names"]), list(self.p["classes"])
+        try:
+            self.rule = self._make_rule(self.p)
+        except ValueError as exc:
+            raise InvalidParameters(str(exc)) from None
+        self.reliability = OnlineReliability(len(self.names), len(self.classes), self.p["adaptive_rate"],
+                                             self.p["weight_floor"])
+        self.inputs = [CloudInput(self, topic) for topic in self.p["inputs"]]
+        self.sync = PartialApproximateTimeSynchronizer(self.inputs, self.p["queue_size"], self.p["slop"],
+                                                       self.p["max_wait"])
+        self.sync.registerCallback(self._on_set)
+        self.counts = {"sets": 0, "fused": 0, "abstained": 0}
+        self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(f"late fusion ({self.p['rule']}) of {self.names}, weights {self.p['weights']}")
+
+    # -- parameters ---------------------------------------------------------
+    def _make_rule(self, p):
+        n = len(p["inputs"])
+        if len(p["input_names"]) != n:
+            raise ValueError(f"input_names has {len(p['input_names'])} entries for {n} inputs")
+        if len(p["weights"]) != n:
+            raise ValueError(f"weights has {len(p['weights'])} values for {n} inputs")
+        priors = [] if list(p["priors"]) == [0.0] else p["priors"]
+        if priors and len(priors) != len(p["classes"]):
+            raise ValueError(f"priors has {len(priors)} values for {len(p['classes'])} classes")
+        if p["rule"] == "stacking":
+            if not p["stacking_model"]:
+                raise ValueError("rule stacking needs stacking_model")
+            return load_stacking(resolve(p["stacking_model"]), p["classes"], n, p["quorum"])
+        return make_rule(p["rule"], len(p["classes"]), p["quorum"], priors)
+
+    def _on_change(self, changed: dict) -> None:
+        """Validate the combination and swap the rule in; a ValueError rejects the change."""
+        self.rule = self._make_rule({**self.p, **changed})
+        if "adaptive_rate" in changed or "weight_floor" in changed:
+            self.reliability.rate = changed.get("adaptive_rate", self.reliability.rate)
+            self.reliability.floor = changed.get("weight_floor", self.reliability.floor)
+
+    def _weights(self) -> np.ndarray:
+        w = np.asarray(self.p["weights"], float)
+        if self.p["adaptive_weights"]:
+            r = self.reliability.weights()
+            w = w * r / r.mean()
+        return w
+
+    # -- fusion -------------------------------------------------------------
+    def _on_set(self, *clouds) -> None:
+        self.counts["sets"] += 1
+        parsed = [self._parse(i, c) for i, c in enumerate(clouds)]
+        groups = matching.group([p[0] if p else None for p in parsed], self.p["match_by"],
+                                self.p["position_gate"], self.p["bearing_gate"], self.p["bearing_origin"])
+        weights, rows = self._weights(), []
+        for g in groups:
+            decisions = [parsed[i][1][g[i]] if i in g else None for i in range(len(parsed))]
+            fused = self.rule.fuse(decisions, weights)
+            if self.p["adaptive_weights"]:
+                self.reliability.update(decisions, fused)
+            rows.append((g, fused))
+            self.counts["abstained" if fused.abstained else "fused"] += 1
+        stamp = max((c.header.stamp for c in clouds if c is not None), key=lambda s: (s.sec, s.nanosec))
+        self.pub.publish(pointcloud.write(PointCloud2(), self._columns(parsed, rows),
+                                          Header(stamp=stamp, frame_id="base_link")))
+
+    def _parse(self, i: int, cloud):
+        if cloud is None:
+            return None
+        try:
+            objects, decisions, bad = dec.parse(cloud.points, self.classes, self.names[i], cloud.stamp,
+                                                self.p["id_field"])
+        except InvalidInput as exc:
+            self.inputs[i].monitor.drop(exc.reason)
+            self.get_logger().warn(f"{self.names[i]}: dropped: {exc}", throttle_duration_sec=5.0)
+            return None
+        if bad:
+            self.inputs[i].monitor.dropped["bad_decision"] += bad
+        return objects, decisions
+
+    def _columns(self, parsed, rows) -> dict:
+        n, K = len(rows), len(self.classes)
+        xy, bearing = np.full((n, 2), np.nan), np.full(n, np.nan)
+        for r, (g, _) in enumerate(rows):
+            for i, row in sorted(g.items()):
+                objects = parsed[i][0]
+                if objects.xy is not None and np.isfinite(objects.xy[row]).all() and np.isnan(xy[r, 0]):
+                    xy[r] = objects.xy[row]
+                if objects.bearing is not None and np.isnan(bearing[r]):
+                    bearing[r] = objects.bearing[row]
+        has_xy = np.isfinite(xy[:, 0])
+        bearing[has_xy] = np.arctan2(xy[has_xy, 1], xy[has_xy, 0])
+        P = np.array([f.probabilities for _, f in rows]).reshape(n, K)
+        cols = {"x": xy[:, 0], "y": xy[:, 1], "bearing": bearing,
+                "class_id": np.array([f.label for _, f in rows], float),
+                "confidence": np.array([f.confidence for _, f in rows], float),
+                **{f"score_{c}": P[:, k] for k, c in enumerate(self.classes)},
+                "sources": np.array([len(f.sources) for _, f in rows], float)}
+        cols.update({f"from_{name}": np.array([float(i in g) for g, _ in rows]) for i, name in enumerate(self.names)})
+        return cols
+
+    def _publish_diagnostics(self) -> None:
+        now = self.get_clock().now()
+        t = now.nanoseconds * 1e-9
+        statuses = [diag.monitor_status(f"{self.get_name()}: {name}", inp.topic, inp.monitor, t,
+                                        self.p["stale_after"]) for name, inp in zip(self.names, self.inputs)]
+        degraded = [s.name.split(": ")[-1] for s in statuses if s.level != diag.OK]
+        statuses.append(diag.status(
+            f"{self.get_name()}: fusion", self.p["output_topic"], diag.WARN if degraded else diag.OK,
+            f"degraded inputs: {', '.join(degraded)}" if degraded else f"rule {self.p['rule']}",
+            {**self.counts, "rule": self.p["rule"], "weights": list(np.round(self._weights(), 4)),
+             "partial_sets": self.sync.policy.partial}))
+        self.diag_pub.publish(diag.array(now.to_msg(), statuses))
+
+
+def main(args=None) -> int:
+    return run_node(LateFusionNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Decision lists in PointCloud2 (one point per object, or one for a scene) <-> core records."""
+from __future__ import annotations
+
+import numpy as np
+
+from fusion_nodes.core.late_fusion import Decision
+from fusion_nodes.core.matching import ObjectList
+from fusion_nodes.core.validation import InvalidInput
+
+
+def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str = "object_id"):
+    """Objects and decisions of one cloud's points.
+
+    Probabilities come from ``score_<class>`` fields (all of them), else a
+    hard label from ``class_id``. Returns ``(ObjectList, decisions, bad)``
+    where rows whose scores are unusable (NaN, negative, all zero, label out
+    of range) are left out and counted in ``bad``.
+
+    Raises
+    ------
+    InvalidInput
+        ``missing_field`` when neither all score fields nor class_id exist.
+    """
+    names = points.dtype.names or ()
+    score_fields = [f"score_{c}" for c in classes]
+    if all(f in names for f in score_fields):
+        P = np.column_stack([points[f].astype(float) for f in score_fields]) if len(points) else \
+            np.zeros((0, len(classes)))
+        rows = [(i, dict(probabilities=P[i])) for i in range(len(points))]
+    elif "class_id" in names:
+        rows = [(i, dict(label=float(points["class_id"][i]))) for i in range(len(points))]
+    else:
+        raise InvalidInput("missing_field", f"neither {score_fields} nor class_id in the cloud")
+    keep, decisions = [], []
+    for i, kw in rows:
+        try:
+            dec = Decision(source, stamp, confidence=_get(points, "confidence", i), **kw)
+            dec.probs(len(classes))
+        except ValueError:
+            continue
+        keep.append(i)
+        decisions.append(dec)
+    sel = points[keep]
+    xy = np.column_stack([sel["x"], sel["y"]]).astype(float) if {"x", "y"} <= set(names) else None
+    objects = ObjectList(xy, sel["bearing"].astype(float) if "bearing" in names else None,
+                         sel[id_field].astype(float) if id_field in names else None)
+    if len(objects) == 0 and len(keep):
+        objects = ObjectList(ids=np.arange(len(keep), dtype=float))   # scene decisions: nothing to match by
+    return objects, decisions, len(points) - len(keep)
+
+
+def _get(points, name, i):
+    return float(points[name][i]) if name in (points.dtype.names or ()) else None

@@ -1,0 +1,62 @@
+"""late_fusion_node parameters."""
+from __future__ import annotations
+
+from fusion_nodes.core.late_fusion import RULES
+
+from .params import ParamSpec, length, one_of
+
+
+def _weights(v):
+    if any(w < 0 for w in v):
+        return "weights must be non-negative"
+    if not any(w > 0 for w in v):
+        return "weights must not all be zero"
+    return None
+
+
+def _priors(v):
+    if v and (any(p <= 0 for p in v)):
+        return "priors must be positive (or empty for uniform)"
+    return None
+
+
+def specs() -> list[ParamSpec]:
+    return [
+        ParamSpec("inputs", ["radar/clusters", "camera/detections"], "Decision topics (PointCloud2 with "
+                  "score_<class> fields, or class_id for hard labels), in matching order.", read_only=True),
+        ParamSpec("input_names", ["radar", "camera"], "A name per input (diagnostics, from_<name> fields).",
+                  read_only=True),
+        ParamSpec("classes", ["car", "pedestrian", "cyclist", "pole"], "Class names; score fields are "
+                  "score_<class>.", read_only=True),
+        ParamSpec("output_topic", "fusion/late/objects", "Fused decisions (PointCloud2: x y bearing class_id "
+                  "confidence score_<class> sources from_<name>).", read_only=True),
+        ParamSpec("rule", "average", f"Fusion rule: {', '.join(RULES)}.", check=one_of(*RULES)),
+        ParamSpec("weights", [0.5, 0.5], "Weight per input (>= 0, not all 0, one per input).",
+                  check=_weights),
+        ParamSpec("priors", [0.0], "Class priors for bayes/stacking; [0.0] or []: uniform.",
+                  check=lambda v: None if list(v) in ([], [0.0]) else _priors(v)),
+        ParamSpec("quorum", 1, "Fewest inputs (with weight > 0) that must be present, else abstain "
+                  "(class_id -1, confidence 0).", 1, 100),
+        ParamSpec("stacking_model", "", "Stacking meta-classifier (JSON from `fusion late`), for rule "
+                  "stacking.", read_only=True),
+        ParamSpec("adaptive_weights", False, "Scale the weights online by each input's agreement with the "
+                  "fused decision (log-odds reliability, floored)."),
+        ParamSpec("adaptive_rate", 0.02, "Agreement update rate per fused decision.", 1e-4, 1.0),
+        ParamSpec("weight_floor", 0.05, "Smallest adaptive reliability weight (no input is silenced "
+                  "for good).", 1e-4, 10.0),
+        ParamSpec("match_by", "position", "position (x,y; bearing when an input has none), id, or scene "
+                  "(one decision per input per set).", check=one_of("position", "id", "scene"),
+                  read_only=True),
+        ParamSpec("position_gate", 2.0, "Largest distance (m) between matched objects.", 0.01, 1000.0),
+        ParamSpec("bearing_gate", 0.06, "Largest bearing difference (rad) between matched objects.",
+                  1e-4, 3.2),
+        ParamSpec("bearing_origin", [0.0, 0.0], "x y (m, base_link) of the sensor whose objects only carry "
+                  "a bearing (e.g. the camera).", check=length(2)),
+        ParamSpec("id_field", "object_id", "Field with the track id for match_by: id.", read_only=True),
+        ParamSpec("slop", 0.04, "Synchronizer: largest stamp spread (s) within one set.", 0.0, 10.0,
+                  read_only=True),
+        ParamSpec("max_wait", 0.3, "Synchronizer: a message that waited this long (s) is fused with the "
+                  "inputs present.", 0.0, 60.0, read_only=True),
+        ParamSpec("queue_size", 10, "Synchronizer queue per input.", 1, 1000, read_only=True),
+        ParamSpec("stale_after", 1.0, "An input silent this long (s) is reported degraded.", 0.01, 3600.0),
+    ]
