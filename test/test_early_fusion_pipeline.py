@@ -70,16 +70,22 @@ def test_fit_cli_writes_a_json_model_the_node_loads(tmp_path):
     np.testing.assert_allclose(sum(both[f"score_{c}"] for c in model.classes), 1.0, atol=1e-5)
 
 
-def test_offline_perception_graph_is_deterministic(tmp_path):
+def test_offline_whole_graph_is_deterministic(tmp_path):
+    # config/fusion.yaml: input nodes, Kalman, early fusion and the hybrid late fusion.
     bag = drive(tmp_path / "p.mcap", 5, 8.0)
     outs = []
+    topics = ["/fusion/early/objects", "/fusion/late/objects", "/camera/detections", "/radar/clusters",
+              "/imu/features", "/odometry/filtered"]
     for run in ("a", "b"):
         out = tmp_path / f"{run}.mcap"
-        res = run_offline(bag, PARAMS, out)
-        assert res.published["/fusion/early/objects"] > 80
-        outs.append([(t, topic, bytes(m.data)) for topic, t, m in bagio.read(
-            out, ["/fusion/early/objects", "/camera/detections", "/radar/clusters", "/imu/features"])])
-    assert outs[0] == outs[1] and len(outs[0]) > 300
+        res = run_offline(bag, REPO / "config" / "fusion.yaml", out)
+        assert res.published["/fusion/early/objects"] > 80 and res.published["/fusion/late/objects"] > 80
+        outs.append([(t, topic, bytes(m.data) if hasattr(m, "data") else str(m))
+                     for topic, t, m in bagio.read(out, topics)])
+    assert outs[0] == outs[1] and len(outs[0]) > 500
+    late = [pointcloud.read(m) for _, _, m in bagio.read(tmp_path / "a.mcap", ["/fusion/late/objects"])]
+    both = np.concatenate([o[o["sources"] == 3] for o in late if len(o)])
+    assert len(both) > 20 and set(np.unique(both["from_early"])) == {1.0}
 
 
 @pytest.mark.integration

@@ -12,7 +12,7 @@ def test_console_scripts_install_to_lib_for_ros2_run():
     assert cfg["install"]["install_scripts"] == "$base/lib/fusion_nodes"
     setup = (REPO / "setup.py").read_text()
     for exe in ("imu_gps_node", "kalman_fusion_node", "relay_node", "camera_node", "radar_node",
-                "early_fusion_node", "fusion"):
+                "early_fusion_node", "late_fusion_node", "fusion"):
         assert f'"{exe} = ' in setup
 
 
@@ -38,7 +38,10 @@ def test_launch_files_declare_params_file_and_use_sim_time_and_start_real_execut
     setup = (REPO / "setup.py").read_text()
     for name, executables in (("kalman_fusion.launch.py", ("imu_gps_node", "kalman_fusion_node")),
                               ("perception.launch.py", ("imu_gps_node", "kalman_fusion_node", "camera_node",
-                                                        "radar_node", "early_fusion_node"))):
+                                                        "radar_node", "early_fusion_node")),
+                              ("late_fusion.launch.py", ("late_fusion_node",)),
+                              ("fusion.launch.py", ("imu_gps_node", "kalman_fusion_node", "camera_node",
+                                                    "radar_node", "early_fusion_node", "late_fusion_node"))):
         args, strings = _launch_facts(name)
         assert {"params_file", "use_sim_time"} <= args
         for exe in executables:
@@ -54,3 +57,16 @@ def test_readme_documents_every_parameter():
               for s in sensor_specs("imu0") + sensor_specs("odom0")]
     missing = sorted({n for n in names if f"`{n}`" not in readme})
     assert not missing, f"README lacks {missing}"
+
+
+def test_every_config_file_names_only_known_nodes_and_loads():
+    import yaml
+
+    from fusion_nodes.tools.offline import NODE_TYPES
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if "ros__parameters" not in str(data):
+            continue        # a scenario file, not ROS parameters
+        for name, section in data.items():
+            assert name in NODE_TYPES or name == "ekf_filter_node", (path.name, name)
+            assert "ros__parameters" in section, (path.name, name)

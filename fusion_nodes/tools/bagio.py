@@ -74,6 +74,8 @@ def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> It
     """
     with AnyReader([Path(path)]) as reader:
         conns = [c for c in reader.connections if not topics or c.topic in set(topics)]
+        if not conns:  # rosbags reads every connection when given none
+            return
         t0 = reader.start_time + int(start * 1e9)
         ros2 = {c.id: _is_cdr(c) for c in conns}
         classes = {c.id: message_class(c.msgtype) for c in conns}

@@ -24,6 +24,7 @@ from fusion_nodes.core.late_fusion import make_rule
 from fusion_nodes.ros import decisions as dec
 
 from .early_eval import _clouds, _nearest, label, run_graph
+from .offline import node_names
 from .paths import config_file
 
 RULES = (("majority vote", "majority"), ("weighted vote", "weighted_vote"), ("weighted average", "average"),
@@ -39,9 +40,11 @@ def late_settings(params_file) -> dict:
     return values
 
 
-def grouped_decisions(inputs_bag, raw_bag, truth_topic, s, label_gate=2.5):
-    """Per object seen by both inputs and on a truth object: (decisions, true class)."""
-    streams = [_clouds(inputs_bag, topic) for topic in s["inputs"]]
+def grouped_decisions(bags, raw_bag, truth_topic, s, label_gate=2.5):
+    """Per object seen by every input and on a truth object: (decisions, true class).
+
+    Each input topic is read from the first of ``bags`` that has it."""
+    streams = [next((c for c in (_clouds(b, topic) for b in bags) if c), []) for topic in s["inputs"]]
     times = [np.array([t for t, _ in st]) for st in streams]
     truths = _clouds(raw_bag, truth_topic)
     truth_t = np.array([t for t, _ in truths])
@@ -102,12 +105,13 @@ def report(bag, truth_topic, params_file=None, out=None, blackout=None) -> str:
     params_file = params_file or config_file("late_fusion.yaml")
     s = late_settings(params_file)
     model = {"model_file": "early_fusion_model.json"}
+    fusion_nodes = [n for n in ("early_fusion_node", "late_fusion_node") if n in node_names(params_file)]
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "inputs.mcap"
         run_graph(bag, config_file("perception.yaml"), inputs, overrides={"camera_node": model, "radar_node": model})
-        samples = grouped_decisions(inputs, bag, truth_topic, s)
         fused = out or str(Path(tmp) / "late.mcap")
-        run_graph(inputs, params_file, fused, nodes=("late_fusion_node",))
+        run_graph(inputs, params_file, fused, nodes=fusion_nodes)
+        samples = grouped_decisions([inputs, fused], bag, truth_topic, s)
         tl = node_timeline(fused, bag, truth_topic, s["output_topic"])
     lines = [f"{len(samples)} objects seen by {' and '.join(s['input_names'])} with ground truth", "",
              rule_table(samples, s), "", f"late_fusion_node ({s['rule']}, weights {list(s['weights'])}) output:",
