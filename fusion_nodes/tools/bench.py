@@ -234,18 +234,22 @@ def _odom(stamp, var=1e-3):
     return m
 
 
-def relay_throughput(bench, rate: int, duration: float, tmp: Path) -> dict:
-    from sensor_msgs.msg import Imu
+def relay_throughput(bench, rate: int, duration: float, tmp: Path, cloud: bool = False) -> dict:
+    """relay_node over DDS at ``rate``: IMU messages, or (``cloud``) 10-object decision clouds."""
+    from sensor_msgs.msg import Imu, PointCloud2
     from fusion_nodes.ros.qos import sensor_qos
-    out = f"/bench/relayed_{rate}"
-    proc = _start("relay_node", {"input": f"/bench/relay_in_{rate}", "output": out}, "relay_node", tmp)
+    kind = "cloud" if cloud else "imu"
+    out = f"/bench/relayed_{kind}_{rate}"
+    msg_type, make = (PointCloud2, _decisions(0)) if cloud else (Imu, _imu)
+    proc = _start("relay_node", {"input": f"/bench/relay_in_{kind}_{rate}", "output": out,
+                                 "message_type": f"sensor_msgs/msg/{msg_type.__name__}"}, "relay_node", tmp)
     try:
-        bench.count(Imu, out)
-        pub = bench.node.create_publisher(Imu, f"/bench/relay_in_{rate}", sensor_qos(1000))
+        bench.count(msg_type, out)
+        pub = bench.node.create_publisher(msg_type, f"/bench/relay_in_{kind}_{rate}", sensor_qos(1000))
         _wait(lambda: pub.get_subscription_count() > 0 and bench.node.count_publishers(out) > 0)
         time.sleep(0.5)
         cpu0 = _cpu_seconds(proc.pid)
-        (sent,) = _stream(bench, [(pub, rate, _imu)], duration)
+        (sent,) = _stream(bench, [(pub, rate, make)], duration)
         time.sleep(0.5)
         cpu = (_cpu_seconds(proc.pid) - cpu0) / duration
         return {"sent": sent, "received": bench.counts[out], "cpu": cpu}
@@ -292,6 +296,76 @@ def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: 
         proc.wait()
 
 
+def _decisions(offset: float, n: int = 10):
+    """A maker of n-object decision clouds (x, y, 4 class scores), positions shifted by ``offset`` m."""
+    from sensor_msgs.msg import PointCloud2
+    from std_msgs.msg import Header
+    from fusion_nodes.ros import pointcloud
+    rng = np.random.default_rng(1)
+    P = rng.dirichlet(np.ones(4), n)
+    cols = {"x": np.linspace(5, 50, n) + offset, "y": np.linspace(-10, 10, n),
+            **{f"score_{c}": P[:, k] for k, c in enumerate(("car", "pedestrian", "cyclist", "pole"))}}
+    return lambda stamp: pointcloud.write(PointCloud2(), cols, Header(stamp=stamp, frame_id="base_link"))
+
+
+def late_throughput(bench, rate: int, duration: float, tmp: Path) -> dict:
+    """late_fusion_node over DDS: two inputs of 10-object decision clouds at ``rate`` each."""
+    from sensor_msgs.msg import PointCloud2
+    from fusion_nodes.ros.qos import sensor_qos
+    topics = [f"/bench/late_a_{rate}", f"/bench/late_b_{rate}"]
+    out = f"/bench/late_out_{rate}"
+    proc = _start("late_fusion_node", {"inputs": topics, "input_names": ["a", "b"], "output_topic": out,
+                                       "rule": "average", "weights": [0.6, 0.4], "queue_size": 100,
+                                       "slop": 0.0005}, "late_fusion_node", tmp)
+    try:
+        bench.count(PointCloud2, out)
+        pubs = [(bench.node.create_publisher(PointCloud2, t, sensor_qos(1000)), rate, _decisions(0.3 * i))
+                for i, t in enumerate(topics)]
+        _wait(lambda: all(p.get_subscription_count() > 0 for p, _, _ in pubs) and bench.node.count_publishers(out))
+        time.sleep(0.5)
+        cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+        sent = _stream(bench, pubs, duration)
+        wall = time.monotonic() - t0
+        cpu = (_cpu_seconds(proc.pid) - cpu0) / wall
+        time.sleep(0.5)
+        return {"sent": sent, "fused": bench.counts[out], "cpu": cpu}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def late_fusion_costs() -> list[tuple[str, float]]:
+    """Match two 10-object decision lists (radar positions, camera bearings) and fuse each group."""
+    from fusion_nodes.core import matching
+    from fusion_nodes.core.late_fusion import Decision, make_rule
+    rng = np.random.default_rng(2)
+    xy = np.column_stack([np.linspace(5, 50, 10), np.linspace(-10, 10, 10)])
+    lists = [matching.ObjectList(xy=xy), matching.ObjectList(bearing=np.arctan2(xy[:, 1], xy[:, 0] - 1.5))]
+    decs = [[Decision(s, 0.0, p) for p in rng.dirichlet(np.ones(4), 10)] for s in ("radar", "camera")]
+    rows = [("baseline: 10x10 distance matrix", _us(lambda: np.hypot(xy[:, None, 0] - xy[None, :, 0], 1.0), 2000))]
+    for rule in ("majority", "average", "bayes"):
+        r = make_rule(rule, 4)
+
+        def fuse_set():
+            groups = matching.group(lists, "position", 2.0, 0.06, (1.5, 0.0))
+            return [r.fuse([decs[i][g[i]] if i in g else None for i in range(2)], [0.6, 0.4]) for g in groups]
+        rows.append((f"late set 2 x 10 objects, {rule}", _us(fuse_set, 300)))
+    return rows
+
+
+def late_section(bench, duration: float, tmp: Path, rates=(50, 200, 500)) -> None:
+    print("\n== late_fusion_node over DDS: 2 inputs x 10-object decision clouds, vs relay_node ==")
+    print(f"  {'sets/s':>7} {'msgs in':>8} {'relay out':>10} {'relay CPU':>10} {'fused sets':>11} "
+          f"{'late CPU':>9} {'µs/set':>7}")
+    for r in rates:
+        relay = relay_throughput(bench, 2 * r, duration, tmp, cloud=True)
+        late = late_throughput(bench, r, duration, tmp)
+        per_set = 1e6 * late["cpu"] * duration / max(1, late["fused"])
+        print(f"  {r:>7} {sum(late['sent']):>8} {relay['received']:>5}/{relay['sent']:<5} "
+              f"{100 * relay['cpu']:>9.0f}% {late['fused']:>5}/{late['sent'][0]:<5} {100 * late['cpu']:>8.0f}% "
+              f"{per_set:>7.0f}")
+
+
 PROCESSING_DELAY = 0.06  # s: odometry here is stamped 20 ms before it is sent, plus DDS delay
 
 
@@ -317,10 +391,14 @@ def main(duration: float = 4.0, rates=(250, 500, 1000, 2000)) -> None:
     print("\n== perception (µs per frame / scan / set, median of 5 runs) ==")
     for name, us in perception_costs():
         print(f"  {name:<40} {us:10.1f}")
+    print("\n== late fusion core (µs per fused set, median of 5 runs) ==")
+    for name, us in late_fusion_costs():
+        print(f"  {name:<40} {us:10.1f}")
     bench = _Bench()
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
+            late_section(bench, duration, tmp)
             print("\n== relay_node baseline over DDS (sensor_msgs/Imu) ==")
             print(f"  {'IMU Hz':>7} {'sent':>7} {'relayed':>8} {'loss':>7} {'CPU':>6}")
             for r in rates:
