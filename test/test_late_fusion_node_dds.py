@@ -26,7 +26,8 @@ def decision(t, p_stress, **extra):
 
 
 def fused(probe):
-    return [(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, pointcloud.read(m)) for m in probe.messages("/t/fused")]
+    return [(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, pointcloud.read(m))
+            for m in probe.messages("/t/fused")]
 
 
 @pytest.fixture

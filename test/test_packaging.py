@@ -49,10 +49,13 @@ def test_launch_files_declare_params_file_and_use_sim_time_and_start_real_execut
 
 
 def test_readme_documents_every_parameter():
+    from fusion_nodes.ros import camera_params, early_fusion_params, late_fusion_params, radar_params
     from fusion_nodes.ros.imu_gps_params import specs
     from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
     readme = (REPO / "README.md").read_text()
     names = [s.name for s in global_specs() + specs()]
+    for module in (camera_params, radar_params, early_fusion_params, late_fusion_params):
+        names += [s.name for s in module.specs()]
     names += [s.name.replace("imu0", "<sensor>").replace("odom0", "<sensor>")
               for s in sensor_specs("imu0") + sensor_specs("odom0")]
     missing = sorted({n for n in names if f"`{n}`" not in readme})

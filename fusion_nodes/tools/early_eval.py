@@ -28,7 +28,6 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import stamp_to_sec
 
 from . import bagio
-from .offline import run_offline
 from .paths import config_file
 from .perception_sim import CLASSES
 

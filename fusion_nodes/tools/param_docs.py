@@ -29,7 +29,8 @@ def table(specs, rename=lambda n: n) -> str:
 
 
 def tables() -> dict[str, str]:
-    from fusion_nodes.ros import camera_params, imu_gps_params, radar_params
+    from fusion_nodes.ros import (camera_params, early_fusion_params, imu_gps_params, late_fusion_params,
+                                  radar_params)
     from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
     per_sensor = sensor_specs("imu0") + [s for s in sensor_specs("odom0")
                                          if s.name.endswith(("differential", "relative"))]
@@ -40,6 +41,8 @@ def tables() -> dict[str, str]:
         "imu_gps_node": table(imu_gps_params.specs()),
         "radar_node": table(radar_params.specs()),
         "camera_node": table(camera_params.specs()),
+        "early_fusion_node": table(early_fusion_params.specs()),
+        "late_fusion_node": table(late_fusion_params.specs()),
     }
 
 

@@ -112,10 +112,13 @@ class PerceptionSim:
         return out, s
 
     def messages(self):
+        """Yield ``(topic, t_ns, msg)`` in log-time order: perception and the drive's own sensors."""
         sc = self.sc
-        events = [(k / sc["camera"]["rate"] + 0.011, "camera") for k in range(1, int(sc["duration"] * sc["camera"]["rate"]))]
-        events += [(k / sc["radar"]["rate"] + 0.023, "radar") for k in range(1, int(sc["duration"] * sc["radar"]["rate"]))]
-        events += [(k / 20.0, "truth") for k in range(1, int(sc["duration"] * 20))]
+        events = []
+        # Each sensor's own clock: its rate and a fixed phase offset (s).
+        for kind, rate, phase in (("camera", sc["camera"]["rate"], 0.011), ("radar", sc["radar"]["rate"], 0.023),
+                                  ("truth", 20.0, 0.0)):
+            events += [(k / rate + phase, kind) for k in range(1, int(sc["duration"] * rate))]
 
         def perception():
             for t, kind in sorted(events):
