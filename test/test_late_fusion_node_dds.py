@@ -133,3 +133,29 @@ def test_invalid_start_parameters_exit_with_the_reason(tmp_path, nodes):
         node = nodes("late_fusion_node", write_params(tmp_path / "bad.yaml", "late_fusion_node", {**PARAMS, **bad}))
         assert node.wait(30) == 2
         assert text in node.output(), node.output()
+
+
+def test_adaptive_weights_follow_agreement_with_the_fused_decision(tmp_path, probe, nodes):
+    node = nodes("late_fusion_node", write_params(tmp_path / "p.yaml", "late_fusion_node", {
+        **PARAMS, "adaptive_weights": True, "adaptive_rate": 0.2, "weight_floor": 0.05}))
+    probe.collect(PointCloud2, "/t/fused")
+    probe.collect(DiagnosticArray, "/diagnostics")
+    pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("a", "b")}
+    for p in pubs.values():
+        assert probe.wait_for_subscribers(p)
+    assert probe.wait_for_publishers("/t/fused")
+    for k in range(20):   # a: stress 0.9; b keeps saying calm (0.2 stress) and is outvoted (0.62 stress)
+        pubs["a"].publish(decision(30.0 + 0.1 * k, 0.9))
+        pubs["b"].publish(decision(30.0 + 0.1 * k, 0.2))
+        time.sleep(0.03)
+    assert probe.wait_for(lambda: len(fused(probe)) >= 20)
+    first, last = fused(probe)[0][1], fused(probe)[-1][1]
+    assert first["score_stress"][0] == pytest.approx(0.9 * 0.6 + 0.2 * 0.4, abs=1e-6)
+    assert last["score_stress"][0] > 0.85        # b's weight has fallen towards its floor
+
+    def weights():
+        w = diagnostics_values(probe.messages("/diagnostics"), "late_fusion_node: fusion").get("weights")
+        return [float(v) for v in w.strip("[]").split(",")] if w else None
+    assert probe.wait_for(lambda: weights() is not None and weights()[1] < 0.1 * weights()[0], 5.0), weights()
+    assert weights()[1] > 0                      # floored, never zero
+    assert node.alive()

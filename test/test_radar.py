@@ -49,6 +49,14 @@ def test_ego_motion_makes_static_world_static():
     assert radar.doppler_residual(s, v)[0] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_a_cloud_without_snr_is_not_gated_on_snr():
+    xyz, dop, rcs, _ = scene()
+    scan = radar.RadarScan(1.0, xyz, dop, rcs, np.full(len(xyz), np.inf))   # the node's stand-in for "no field"
+    assert len(radar.gate(scan, 0.5, 100.0, 10.0).xyz) == len(xyz)
+    scan.snr[0] = np.nan
+    assert len(radar.gate(scan, 0.5, 100.0, 10.0).xyz) == len(xyz) - 1
+
+
 def cloud(xyz, dop, rcs, snr, stamp=Time(sec=10), doppler_name="velocity"):
     return pointcloud.write(PointCloud2(), {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
                                             doppler_name: dop, "intensity": rcs, "snr": snr},
@@ -94,7 +102,9 @@ def test_radar_node_over_dds(tmp_path, probe, nodes):
     odom.twist.twist.linear.x = 3.0
     odom_pub.publish(odom)
     time.sleep(0.2)
-    pub.publish(cloud(xyz, dop - 3.0 * u[:, 0], rcs, snr))
+    # One detection with a NaN position: dropped and counted, the rest of the scan is used.
+    pub.publish(cloud(np.vstack([xyz, [np.nan, 1.0, 0.0]]), np.append(dop - 3.0 * u[:, 0], 0.0),
+                      np.append(rcs, 0.0), np.append(snr, 30.0)))
     bad = cloud(xyz, dop, rcs, snr, stamp=Time(sec=11))
     bad.data = bytes(bad.data)[:-5]
     pub.publish(bad)
@@ -110,5 +120,5 @@ def test_radar_node_over_dds(tmp_path, probe, nodes):
     assert probe.wait_for(lambda: diagnostics_values(probe.messages("/diagnostics"), "radar_node: radar")
                           .get("dropped.missing_field") == "1", 5.0)
     d = diagnostics_values(probe.messages("/diagnostics"), "radar_node: radar")
-    assert d["dropped.malformed_cloud"] == "1" and d["scans"] == "1"
+    assert d["dropped.malformed_cloud"] == "1" and d["scans"] == "1" and d["dropped.nan_points"] == "1"
     assert node.alive()

@@ -37,12 +37,17 @@ class RadarScan:
         return RadarScan(self.stamp, self.xyz[keep], self.doppler[keep], self.rcs[keep], self.snr[keep])
 
 
+def finite(scan: RadarScan) -> np.ndarray:
+    """Detections whose position, Doppler and RCS are finite (SNR may be +inf: no SNR field)."""
+    return np.isfinite(scan.xyz).all(axis=1) & np.isfinite(scan.doppler) & np.isfinite(scan.rcs) \
+        & ~np.isnan(scan.snr)
+
+
 def gate(scan: RadarScan, min_range: float, max_range: float, min_snr: float) -> RadarScan:
-    """Keep finite detections with ``min_range <= |p| <= max_range`` and ``snr >= min_snr``."""
-    finite = np.isfinite(scan.xyz).all(axis=1) & np.isfinite(scan.doppler) & np.isfinite(scan.rcs) \
-        & np.isfinite(scan.snr)
-    r = np.linalg.norm(np.where(finite[:, None], scan.xyz, 0.0), axis=1)
-    return scan.subset(finite & (r >= min_range) & (r <= max_range) & (scan.snr >= min_snr))
+    """Keep :func:`finite` detections with ``min_range <= |p| <= max_range`` and ``snr >= min_snr``."""
+    finite_ = finite(scan)
+    r = np.linalg.norm(np.where(finite_[:, None], scan.xyz, 0.0), axis=1)
+    return scan.subset(finite_ & (r >= min_range) & (r <= max_range) & (scan.snr >= min_snr))
 
 
 def doppler_residual(scan: RadarScan, v_sensor: np.ndarray) -> np.ndarray:

@@ -145,7 +145,7 @@ class LateFusionNode(Node):
         statuses.append(diag.status(
             f"{self.get_name()}: fusion", self.p["output_topic"], diag.WARN if degraded else diag.OK,
             f"degraded inputs: {', '.join(degraded)}" if degraded else f"rule {self.p['rule']}",
-            {**self.counts, "rule": self.p["rule"], "weights": list(np.round(self._weights(), 4)),
+            {**self.counts, "rule": self.p["rule"], "weights": [round(float(v), 4) for v in self._weights()],
              "partial_sets": self.sync.policy.partial}))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 

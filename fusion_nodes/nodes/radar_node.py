@@ -59,6 +59,10 @@ class RadarNode(Node):
             self.monitor.drop(exc.reason)
             self.get_logger().warn(f"scan dropped: {exc}", throttle_duration_sec=5.0)
             return
+        n_bad = int(np.sum(~radar.finite(scan)))
+        if n_bad:   # the rest of the scan is still good: drop those detections only
+            self.monitor.dropped["nan_points"] += n_bad
+            self.get_logger().warn(f"{n_bad} detections with NaN/Inf dropped", throttle_duration_sec=5.0)
         scan = radar.gate(scan, self.p["min_range"], self.p["max_range"], self.p["min_snr"])
         residual = radar.doppler_residual(scan, self._sensor_velocity(scan.stamp))
         labels = radar.cluster(scan.xyz, self.p["cluster_eps"], self.p["cluster_min_points"])
