@@ -1,4 +1,4 @@
-"""The ``fusion`` command line: play, offline, sim, eval, demo, bench."""
+"""The ``fusion`` command line: play, offline, sim, eval, fit, late, demo, params, bench."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +32,8 @@ def _sim(a) -> int:
         scenario["seed"] = a.seed if a.seed != 1 else scenario["seed"]
         if a.duration != 240.0:
             scenario["duration"] = a.duration
+        if a.blackout:
+            scenario["camera"]["blackout"] = list(a.blackout)
         n = perception_sim.write(scenario, a.out)
         print(f"wrote {n} messages to {a.out} (perception scenario, seed {scenario['seed']})")
         return 0
@@ -115,7 +117,13 @@ def _bench(a) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fusion", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
+    _add_bag_commands(sub)
+    _add_evaluation_commands(sub)
+    _add_other_commands(sub)
+    return p
 
+
+def _add_bag_commands(sub) -> None:
     s = sub.add_parser("play", help="publish a bag with its timing and /clock")
     s.add_argument("bag")
     s.add_argument("--rate", type=float, default=1.0)
@@ -147,8 +155,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--perception", action="store_true",
                    help="objects seen by a camera and a radar instead of the IMU/GPS drive")
     s.add_argument("--scenario", help="perception scenario YAML (default config/perception_scenario.yaml)")
+    s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
+                   help="perception: the camera sends dark noise frames from FROM to TO s after the start")
     s.set_defaults(func=_sim)
 
+
+def _add_evaluation_commands(sub) -> None:
     s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), or "
                                     "classification of camera/radar/early-fused models (--model)")
     s.add_argument("bag")
@@ -187,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--l2", type=float, default=0.1, help="classifier weight decay")
     s.set_defaults(func=_fit)
 
+
+def _add_other_commands(sub) -> None:
     s = sub.add_parser("demo", help="simulated drive -> EKF/UKF -> table and plot")
     s.add_argument("--bag")
     s.add_argument("--params")
@@ -203,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, default=4.0, help="seconds per throughput step")
     s.add_argument("--rates", type=int, nargs="*", default=[250, 500, 1000, 2000])
     s.set_defaults(func=_bench)
-    return p
+
 
 
 def main(argv=None) -> int:
