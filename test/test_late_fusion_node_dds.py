@@ -31,15 +31,24 @@ def fused(probe):
 
 
 @pytest.fixture
-def late(tmp_path, probe, nodes):
-    node = nodes("late_fusion_node", write_params(tmp_path / "p.yaml", "late_fusion_node", PARAMS))
-    probe.collect(PointCloud2, "/t/fused")
-    probe.collect(DiagnosticArray, "/diagnostics")
-    pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("a", "b")}
-    for p in pubs.values():
-        assert probe.wait_for_subscribers(p)
-    assert probe.wait_for_publishers("/t/fused")
-    return node, pubs
+def start_late(tmp_path, probe, nodes):
+    """Start late_fusion_node with PARAMS (plus overrides); returns the process and the input publishers."""
+    def start(**overrides):
+        node = nodes("late_fusion_node", write_params(tmp_path / "p.yaml", "late_fusion_node",
+                                                      {**PARAMS, **overrides}))
+        probe.collect(PointCloud2, "/t/fused")
+        probe.collect(DiagnosticArray, "/diagnostics")
+        pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("a", "b")}
+        for p in pubs.values():
+            assert probe.wait_for_subscribers(p)
+        assert probe.wait_for_publishers("/t/fused")
+        return node, pubs
+    return start
+
+
+@pytest.fixture
+def late(start_late):
+    return start_late()
 
 
 def test_live_weight_change_changes_the_output_and_bad_changes_are_rejected(probe, late):
@@ -135,15 +144,8 @@ def test_invalid_start_parameters_exit_with_the_reason(tmp_path, nodes):
         assert text in node.output(), node.output()
 
 
-def test_adaptive_weights_follow_agreement_with_the_fused_decision(tmp_path, probe, nodes):
-    node = nodes("late_fusion_node", write_params(tmp_path / "p.yaml", "late_fusion_node", {
-        **PARAMS, "adaptive_weights": True, "adaptive_rate": 0.2, "weight_floor": 0.05}))
-    probe.collect(PointCloud2, "/t/fused")
-    probe.collect(DiagnosticArray, "/diagnostics")
-    pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("a", "b")}
-    for p in pubs.values():
-        assert probe.wait_for_subscribers(p)
-    assert probe.wait_for_publishers("/t/fused")
+def test_adaptive_weights_follow_agreement_with_the_fused_decision(probe, start_late):
+    node, pubs = start_late(adaptive_weights=True, adaptive_rate=0.2, weight_floor=0.05)
     for k in range(20):   # a: stress 0.9; b keeps saying calm (0.2 stress) and is outvoted (0.62 stress)
         pubs["a"].publish(decision(30.0 + 0.1 * k, 0.9))
         pubs["b"].publish(decision(30.0 + 0.1 * k, 0.2))

@@ -25,7 +25,8 @@ class ConstantAcceleration3D:
     ``R`` is the body-to-world rotation and ``T`` maps body rates to Euler
     rates. robot_localization integrates ``v' = v + a dt``, which on a
     turning vehicle turns the accelerometer's centripetal reading ``v w``
-    into a spurious sideways velocity; the ``w x v`` term removes that. Process noise is white with spectral density ``q`` so that
+    into a spurious sideways velocity; the ``w x v`` term removes that.
+    Process noise is white with spectral density ``q`` so that
     ``Q(dt) = diag(q) dt``.
 
     Parameters

@@ -28,6 +28,7 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import stamp_to_sec
 
 from . import bagio
+from .offline import OfflineRunner
 from .paths import config_file
 from .perception_sim import CLASSES
 
@@ -58,7 +59,6 @@ def run_graph(bag, params_file, out, nodes=INPUT_NODES, overrides=None):
     """Run ``nodes`` of ``params_file`` offline over ``bag``; record their outputs to ``out``."""
     with tempfile.TemporaryDirectory() as tmp:
         sub = _subset_params(params_file, nodes, Path(tmp) / "params.yaml", overrides)
-        from .offline import OfflineRunner
         runner = OfflineRunner(sub)
         try:
             return runner.run(bag, out, record_inputs=False)
@@ -91,14 +91,17 @@ def label(xy: np.ndarray, truth, gate: float) -> np.ndarray:
     return out
 
 
-def fusion_settings(params_file) -> dict:
-    """early_fusion_node's association settings from the params file (defaults otherwise)."""
+def node_settings(params_file, node: str, specs) -> dict:
+    """Parameters of ``node`` in a params file over the defaults of its ``specs``."""
     data = yaml.safe_load(Path(params_file).read_text())
-    p = next((v["ros__parameters"] for k, v in data.items() if k.strip("/").endswith("early_fusion_node")), {})
+    p = next((v["ros__parameters"] for k, v in data.items() if k.strip("/").endswith(node)), {})
+    return {**{s.name: s.default for s in specs}, **p}
+
+
+def fusion_settings(params_file) -> dict:
+    """early_fusion_node's settings from the params file (defaults otherwise)."""
     from fusion_nodes.ros.early_fusion_params import specs
-    values = {s.name: s.default for s in specs()}
-    values.update(p)
-    return values
+    return node_settings(params_file, "early_fusion_node", specs())
 
 
 def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: float = 2.5) -> Samples:
@@ -175,22 +178,28 @@ def table(data: Samples, predictions: dict[str, np.ndarray], classes=CLASSES) ->
     return "\n".join(lines)
 
 
+def labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate=2.5):
+    """Per output message of a fusion node: stamp, all objects, the objects with a position,
+    and their ground-truth class (-1: none within ``label_gate`` m, or no truth at that time)."""
+    truths = _clouds(raw_bag, truth_topic)
+    truth_t = np.array([t for t, _ in truths])
+    for t, obj in _clouds(fused_bag, topic):
+        ti = _nearest(truth_t, t, 0.05)
+        pos = obj[np.isfinite(obj["x"])] if len(obj) else obj
+        xy = np.column_stack([pos["x"], pos["y"]]).astype(float) if len(pos) else np.zeros((0, 2))
+        y = label(xy, truths[ti][1], label_gate) if ti is not None else np.full(len(pos), -1)
+        yield t, obj, pos, y
+
+
 def node_accuracy(fused_bag, raw_bag, truth_topic, topic="/fusion/early/objects", label_gate=2.5) -> dict:
     """Accuracy of early_fusion_node's published classes on objects with a radar position,
     split by which modalities the node had for the object."""
-    truths = _clouds(raw_bag, truth_topic)
-    truth_t = np.array([t for t, _ in truths])
     hits = {"camera+radar": [], "radar only": []}
-    for t, obj in _clouds(fused_bag, topic):
-        ti = _nearest(truth_t, t, 0.05)
-        if ti is None or len(obj) == 0:
-            continue
-        has_pos = np.asarray(obj["has_radar"]) > 0.5
-        y = label(np.column_stack([obj["x"], obj["y"]])[has_pos].astype(float), truths[ti][1], label_gate)
-        pred = np.asarray(obj["class_id"])[has_pos].astype(int)
-        both = np.asarray(obj["has_camera"])[has_pos] > 0.5
+    for _, _, pos, y in labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate):
+        correct = pos["class_id"].astype(int) == y
+        both = pos["has_camera"] > 0.5
         for key, mask in (("camera+radar", both), ("radar only", ~both)):
-            hits[key] += list((pred == y)[mask & (y >= 0)])
+            hits[key] += list(correct[mask & (y >= 0)])
     return {k: (float(np.mean(v)) if v else float("nan"), len(v)) for k, v in hits.items()}
 
 

@@ -16,14 +16,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from fusion_nodes.core import matching
 from fusion_nodes.core.classify import accuracy
 from fusion_nodes.core.late_fusion import make_rule
 from fusion_nodes.ros import decisions as dec
 
-from .early_eval import _clouds, _nearest, label, run_graph
+from .early_eval import _clouds, _nearest, label, labelled_outputs, node_settings, run_graph
 from .offline import node_names
 from .paths import config_file
 
@@ -32,12 +31,8 @@ RULES = (("majority vote", "majority"), ("weighted vote", "weighted_vote"), ("we
 
 
 def late_settings(params_file) -> dict:
-    data = yaml.safe_load(Path(params_file).read_text())
-    p = next(v["ros__parameters"] for k, v in data.items() if k.strip("/").endswith("late_fusion_node"))
     from fusion_nodes.ros.late_fusion_params import specs
-    values = {s.name: s.default for s in specs()}
-    values.update(p)
-    return values
+    return node_settings(params_file, "late_fusion_node", specs())
 
 
 def grouped_decisions(bags, raw_bag, truth_topic, s, label_gate=2.5):
@@ -83,20 +78,11 @@ def rule_table(samples, s) -> str:
 def node_timeline(fused_bag, raw_bag, truth_topic, topic, label_gate=2.5):
     """Per output message: stamp, objects, correct, labelled, summed confidence of labelled
     objects, labelled objects fused from more than one input."""
-    truths = _clouds(raw_bag, truth_topic)
-    truth_t = np.array([t for t, _ in truths])
     rows = []
-    for t, obj in _clouds(fused_bag, topic):
-        ti = _nearest(truth_t, t, 0.05)
-        ok = n = conf = multi = 0.0
-        if ti is not None and len(obj):
-            has = np.isfinite(obj["x"])
-            y = label(np.column_stack([obj["x"], obj["y"]])[has].astype(float), truths[ti][1], label_gate)
-            lab = y >= 0
-            ok = np.sum(obj["class_id"][has].astype(int)[lab] == y[lab])
-            n, conf = lab.sum(), obj["confidence"][has][lab].sum()
-            multi = np.sum(obj["sources"][has][lab] > 1)
-        rows.append((t, len(obj), ok, n, conf, multi))
+    for t, obj, pos, y in labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate):
+        lab = y >= 0
+        rows.append((t, len(obj), np.sum(pos["class_id"].astype(int)[lab] == y[lab]), lab.sum(),
+                     pos["confidence"][lab].sum(), np.sum(pos["sources"][lab] > 1)))
     return np.array(rows, float).reshape(-1, 6)
 
 
