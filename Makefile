@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The real ROS 2 tools PyPI lacks (ros2 launch/param/topic, message_filters),
+# installed for the tests when they are beside the checkout.
+ROS_TOOLS ?= ../shared/ros-tools
 
 # DDS discovery stays on this machine; tests pick their own ROS_DOMAIN_ID.
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
@@ -16,10 +19,14 @@ PARAMS ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py setup.cfg
+$(STAMP): requirements.txt requirements-dev.txt requirements-interfaces.txt setup.py setup.cfg \
+		scripts/build_interfaces.sh $(wildcard interfaces/*/msg/*.msg)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	if [ -x $(ROS_TOOLS)/install.sh ] || [ -f $(ROS_TOOLS)/install.sh ]; then bash $(ROS_TOOLS)/install.sh $(VENV); \
+	else echo "no $(ROS_TOOLS): tests of the real ros2 CLI / message_filters will be skipped"; fi
+	bash scripts/build_interfaces.sh $(VENV)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -11,7 +11,10 @@ from geometry_msgs.msg import PointStamped
 from std_msgs.msg import Header, String
 
 from fusion_nodes.core.sync import ApproximatePolicy, ExactPolicy
-from fusion_nodes.ros import sync
+from fusion_nodes.ros import msgfilters, sync
+
+# The API tests run on the drop-in and, where installed, on the real message_filters.
+MODULES = [msgfilters] + ([sync.mf] if sync.mf is not msgfilters else [])
 
 MS = 1_000_000
 
@@ -30,6 +33,24 @@ def test_exact_matches_only_identical_stamps():
     p.add(1, 100, "b100")
     assert out == [["a100", "b100"]]
     assert 101 in p.queues[1] and not p.queues[0]
+
+
+def test_exact_keeps_older_incomplete_sets_as_message_filters_does():
+    out, emit = collector()
+    p = ExactPolicy(2, 10, emit)
+    p.add(0, 100, "a100")
+    p.add(0, 200, "a200")
+    p.add(1, 200, "b200")
+    p.add(1, 100, "b100")   # late, but its partner is still queued
+    assert out == [["a200", "b200"], ["a100", "b100"]]
+
+
+def test_zero_slop_matches_nothing_as_message_filters():
+    out, emit = collector()
+    p = ApproximatePolicy(2, 10, 0, emit)
+    p.add(0, 100, "a")
+    p.add(1, 100, "b")
+    assert out == []
 
 
 def test_exact_queue_overflow_drops_oldest():
@@ -122,16 +143,17 @@ class _Node:
         rclpy.shutdown(context=self.context)
 
 
-def test_ros_subscribers_feed_the_synchronizer_over_dds():
+@pytest.mark.parametrize("mf", MODULES, ids=lambda m: m.__name__)
+def test_ros_subscribers_feed_the_synchronizer_over_dds(mf):
     """Header and headerless topics through real subscriptions, in message_filters' API."""
     pub_node, sub_node = _Node("sync_pub"), _Node("sync_sub")
     try:
         got, cached = [], []
-        a = sync.Subscriber(sub_node.node, PointStamped, "/sync_test/a")
-        b = sync.Subscriber(sub_node.node, String, "/sync_test/b")   # no header: stamped on arrival
-        cache = sync.Cache(a, cache_size=3)
+        a = mf.Subscriber(sub_node.node, PointStamped, "/sync_test/a")
+        b = mf.Subscriber(sub_node.node, String, "/sync_test/b")   # no header: stamped on arrival
+        cache = mf.Cache(a, cache_size=3)
         cache.registerCallback(cached.append)
-        ts = sync.ApproximateTimeSynchronizer([a, b], 10, 0.5, allow_headerless=True)
+        ts = mf.ApproximateTimeSynchronizer([a, b], 10, 0.5, allow_headerless=True)
         ts.registerCallback(lambda h, s: got.append((h, s)))
         pa = pub_node.node.create_publisher(PointStamped, "/sync_test/a", 10)
         pb = pub_node.node.create_publisher(String, "/sync_test/b", 10)
@@ -146,8 +168,50 @@ def test_ros_subscribers_feed_the_synchronizer_over_dds():
         time.sleep(0.3)
         assert [p.header.frame_id for p, _ in got] == [s.data for _, s in got]
         assert len(got) >= 4
-        assert len(cached) == 5 and cache.getLast().header.frame_id == "4" and len(cache.msgs) == 3
-        assert sync.BACKEND == "fusion_nodes"  # message_filters is not on PyPI
+        assert len(cached) == 5 and cache.getLast().header.frame_id == "4" and len(cache.cache_msgs) == 3
     finally:
         pub_node.close()
         sub_node.close()
+
+
+class _Stamped:
+    def __init__(self, ns):
+        self.header = Header()
+        self.header.stamp.sec, self.header.stamp.nanosec = divmod(ns, 1_000_000_000)
+
+
+def _stream(seed=7, seconds=20):
+    """Three inputs at 20 / 15 / 10 Hz with jitter, delivered in a shuffled order."""
+    rng = random.Random(seed)
+    events = []
+    for i, rate in enumerate((20, 15, 10)):
+        for k in range(seconds * rate):
+            events.append((i, int((k / rate + rng.uniform(-0.01, 0.01)) * 1e9) + 10**9))
+    events.sort(key=lambda e: e[1] + rng.uniform(0, 0.08) * 1e9)
+    return [(i, _Stamped(ns)) for i, ns in events]
+
+
+def _sets(make, mf, queue_size):
+    inputs = [mf.SimpleFilter() for _ in range(3)]
+    out = []
+    make(inputs, queue_size).registerCallback(lambda *m: out.append(tuple(id(x) for x in m)))
+    for i, msg in events:
+        inputs[i].signalMessage(msg)
+    return out
+
+
+events = _stream()
+
+
+@pytest.mark.parametrize("queue_size", [1, 3, 10, 100])
+def test_every_backend_emits_the_same_sets_on_the_same_stream(queue_size):
+    """The package's policy (no wait limit), the drop-in and the real message_filters agree set by set."""
+    slop = 0.03
+    reference = _sets(lambda fs, q: msgfilters.ApproximateTimeSynchronizer(fs, q, slop), msgfilters, queue_size)
+    assert len(reference) > 100   # of 200 IMU-rate messages
+    ours = _sets(lambda fs, q: sync.PartialApproximateTimeSynchronizer(fs, q, slop, None), sync.mf, queue_size)
+    assert ours == reference
+    for mf in MODULES:
+        assert _sets(lambda fs, q: mf.ApproximateTimeSynchronizer(fs, q, slop), mf, queue_size) == reference
+        assert _sets(lambda fs, q: sync.make_synchronizer("message_filters", fs, q, slop, 0.3), sync.mf,
+                     queue_size) == reference

@@ -156,3 +156,26 @@ def skew(v) -> np.ndarray:
 def circular_mean(angles: np.ndarray, weights: np.ndarray) -> float:
     """Weighted mean of angles: ``atan2(sum w sin a, sum w cos a)``."""
     return float(np.arctan2(np.dot(weights, np.sin(angles)), np.dot(weights, np.cos(angles))))
+
+
+def quaternion_to_matrix(q) -> np.ndarray:
+    """(x, y, z, w) quaternion (normalised first) to a 3x3 rotation matrix."""
+    return Rotation.from_quat(np.asarray(q, float)).as_matrix()
+
+
+def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
+    """3x3 rotation matrix to an (x, y, z, w) unit quaternion."""
+    return Rotation.from_matrix(R).as_quat()
+
+
+def compose(a, b):
+    """Chain two rigid transforms ``(t, R)``: ``a ∘ b`` maps b's child frame into a's parent.
+
+    ``p_parent = R_a (R_b p + t_b) + t_a``.
+    """
+    return a[1] @ b[0] + a[0], a[1] @ b[1]
+
+
+def invert(tr):
+    """Inverse of a rigid transform ``(t, R)``: ``(-Rᵀ t, Rᵀ)``."""
+    return -tr[1].T @ tr[0], tr[1].T

@@ -4,7 +4,8 @@ Stamps are integer nanoseconds. Both policies keep at most ``queue_size``
 messages per input (the oldest is dropped first), so memory is bounded.
 
 * :class:`ExactPolicy` — emits a set when every input has a message with the
-  very same stamp (message_filters' ``TimeSynchronizer``).
+  very same stamp (message_filters' ``TimeSynchronizer``); older incomplete
+  sets stay queued (a late message can still complete them).
 * :class:`ApproximatePolicy` — when a message arrives, looks in every other
   input for messages within ``slop`` of it, tries combinations from the
   closest stamps outwards and emits the first whose stamps all lie within
@@ -58,9 +59,6 @@ class ExactPolicy(_Queues):
     def add(self, index: int, stamp_ns: int, msg) -> None:
         if self._push(index, stamp_ns, msg) and all(stamp_ns in other for other in self.queues):
             self.emit([other.pop(stamp_ns) for other in self.queues])
-            for other in self.queues:  # older partial sets can never complete now
-                for s in [s for s in other if s < stamp_ns]:
-                    del other[s]
 
 
 class ApproximatePolicy(_Queues):
@@ -133,6 +131,6 @@ class ApproximatePolicy(_Queues):
 
 
 def _within(stamps, slop: int) -> bool:
-    """All stamps closer than ``slop`` to each other (identical ones always are)."""
-    spread = max(stamps) - min(stamps)
-    return spread < slop or spread == 0
+    """All stamps closer than ``slop`` to each other (strictly, as message_filters:
+    a slop of 0 matches nothing)."""
+    return max(stamps) - min(stamps) < slop

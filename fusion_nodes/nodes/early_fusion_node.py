@@ -28,7 +28,7 @@ from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node
-from fusion_nodes.ros.sync import PartialApproximateTimeSynchronizer
+from fusion_nodes.ros.sync import make_synchronizer
 
 
 class EarlyFusionNode(Node):
@@ -43,8 +43,8 @@ class EarlyFusionNode(Node):
         self.inputs = {"camera": CloudInput(self, self.p["camera_topic"], ef.CAMERA_FIELDS),
                        "radar": CloudInput(self, self.p["radar_topic"], ef.RADAR_FIELDS),
                        "imu": CloudInput(self, self.p["imu_topic"], ef.IMU_FIELDS)}
-        self.sync = PartialApproximateTimeSynchronizer(list(self.inputs.values()), self.p["queue_size"],
-                                                       self.p["slop"], self.p["max_wait"])
+        self.sync = make_synchronizer(self.p["sync_backend"], list(self.inputs.values()),
+                                      self.p["queue_size"], self.p["slop"], self.p["max_wait"])
         self.sync.registerCallback(self._on_set)
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
         self.scene_pub = self.create_publisher(PointCloud2, self.p["scene_topic"], sensor_qos(10))
@@ -132,7 +132,7 @@ class EarlyFusionNode(Node):
                     for name, inp in self.inputs.items()]
         statuses.append(diag.status(f"{self.get_name()}: fusion", self.p["output_topic"], diag.OK,
                                     f"projection {self.model.projection}",
-                                    {**self.counts, "synchronizer_partial": self.sync.policy.partial}))
+                                    {**self.counts, "synchronizer_partial": self.sync.partial}))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 
 

@@ -18,9 +18,10 @@ from rclpy.node import Node
 from sensor_msgs.msg import Imu
 
 from fusion_nodes.core.estimator import StateEstimator
+from fusion_nodes.core.geometry import compose, invert, matrix_to_quaternion, matrix_to_rpy, rpy_to_matrix
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.records import Measurement
-from fusion_nodes.core.sensors import ImuModel, OdometryModel
+from fusion_nodes.core.sensors import ImuModel, Mount, OdometryModel
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_odometry,
@@ -30,6 +31,7 @@ from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, 
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
+from fusion_nodes.ros.tf import TransformBroadcaster, TransformCache, pose_transform, transform_msg
 
 MSG_TYPES = {"odom": Odometry, "imu": Imu, "pose": PoseWithCovarianceStamped,
              "twist": TwistWithCovarianceStamped}
@@ -41,6 +43,8 @@ class _Input:
     kind: str
     model: object
     monitor: diag.InputMonitor
+    mount_from_tf: bool = False       # no <name>_mount given: the mount comes from /tf_static
+    mount_frame: str | None = None    # the frame the current mount was looked up for
 
 
 class KalmanFusionNode(Node):
@@ -51,12 +55,14 @@ class KalmanFusionNode(Node):
         self.p = declare(self, global_specs(), self._on_change)
         self.sensor_names = discover_sensors(self._parameter_overrides)
         for name in self.sensor_names:
-            self.p.update(declare(self, sensor_specs(name), self._on_change))
+            declare(self, sensor_specs(name), self._on_change, into=self.p)
         self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
         self.estimator = StateEstimator(estimator_config(self.p))
         self._warm_up()
+        self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p["map_frame"])
         self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
         self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
+        self.tf = TransformBroadcaster(self) if self.p["publish_tf"] else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
         self._last_now = None
         self._last_receipt = float("-inf")
@@ -73,7 +79,8 @@ class KalmanFusionNode(Node):
         kind = name.rstrip("0123456789")
         cfg = sensor_config(self.p, name)
         model = ImuModel(cfg) if kind == "imu" else OdometryModel(cfg)
-        inp = _Input(name, kind, model, diag.InputMonitor())
+        inp = _Input(name, kind, model, diag.InputMonitor(),
+                     mount_from_tf=f"{name}_mount" not in self._parameter_overrides)
         self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg: self._on_message(inp, msg),
                                  sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
@@ -109,6 +116,8 @@ class KalmanFusionNode(Node):
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
+            if inp.mount_from_tf:
+                self._mount_from_tf(inp, msg)
             measurements = self._measurements(inp, msg, stamp)
         except InvalidInput as exc:
             self.estimator.count_drop(inp.name, exc.reason)
@@ -117,6 +126,31 @@ class KalmanFusionNode(Node):
         reason = self.estimator.add(measurements)
         if reason:
             self._warn(inp.name, f"{reason}: message stamped {stamp:.3f} dropped")
+
+    def _mount_from_tf(self, inp: _Input, msg) -> None:
+        """Mount the sensor by base_link <- its frame from /tf_static (robot_localization's way).
+
+        Odometry twists are in ``child_frame_id``, everything else in the
+        header's frame. Until the transform is known the sensor is taken to be
+        at base_link (counted as ``mount_assumed_identity``, warned).
+        """
+        frame = (msg.child_frame_id if inp.kind == "odom" else msg.header.frame_id).lstrip("/")
+        base = self.p["base_link_frame"]
+        if not frame or frame == base or frame == inp.mount_frame:
+            return
+        found = self.tf_cache.lookup(base, frame)
+        if found is None:
+            inp.monitor.drop("mount_assumed_identity")
+            self._warn(inp.name, f"no transform {base} <- {frame} on /tf_static yet: taking the sensor "
+                                 f"to be at {base} (publish the static transform or set {inp.name}_mount)")
+            return
+        t, R = found
+        mount = Mount(t, matrix_to_rpy(R))
+        cfg = replace(sensor_config(self.p, inp.name), mount=mount)
+        inp.model = ImuModel(cfg) if inp.kind == "imu" else OdometryModel(cfg)
+        inp.mount_frame = frame
+        self.get_logger().info(f"{inp.name}: mounted from /tf_static {base} -> {frame}: "
+                               f"{[round(float(v), 4) for v in (*t, *mount.rpy)]}")
 
     @staticmethod
     def _measurements(inp: _Input, msg, stamp: float):
@@ -151,9 +185,29 @@ class KalmanFusionNode(Node):
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(P))):
             self._reset("estimate became non-finite")
             return
-        self.pub.publish(state_to_odometry(x, P, self.get_clock().now().to_msg(), self.world_frame,
-                                           self.p["base_link_frame"]))
+        stamp = self.get_clock().now().to_msg()
+        self.pub.publish(state_to_odometry(x, P, stamp, self.world_frame, self.p["base_link_frame"]))
         self.published += 1
+        if self.tf is not None:
+            self._broadcast(stamp, x)
+
+    def _broadcast(self, stamp, x) -> None:
+        """world -> base_link; in the map frame map -> odom, as robot_localization.
+
+        With ``world_frame: map`` the transform published is map -> odom =
+        (map -> base_link) ∘ (odom -> base_link)⁻¹, from the newest odom -> base_link
+        on /tf (published by the odom-frame instance).
+        """
+        base, odom = self.p["base_link_frame"], self.p["odom_frame"]
+        if self.world_frame != self.p["map_frame"]:
+            self.tf.send([pose_transform(stamp, self.world_frame, base, x)])
+            return
+        odom_base = self.tf_cache.lookup(odom, base)
+        if odom_base is None:
+            self._warn("tf", f"no {odom} -> {base} on /tf yet: map -> {odom} not published")
+            return
+        t, R = compose((x[0:3], rpy_to_matrix(*x[3:6])), invert(odom_base))
+        self.tf.send([transform_msg(stamp, self.world_frame, odom, t, matrix_to_quaternion(R))])
 
     def _reset(self, why: str) -> None:
         self.get_logger().warn(f"resetting filter: {why}")
@@ -193,6 +247,9 @@ class KalmanFusionNode(Node):
                   "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}
+        values["mount"] = ("parameter" if not inp.mount_from_tf else
+                           f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
+        values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", inp.name, level, text, values)
 

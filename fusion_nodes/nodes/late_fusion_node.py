@@ -29,7 +29,7 @@ from fusion_nodes.ros.models import resolve
 from fusion_nodes.ros.params import InvalidParameters, declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node
-from fusion_nodes.ros.sync import PartialApproximateTimeSynchronizer
+from fusion_nodes.ros.sync import make_synchronizer
 
 
 class LateFusionNode(Node):
@@ -44,8 +44,8 @@ class LateFusionNode(Node):
         self.reliability = OnlineReliability(len(self.names), len(self.classes), self.p["adaptive_rate"],
                                              self.p["weight_floor"])
         self.inputs = [CloudInput(self, topic) for topic in self.p["inputs"]]
-        self.sync = PartialApproximateTimeSynchronizer(self.inputs, self.p["queue_size"], self.p["slop"],
-                                                       self.p["max_wait"])
+        self.sync = make_synchronizer(self.p["sync_backend"], self.inputs, self.p["queue_size"],
+                                      self.p["slop"], self.p["max_wait"])
         self.sync.registerCallback(self._on_set)
         self.counts = {"sets": 0, "fused": 0, "abstained": 0}
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
@@ -146,7 +146,7 @@ class LateFusionNode(Node):
             f"{self.get_name()}: fusion", self.p["output_topic"], diag.WARN if degraded else diag.OK,
             f"degraded inputs: {', '.join(degraded)}" if degraded else f"rule {self.p['rule']}",
             {**self.counts, "rule": self.p["rule"], "weights": [round(float(v), 4) for v in self._weights()],
-             "partial_sets": self.sync.policy.partial}))
+             "partial_sets": self.sync.partial}))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 
 

@@ -1,4 +1,4 @@
-"""A validating PointCloud2 subscriber stage for message_filters-style chains."""
+"""A validating PointCloud2 stage for message_filters chains: Subscriber -> CloudInput -> synchronizer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ from . import pointcloud
 from .convert import stamp_to_sec
 from .diagnostics import InputMonitor
 from .qos import sensor_qos
-from .sync import SimpleFilter
+from .sync import mf
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Cloud:
         return stamp_to_sec(self.header.stamp)
 
 
-class CloudInput(SimpleFilter):
+class CloudInput(mf.SimpleFilter):
     """Subscribes to a PointCloud2 topic, validates each message and signals a :class:`Cloud`.
 
     Layout errors, missing ``required`` fields and bad stamps drop the message
@@ -37,10 +37,11 @@ class CloudInput(SimpleFilter):
     """
 
     def __init__(self, node, topic: str, required=(), qos_depth: int = 10):
-        super().__init__()
+        mf.SimpleFilter.__init__(self)
         self.node, self.topic, self.required = node, topic, tuple(required)
         self.monitor = InputMonitor()
-        self.sub = node.create_subscription(PointCloud2, topic, self.callback, sensor_qos(qos_depth))
+        self.subscriber = mf.Subscriber(node, PointCloud2, topic, qos_profile=sensor_qos(qos_depth))
+        self.subscriber.registerCallback(self.callback)
 
     def callback(self, msg: PointCloud2) -> None:
         self.monitor.tick(self.node.get_clock().now().nanoseconds * 1e-9)

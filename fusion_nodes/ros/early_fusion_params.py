@@ -1,6 +1,7 @@
 """early_fusion_node parameters."""
 from __future__ import annotations
 
+from .sync import sync_specs
 from .params import ParamSpec, length
 
 
@@ -30,11 +31,7 @@ def specs() -> list[ParamSpec]:
                   "box centre to the projected cluster in box half-sizes (+ margin).", 0.01, 100.0),
         ParamSpec("association_margin", 6.0, "Pixels added to each box half-size in the association cost.",
                   0.0, 1000.0),
-        ParamSpec("slop", 0.04, "Synchronizer: largest stamp spread (s) within one set.", 0.0, 10.0,
-                  read_only=True),
-        ParamSpec("max_wait", 0.3, "Synchronizer: a message that waited this long (s) is fused with "
-                  "whatever inputs are present.", 0.0, 60.0, read_only=True),
-        ParamSpec("queue_size", 10, "Synchronizer queue per input.", 1, 1000, read_only=True),
+        *sync_specs(),
         ParamSpec("publish_features", False, "Add the fused feature vector (f_0 ..) to each object."),
         ParamSpec("publish_camera_only", True, "Publish camera detections without a radar partner "
                   "(position NaN, bearing from the camera)."),

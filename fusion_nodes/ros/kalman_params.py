@@ -53,8 +53,9 @@ def global_specs() -> list[ParamSpec]:
                   "0: fuse everything at once (robot_localization's behaviour).", 0.0, 1.0),
         ParamSpec("reset_on_time_jump", True, "Reset the filter when the clock jumps back "
                   "(bag loop).", read_only=True),
-        ParamSpec("publish_tf", False, "Accepted for robot_localization compatibility; "
-                  "TF is not broadcast (tf2_msgs is unavailable here).", read_only=True),
+        ParamSpec("publish_tf", True, "Broadcast world_frame -> base_link_frame on /tf at the output "
+                  "rate (world_frame map: map -> odom from the odom -> base_link on /tf), as "
+                  "robot_localization.", read_only=True),
         ParamSpec("print_diagnostics", True, "Publish /diagnostics.", read_only=True),
         ParamSpec("alpha", 1.0, "UKF sigma point spread.", 1e-4, 10.0, read_only=True),
         ParamSpec("kappa", 0.0, "UKF secondary scaling.", -100.0, 100.0, read_only=True),
@@ -75,7 +76,8 @@ def sensor_specs(name: str) -> list[ParamSpec]:
                   read_only=True),
         ParamSpec(f"{name}_queue_size", 10, "Subscription depth.", 1, 10000, read_only=True),
         ParamSpec(f"{name}_mount", [0.0] * 6, "Transform base_link -> sensor: x y z (m) roll "
-                  "pitch yaw (rad, fixed axes).", check=length(6), read_only=True),
+                  "pitch yaw (rad, fixed axes). Not set: taken from /tf_static (base_link -> the "
+                  "message's frame_id); set, it wins over TF.", check=length(6), read_only=True),
         ParamSpec(f"{name}_time_offset", 0.0, "Seconds added to header stamps (negative for "
                   "a sensor that stamps late).", -10.0, 10.0, read_only=True),
         ParamSpec(f"{name}_rejection_threshold", INF, "Mahalanobis threshold (sigmas) for every "

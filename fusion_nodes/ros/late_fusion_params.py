@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fusion_nodes.core.late_fusion import RULES
 
+from .sync import sync_specs
 from .params import ParamSpec, length, one_of
 
 
@@ -53,10 +54,6 @@ def specs() -> list[ParamSpec]:
         ParamSpec("bearing_origin", [0.0, 0.0], "x y (m, base_link) of the sensor whose objects only carry "
                   "a bearing (e.g. the camera).", check=length(2)),
         ParamSpec("id_field", "object_id", "Field with the track id for match_by: id.", read_only=True),
-        ParamSpec("slop", 0.04, "Synchronizer: largest stamp spread (s) within one set.", 0.0, 10.0,
-                  read_only=True),
-        ParamSpec("max_wait", 0.3, "Synchronizer: a message that waited this long (s) is fused with the "
-                  "inputs present.", 0.0, 60.0, read_only=True),
-        ParamSpec("queue_size", 10, "Synchronizer queue per input.", 1, 1000, read_only=True),
+        *sync_specs(),
         ParamSpec("stale_after", 1.0, "An input silent this long (s) is reported degraded.", 0.01, 3600.0),
     ]

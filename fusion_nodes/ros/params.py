@@ -111,13 +111,21 @@ def _plain(value):
         or type(value).__name__ == "array" else value
 
 
-def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], None]] = None) -> dict:
+def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], None]] = None,
+            into: Optional[dict] = None) -> dict:
     """Declare ``specs`` on ``node``, validate start-up values, guard later changes.
+
+    Parameters
+    ----------
+    into : dict, optional
+        Where the values live (and accepted changes are written); a node that
+        declares several tables passes the same dict each time, so that a
+        change in one table is seen when another one rebuilds from it.
 
     Returns
     -------
     dict
-        ``name -> value`` of every declared parameter.
+        ``name -> value`` of every declared parameter (``into`` if given).
 
     Raises
     ------
@@ -125,7 +133,8 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
         If any start-up value fails its check (all reasons joined).
     """
     by_name = {s.name: s for s in specs}
-    values, errors = {}, []
+    values = into if into is not None else {}
+    errors = []
     for s in specs:
         try:
             value = node.declare_parameter(s.name, s.ptype or s.default, s.descriptor()).value

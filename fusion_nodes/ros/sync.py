@@ -1,166 +1,123 @@
-"""message_filters-style synchronisation for the fusion nodes.
+"""Input synchronisation for the fusion nodes, built on message_filters.
 
-When the ``message_filters`` package is importable (a ROS install) its
-``Subscriber``, ``Cache``, ``TimeSynchronizer`` and
-``ApproximateTimeSynchronizer`` are used; otherwise (the pip environment)
-this module's own classes with the same API and the same matching rules
-(see :mod:`fusion_nodes.core.sync`). :class:`PartialApproximateTimeSynchronizer`
-adds a wait limit after which a partial set is emitted with ``None`` for the
-missing inputs, so fusion continues when a sensor dies; it is always ours.
+``mf`` is the real ``message_filters`` package where it is importable (every
+ROS 2 install) and :mod:`fusion_nodes.ros.msgfilters`, its drop-in, where it
+is not (pip only). The nodes build their inputs as ``mf.Subscriber`` ->
+validating stage -> synchronizer, so users can plug their own filters into
+the chain and this package's synchronizer into theirs.
+
+:class:`PartialApproximateTimeSynchronizer` is the package's policy
+(:mod:`fusion_nodes.core.sync`) as a message_filters filter (a
+``mf.SimpleFilter``): approximate-time matching with message_filters' rules
+plus a wait limit after which a partial set is emitted with ``None`` for the
+inputs that have nothing, so fusion goes on when a sensor dies.
+:func:`make_synchronizer` chooses between it and
+``message_filters.ApproximateTimeSynchronizer`` (the ``sync_backend``
+parameter). Both emit the same sets on the same stream when no partial set is
+due (``fusion bench`` checks it); the package's policy is the default because
+it is the one with the wait limit and it is faster (bench figures in the README).
 """
 from __future__ import annotations
 
-import bisect
-import threading
+from fusion_nodes.core.sync import ApproximatePolicy
 
-from fusion_nodes.core.sync import ApproximatePolicy, ExactPolicy
+from . import msgfilters
+from .params import ParamSpec, one_of
 
 try:  # a ROS install provides the reference implementation
-    import message_filters as _mf
+    import message_filters as _real
 except ImportError:  # pragma: no cover - depends on the environment
-    _mf = None
+    _real = None
+
+mf = _real if _real is not None else msgfilters
+BACKEND = "message_filters" if _real is not None else "fusion_nodes.ros.msgfilters"
+BACKENDS = ("fusion_nodes", "message_filters")
 
 
-def _stamp_ns(msg, clock=None, allow_headerless=False):
-    """Header stamp in ns; the node clock's now for headerless messages if allowed."""
-    header = getattr(msg, "header", None)
-    if header is not None and hasattr(header, "stamp"):
-        return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-    if allow_headerless and clock is not None:
-        return clock.now().nanoseconds
-    return None
+class PartialApproximateTimeSynchronizer(mf.SimpleFilter):
+    """Approximate-time sets within ``slop`` s, and partial sets after ``max_wait`` s.
 
+    A message that has waited ``max_wait`` seconds (on the newest stamp seen)
+    is emitted with ``None`` in place of each input that has nothing within
+    ``slop`` of it. ``max_wait=None`` gives message_filters'
+    ``ApproximateTimeSynchronizer`` exactly.
 
-class SimpleFilter:
-    """Callback fan-out shared by every filter."""
+    Parameters
+    ----------
+    fs : list of filters
+        Inputs (anything with ``registerCallback``).
+    queue_size : int
+        Messages kept per input.
+    slop : float
+        Largest stamp spread within one set (s, exclusive).
+    max_wait : float or None
+        Wait limit (s).
+    allow_headerless : bool
+        Stamp headerless messages with ``clock`` (default ``ROSClock``).
+    """
 
-    def __init__(self):
-        self.callbacks = {}
-
-    def registerCallback(self, cb, *args):  # noqa: N802 - message_filters' name
-        conn = len(self.callbacks)
-        self.callbacks[conn] = (cb, args)
-        return conn
-
-    def signalMessage(self, *msg):  # noqa: N802
-        for cb, args in list(self.callbacks.values()):
-            cb(*(msg + args))
-
-
-class Subscriber(SimpleFilter):
-    """A ROS subscription as the source of a filter chain."""
-
-    def __init__(self, node, msg_type, topic, qos_profile=10, **kwargs):
-        super().__init__()
-        self.node, self.topic = node, topic
-        self.sub = node.create_subscription(msg_type, topic, self.callback, qos_profile, **kwargs)
-
-    def callback(self, msg):
-        self.signalMessage(msg)
-
-    def getTopic(self):  # noqa: N802
-        return self.sub.topic_name
-
-
-class Cache(SimpleFilter):
-    """The last ``cache_size`` messages of a filter, looked up by stamp (ns)."""
-
-    def __init__(self, f, cache_size=1, allow_headerless=False, clock=None):
-        super().__init__()
-        self.cache_size, self.allow_headerless, self.clock = cache_size, allow_headerless, clock
-        self.stamps: list[int] = []
-        self.msgs: list = []
-        self.connectInput(f)
-
-    def connectInput(self, f):  # noqa: N802
-        self.incoming_connection = f.registerCallback(self.add)
-
-    def add(self, msg):
-        stamp = _stamp_ns(msg, self.clock, self.allow_headerless)
-        if stamp is None:
-            return
-        i = bisect.bisect_right(self.stamps, stamp)
-        self.stamps.insert(i, stamp)
-        self.msgs.insert(i, msg)
-        while len(self.msgs) > self.cache_size:
-            self.stamps.pop(0)
-            self.msgs.pop(0)
-        self.signalMessage(msg)
-
-    def getInterval(self, from_ns, to_ns):  # noqa: N802
-        return [m for s, m in zip(self.stamps, self.msgs) if from_ns <= s <= to_ns]
-
-    def getElemAfterTime(self, stamp_ns):  # noqa: N802
-        return next((m for s, m in zip(self.stamps, self.msgs) if s >= stamp_ns), None)
-
-    def getElemBeforeTime(self, stamp_ns):  # noqa: N802
-        before = [m for s, m in zip(self.stamps, self.msgs) if s <= stamp_ns]
-        return before[-1] if before else None
-
-    def getLatestTime(self):  # noqa: N802
-        return self.stamps[-1] if self.stamps else None
-
-    def getOldestTime(self):  # noqa: N802
-        return self.stamps[0] if self.stamps else None
-
-    def getLast(self):  # noqa: N802
-        return self.msgs[-1] if self.msgs else None
-
-
-class _Synchronizer(SimpleFilter):
-    def __init__(self, fs, policy, allow_headerless=False, clock=None):
-        super().__init__()
-        self.policy, self.allow_headerless = policy, allow_headerless
-        self.clock = clock or next((f.node.get_clock() for f in fs if hasattr(f, "node")), None)
-        self.lock = threading.Lock()
-        self.rejected_headerless = 0
-        self.connectInput(fs)
-
-    def connectInput(self, fs):  # noqa: N802
-        self.input_connections = [f.registerCallback(self.add, i) for i, f in enumerate(fs)]
-
-    def add(self, msg, index):
-        stamp = _stamp_ns(msg, self.clock, self.allow_headerless)
-        if stamp is None:
-            self.rejected_headerless += 1
-            return
-        with self.lock:
-            self.policy.add(index, stamp, msg)
+    def __init__(self, fs, queue_size, slop, max_wait=None, allow_headerless=False, clock=None):
+        mf.SimpleFilter.__init__(self)
+        self.policy = ApproximatePolicy(len(fs), queue_size, int(round(slop * 1e9)), self._emit,
+                                        None if max_wait is None else int(round(max_wait * 1e9)))
+        self._impl = msgfilters._Synchronizer(fs, self.policy, allow_headerless, clock)
 
     def _emit(self, msgs):
         self.signalMessage(*msgs)
 
+    @property
+    def rejected_headerless(self) -> int:
+        return self._impl.rejected_headerless
 
-class TimeSynchronizer(_Synchronizer):
-    """Emit when every input has a message with the same header stamp."""
+    @property
+    def partial(self) -> int:
+        """Partial sets emitted so far."""
+        return self.policy.partial
 
-    def __init__(self, fs, queue_size):
-        super().__init__(fs, ExactPolicy(len(fs), queue_size, lambda m: self._emit(m)))
-
-
-class ApproximateTimeSynchronizer(_Synchronizer):
-    """Emit sets whose stamps lie within ``slop`` seconds of each other."""
-
-    def __init__(self, fs, queue_size, slop, allow_headerless=False):
-        super().__init__(fs, ApproximatePolicy(len(fs), queue_size, int(slop * 1e9), lambda m: self._emit(m)),
-                         allow_headerless)
+    @property
+    def dropped(self) -> int:
+        """Messages pushed out of a full queue before they found a set."""
+        return self.policy.dropped
 
 
-class PartialApproximateTimeSynchronizer(_Synchronizer):
-    """:class:`ApproximateTimeSynchronizer` plus a wait limit (s).
+class _RealSynchronizer:
+    """``message_filters.ApproximateTimeSynchronizer`` with the counters the nodes report."""
 
-    A message that has waited ``max_wait`` seconds (on the newest stamp seen)
-    is emitted with ``None`` in place of each input that has nothing within
-    ``slop`` of it.
+    partial = 0
+    dropped = 0
+    rejected_headerless = 0
+
+    def __init__(self, fs, queue_size, slop):
+        self.sync = mf.ApproximateTimeSynchronizer(fs, queue_size, slop)
+
+    def registerCallback(self, cb, *args):  # noqa: N802
+        return self.sync.registerCallback(cb, *args)
+
+
+def make_synchronizer(backend: str, fs, queue_size: int, slop: float, max_wait: float, clock=None):
+    """The synchronizer a node's ``sync_backend`` parameter names.
+
+    ``fusion_nodes``: :class:`PartialApproximateTimeSynchronizer` with the wait
+    limit. ``message_filters``: message_filters' own
+    ``ApproximateTimeSynchronizer`` (the real one where installed, else the
+    drop-in); it has no wait limit, so a dead input stops the output.
     """
+    if backend == "message_filters":
+        return _RealSynchronizer(fs, queue_size, slop)
+    if backend != "fusion_nodes":
+        raise ValueError(f"sync_backend {backend!r} is not one of {list(BACKENDS)}")
+    return PartialApproximateTimeSynchronizer(fs, queue_size, slop, max_wait, clock=clock)
 
-    def __init__(self, fs, queue_size, slop, max_wait, allow_headerless=False, clock=None):
-        super().__init__(fs, ApproximatePolicy(len(fs), queue_size, int(slop * 1e9), lambda m: self._emit(m),
-                                               int(max_wait * 1e9)), allow_headerless, clock)
 
-
-BACKEND = "fusion_nodes"
-if _mf is not None:  # pragma: no cover - only on ROS installs
-    Subscriber, Cache, TimeSynchronizer, ApproximateTimeSynchronizer = (  # noqa: F811
-        _mf.Subscriber, _mf.Cache, _mf.TimeSynchronizer, _mf.ApproximateTimeSynchronizer)
-    BACKEND = "message_filters"
+def sync_specs() -> list[ParamSpec]:
+    """The synchronizer parameters every multi-input node declares."""
+    return [
+        ParamSpec("sync_backend", "fusion_nodes", "Synchronizer: fusion_nodes (approximate time with the "
+                  "max_wait limit) or message_filters (message_filters.ApproximateTimeSynchronizer, no "
+                  "wait limit: a dead input stops the output).", check=one_of(*BACKENDS), read_only=True),
+        ParamSpec("slop", 0.04, "Synchronizer: largest stamp spread (s) within one set.", 0.0, 10.0,
+                  read_only=True),
+        ParamSpec("max_wait", 0.3, "Synchronizer: a message that waited this long (s) is fused with the "
+                  "inputs present (fusion_nodes backend).", 0.0, 60.0, read_only=True),
+        ParamSpec("queue_size", 10, "Synchronizer queue per input.", 1, 1000, read_only=True),
+    ]

@@ -8,6 +8,7 @@ are copied field by field into the rclpy type (fields ROS 2 dropped, such as
 from __future__ import annotations
 
 import importlib
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,13 +21,41 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+_LOG = logging.getLogger("fusion_nodes.bagio")
 
 
 def message_class(msgtype: str):
-    """``'sensor_msgs/msg/Imu'`` (or ROS 1 ``'sensor_msgs/Imu'``) to the rclpy class."""
+    """``'sensor_msgs/msg/Imu'`` (or ROS 1 ``'sensor_msgs/Imu'``) to the rclpy class.
+
+    Raises
+    ------
+    LookupError
+        When no installed package provides the type.
+    """
     parts = msgtype.split("/")
     pkg, name = parts[0], parts[-1]
-    return getattr(importlib.import_module(f"{pkg}.msg"), name)
+    try:
+        return getattr(importlib.import_module(f"{pkg}.msg"), name)
+    except (ImportError, AttributeError):
+        raise LookupError(f"no installed message package provides {msgtype}") from None
+
+
+def _readable(conns) -> dict:
+    """``connection id -> rclpy class`` of the connections whose type is installed.
+
+    A bag from a real robot carries types this environment may lack (a
+    driver's own messages, tf2_msgs without a ROS install): those topics are
+    skipped, each named once in a warning, and the rest is read.
+    """
+    classes, skipped = {}, {}
+    for c in conns:
+        try:
+            classes[c.id] = message_class(c.msgtype)
+        except LookupError:
+            skipped[c.topic] = c.msgtype
+    for topic, msgtype in sorted(skipped.items()):
+        _LOG.warning("skipping %s: its type %s is not installed here", topic, msgtype)
+    return classes
 
 
 def type_name(msg) -> str:
@@ -78,7 +107,10 @@ def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> It
             return
         t0 = reader.start_time + int(start * 1e9)
         ros2 = {c.id: _is_cdr(c) for c in conns}
-        classes = {c.id: message_class(c.msgtype) for c in conns}
+        classes = _readable(conns)
+        conns = [c for c in conns if c.id in classes]
+        if not conns:
+            return
         for conn, t_ns, raw in reader.messages(connections=conns, start=t0):
             cls = classes[conn.id]
             if ros2[conn.id]:
@@ -90,6 +122,13 @@ def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> It
 
 def _is_cdr(conn) -> bool:
     return getattr(conn.ext, "serialization_format", "") == "cdr"
+
+
+def readable_topics(path) -> dict:
+    """``topic -> rclpy class`` of the topics whose type is installed (others warned, skipped)."""
+    with AnyReader([Path(path)]) as reader:
+        classes = _readable(reader.connections)
+        return {c.topic: classes[c.id] for c in reader.connections if c.id in classes}
 
 
 def topics(path) -> dict:

@@ -12,6 +12,8 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
+from fusion_nodes.ros.tf import tf_static_qos
+
 from . import bagio
 
 
@@ -28,12 +30,15 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
     node = rclpy.create_node("fusion_player")
     clock_pub = node.create_publisher(Clock, "/clock", 10)
     qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
-    pubs = {remap.get(t, t): node.create_publisher(bagio.message_class(msgtype), remap.get(t, t), qos)
-            for t, (msgtype, _) in bagio.topics(bag).items() if not topics or t in topics}
+    readable = {t: cls for t, cls in bagio.readable_topics(bag).items() if not topics or t in topics}
+    # /tf_static is latched (transient local), so nodes started later still get the mounts.
+    pubs = {remap.get(t, t): node.create_publisher(cls, remap.get(t, t),
+                                                   tf_static_qos() if t == "/tf_static" else qos)
+            for t, cls in readable.items()}
     _wait_for_subscribers(pubs.values(), delay)
     count = 0
     try:
-        messages = bagio.read(bag, topics, start)
+        messages = bagio.read(bag, list(readable), start) if readable else iter(())
         first = next(messages, None)
         if first is None:
             return 0

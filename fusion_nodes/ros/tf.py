@@ -1,0 +1,110 @@
+"""TF for the fusion nodes: broadcasting the estimate, reading sensor mounts.
+
+``tf2_msgs`` comes with every ROS install; in the pip environment ``make``
+builds it from ``interfaces/tf2_msgs``. :class:`TransformBroadcaster`
+publishes ``tf2_msgs/TFMessage`` on ``/tf`` with tf2_ros' QoS, and
+:class:`TransformCache` keeps what arrives on ``/tf_static`` (transient
+local, so transforms published before the node started are received) and
+``/tf``, and chains parent -> child edges to answer "where is frame F in
+base_link" (:meth:`TransformCache.lookup`). Only the latest transform of
+each edge is kept: enough for static sensor mounts and for map -> odom,
+which robot_localization also computes from the newest odom -> base_link.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from geometry_msgs.msg import TransformStamped
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from tf2_msgs.msg import TFMessage
+
+from fusion_nodes.core.geometry import compose, invert, quaternion_to_matrix, rpy_to_quaternion
+
+
+def tf_qos() -> QoSProfile:
+    """``/tf``: reliable, volatile, depth 100 (tf2_ros' DynamicBroadcasterQoS)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def tf_static_qos() -> QoSProfile:
+    """``/tf_static``: reliable, transient local, depth 1 (tf2_ros' StaticListenerQoS)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def _frame(name: str) -> str:
+    return name.lstrip("/")   # ROS 1 bags name frames with a leading slash
+
+
+def transform_msg(stamp, parent: str, child: str, translation, quaternion) -> TransformStamped:
+    """One ``TransformStamped`` parent -> child (translation in m, quaternion x y z w)."""
+    msg = TransformStamped()
+    msg.header.stamp, msg.header.frame_id, msg.child_frame_id = stamp, parent, child
+    t, q = msg.transform.translation, msg.transform.rotation
+    t.x, t.y, t.z = (float(v) for v in translation)
+    q.x, q.y, q.z, q.w = (float(v) for v in quaternion)
+    return msg
+
+
+def pose_transform(stamp, parent: str, child: str, x: np.ndarray) -> TransformStamped:
+    """The transform of a 15-D state's pose: parent = world frame, child = base_link."""
+    return transform_msg(stamp, parent, child, x[0:3], rpy_to_quaternion(*x[3:6]))
+
+
+def _to_tr(msg: TransformStamped):
+    t, q = msg.transform.translation, msg.transform.rotation
+    return np.array([t.x, t.y, t.z]), quaternion_to_matrix([q.x, q.y, q.z, q.w])
+
+
+class TransformBroadcaster:
+    """Publishes ``TransformStamped`` lists on ``/tf``."""
+
+    def __init__(self, node):
+        self.pub = node.create_publisher(TFMessage, "/tf", tf_qos())
+
+    def send(self, transforms) -> None:
+        self.pub.publish(TFMessage(transforms=list(transforms)))
+
+
+class TransformCache:
+    """Latest transform per edge from ``/tf_static`` and (optionally) ``/tf``."""
+
+    def __init__(self, node, dynamic: bool = False):
+        self.edges: dict[str, tuple[str, tuple]] = {}   # child -> (parent, (t, R))
+        self.static_children: set[str] = set()
+        node.create_subscription(TFMessage, "/tf_static", lambda m: self.add(m, True), tf_static_qos())
+        if dynamic:
+            node.create_subscription(TFMessage, "/tf", lambda m: self.add(m, False), tf_qos())
+
+    def add(self, msg: TFMessage, static: bool) -> None:
+        for tr in msg.transforms:
+            t, R = _to_tr(tr)
+            if not (np.all(np.isfinite(t)) and np.all(np.isfinite(R))):
+                continue
+            child = _frame(tr.child_frame_id)
+            self.edges[child] = (_frame(tr.header.frame_id), (t, R))
+            if static:
+                self.static_children.add(child)
+
+    def _to_root(self, frame: str):
+        """Chain frame -> its root: list of frames and the transform root <- frame."""
+        tr, seen = (np.zeros(3), np.eye(3)), [frame]
+        while frame in self.edges and len(seen) < 64:
+            parent, edge = self.edges[frame]
+            tr = compose(edge, tr)
+            frame = parent
+            seen.append(frame)
+        return seen, tr
+
+    def lookup(self, target: str, source: str) -> Optional[tuple]:
+        """Transform ``(t, R)`` with ``p_target = R p_source + t``, or None if not connected."""
+        target, source = _frame(target), _frame(source)
+        if target == source:
+            return np.zeros(3), np.eye(3)
+        chain_s, root_s = self._to_root(source)
+        chain_t, root_t = self._to_root(target)
+        if chain_s[-1] != chain_t[-1]:
+            return None
+        return compose(invert(root_t), root_s)
