@@ -18,7 +18,7 @@ import numpy as np
 from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 _LOG = logging.getLogger("fusion_nodes.bagio")
@@ -137,6 +137,41 @@ def topics(path) -> dict:
         return {t: (info.msgtype, info.msgcount) for t, info in reader.topics.items()}
 
 
+_PRIMITIVES = {"double": "float64", "float": "float32", "boolean": "bool", "octet": "byte"}
+
+
+def _msg_type(ftype: str) -> tuple[str, list]:
+    """One rclpy field type (``'sequence<vision_msgs/Detection3D>'``) as .msg syntax, and its nested types."""
+    if ftype.startswith("sequence<"):
+        inner, _, bound = ftype[len("sequence<"):-1].partition(", ")
+        name, nested = _msg_type(inner)
+        return name + (f"[<={bound}]" if bound else "[]"), nested
+    if ftype.endswith("]"):
+        base, _, size = ftype[:-1].partition("[")
+        name, nested = _msg_type(base)
+        return f"{name}[{size}]", nested
+    if "/" in ftype:
+        return ftype, [ftype]
+    if ftype.startswith("string<="):
+        return ftype, []
+    return _PRIMITIVES.get(ftype, ftype), []
+
+
+def register(cls, typestore=_TYPESTORE) -> str:
+    """Make an rclpy message class known to the rosbags typestore (from its fields); its type name."""
+    name = type_name(cls())
+    if name in typestore.fielddefs:
+        return name
+    lines = []
+    for field_name, ftype in cls.get_fields_and_field_types().items():
+        text, nested = _msg_type(ftype)
+        for n in nested:
+            register(message_class(n), typestore)
+        lines.append(f"{text} {field_name}")
+    typestore.register(get_types_from_msg("\n".join(lines), name))
+    return name
+
+
 class BagWriter:
     """Write rclpy messages to MCAP.
 
@@ -166,7 +201,7 @@ class BagWriter:
     def write(self, topic: str, msg, t_ns: int) -> None:
         conn = self._conns.get(topic)
         if conn is None:
-            conn = self._writer.add_connection(topic, type_name(msg), typestore=_TYPESTORE)
+            conn = self._writer.add_connection(topic, register(type(msg)), typestore=_TYPESTORE)
             self._conns[topic] = conn
         self._writer.write(conn, int(t_ns), serialize_message(msg))
         self.count += 1

@@ -1,0 +1,100 @@
+"""TF: kalman_fusion_node broadcasts its estimate and reads sensor mounts from /tf_static.
+
+Also the bag tools on a bag as real robots record them: /tf, /tf_static and
+a topic of a type that is not installed here.
+"""
+import logging
+
+import numpy as np
+import pytest
+import yaml
+from geometry_msgs.msg import TransformStamped
+from rosbags.typesys import get_types_from_msg
+from tf2_msgs.msg import TFMessage
+
+from conftest import REPO, SHARED
+from fusion_nodes.core.geometry import rpy_to_quaternion
+from fusion_nodes.tools import bagio
+from fusion_nodes.tools.evaluate import last_diagnostics, load_tracks
+from fusion_nodes.tools.offline import run_offline
+
+BAGS = SHARED / "robot_localization"
+pytestmark = pytest.mark.skipif(not (BAGS / "test1.bag").exists(), reason=f"no robot_localization bags at {BAGS}")
+TEST1_END, TEST1_TOL = np.array([-40.0454, -76.9988, -2.6974]), 1.0452   # robot_localization's own check
+
+
+def test_offline_test2_records_odom_to_base_link_equal_to_the_filtered_odometry(tmp_path):
+    out = tmp_path / "t2.mcap"
+    res = run_offline(BAGS / "test2.bag", REPO / "config" / "rl_test2.yaml", out)
+    assert res.published["/tf"] == res.published["/odometry/filtered"] == 3060
+    odom = {(m.header.stamp.sec, m.header.stamp.nanosec): m for _, _, m in bagio.read(out, ["/odometry/filtered"])}
+    tfs = [m for _, _, m in bagio.read(out, ["/tf"])]
+    for msg in tfs:
+        (tr,) = msg.transforms
+        assert (tr.header.frame_id, tr.child_frame_id) == ("odom", "base_link")
+        o = odom[(tr.header.stamp.sec, tr.header.stamp.nanosec)].pose.pose
+        t, q = tr.transform.translation, tr.transform.rotation
+        assert [t.x, t.y, t.z] == [o.position.x, o.position.y, o.position.z]
+        assert [q.x, q.y, q.z, q.w] == [o.orientation.x, o.orientation.y, o.orientation.z, o.orientation.w]
+
+
+def _imu_static_transform(stamp) -> TFMessage:
+    """base_link -> imu_link of test1's Husky (the robot's own URDF values)."""
+    tr = TransformStamped()
+    tr.header.stamp, tr.header.frame_id, tr.child_frame_id = stamp, "base_link", "imu_link"
+    tr.transform.translation.x, tr.transform.translation.y, tr.transform.translation.z = 0.0, -0.3, 0.52
+    q = rpy_to_quaternion(np.pi / 2, 0.0, -np.pi / 2)
+    r = tr.transform.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in q)
+    return TFMessage(transforms=[tr])
+
+
+def _robot_bag(path):
+    """test1.bag as a robot records it: plus /tf_static, /tf and a driver topic of an unknown type."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+    from rclpy.serialization import serialize_message
+    store = get_typestore(Stores.ROS2_JAZZY)
+    store.register(get_types_from_msg("uint8 level\nstring text", "acme_driver/msg/Status"))
+    status_cls = store.types["acme_driver/msg/Status"]
+    msgs = list(bagio.read(BAGS / "test1.bag"))
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {}
+
+        def put(topic, msgtype, t_ns, data):
+            if topic not in conns:
+                conns[topic] = w.add_connection(topic, msgtype, typestore=store)
+            w.write(conns[topic], t_ns, data)
+        t0 = msgs[0][1]
+        put("/tf_static", "tf2_msgs/msg/TFMessage", t0 - 1, serialize_message(_imu_static_transform(msgs[0][2].header.stamp)))
+        for k, (topic, t_ns, msg) in enumerate(msgs):
+            put(topic, bagio.type_name(msg), t_ns, serialize_message(msg))
+            if k % 100 == 0:
+                put("/acme/status", "acme_driver/msg/Status", t_ns,
+                    bytes(store.serialize_cdr(status_cls(level=0, text="ok"), "acme_driver/msg/Status")))
+                wheel = TransformStamped()
+                wheel.header.stamp, wheel.header.frame_id, wheel.child_frame_id = msg.header.stamp, "base_link", "wheel"
+                wheel.transform.rotation.w = 1.0
+                put("/tf", "tf2_msgs/msg/TFMessage", t_ns, serialize_message(TFMessage(transforms=[wheel])))
+    return path
+
+
+def test_imu_mount_from_tf_static_in_a_robot_bag_with_an_unknown_type(tmp_path, caplog):
+    bag = _robot_bag(tmp_path / "robot_bag")
+    params = yaml.safe_load((REPO / "config" / "rl_test1.yaml").read_text())
+    del params["kalman_fusion_node"]["ros__parameters"]["imu0_mount"]   # the mount must come from TF
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "out.mcap"
+    with caplog.at_level(logging.WARNING, logger="fusion_nodes.bagio"):
+        run_offline(bag, tmp_path / "p.yaml", out)
+    skipped = [r.getMessage() for r in caplog.records if "acme" in r.getMessage()]
+    assert skipped == ["skipping /acme/status: its type acme_driver/msg/Status is not installed here"]
+    last = [m for _, _, m in bagio.read(out, ["/odometry/filtered"])][-1].pose.pose.position
+    err = np.linalg.norm(np.array([last.x, last.y, last.z]) - TEST1_END)
+    print(f"test1, IMU mounted from /tf_static: final position error {err:.3f} m (tolerance {TEST1_TOL} m)")
+    assert err < TEST1_TOL
+    imu = last_diagnostics(out, "kalman_fusion_node: imu0")["kalman_fusion_node: imu0"]
+    assert imu["mount"] == "/tf_static imu_link" and imu["mount_assumed_identity"] == "0"
+    # The recorded output evaluates like any other bag (its unknown topic skipped again).
+    tracks = load_tracks(out, ["/odometry/filtered", "/husky_velocity_controller/odom"])
+    assert len(tracks["/odometry/filtered"].t) > 11000
