@@ -11,6 +11,8 @@ ROS_TOOLS ?= ../shared/ros-tools
 # DDS discovery stays on this machine; tests pick their own ROS_DOMAIN_ID.
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export PYTHONDONTWRITEBYTECODE := 1
+# The ROS tools find this package (and the interfaces built into .venv) here.
+export AMENT_PREFIX_PATH := $(abspath $(VENV))$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
 BAG ?=
 PARAMS ?=
@@ -20,7 +22,7 @@ PARAMS ?=
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-interfaces.txt setup.py setup.cfg \
-		scripts/build_interfaces.sh $(wildcard interfaces/*/msg/*.msg)
+		scripts/build_interfaces.sh scripts/register_ament.sh $(wildcard interfaces/*/msg/*.msg)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
@@ -28,6 +30,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-interfaces.txt setu
 	else echo "no $(ROS_TOOLS): tests of the real ros2 CLI / message_filters will be skipped"; fi
 	bash scripts/build_interfaces.sh $(VENV)
 	$(PY) -m pip install --quiet --no-deps -e .
+	bash scripts/register_ament.sh $(VENV)
 	touch $(STAMP)
 
 test: $(STAMP)

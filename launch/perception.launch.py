@@ -7,35 +7,19 @@ Starts imu_gps_node, kalman_fusion_node (ego motion for the radar's Doppler
 compensation), camera_node, radar_node and early_fusion_node, each reading
 its section of ``params_file`` (default: the package's
 config/perception.yaml, written for ``fusion sim --perception``). Set
-``with_kalman:=false`` when odometry/filtered comes from elsewhere.
+``with_kalman:=false`` when odometry/filtered comes from elsewhere. Common
+arguments (namespace, log_level, remappings): :mod:`fusion_nodes.ros.launching`.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
+
+from fusion_nodes.ros.launching import arguments, flag, nodes
 
 
 def generate_launch_description():
-    params_file = LaunchConfiguration("params_file")
-    common = [params_file, {"use_sim_time": LaunchConfiguration("use_sim_time")}]
-
-    def node(executable, condition=None):
-        return Node(package="fusion_nodes", executable=executable, name=executable, output="screen",
-                    parameters=common, condition=condition)
+    with_kalman, kalman = flag("with_kalman", "Also start kalman_fusion_node for odometry/filtered")
     return LaunchDescription([
-        DeclareLaunchArgument(
-            "params_file",
-            default_value=PathJoinSubstitution([FindPackageShare("fusion_nodes"), "config", "perception.yaml"]),
-            description="ROS 2 parameters YAML with a section per node"),
-        DeclareLaunchArgument("use_sim_time", default_value="false",
-                              description="Use /clock (bag replay) instead of the system clock"),
-        DeclareLaunchArgument("with_kalman", default_value="true",
-                              description="Also start kalman_fusion_node for odometry/filtered"),
-        node("imu_gps_node"),
-        node("kalman_fusion_node", IfCondition(LaunchConfiguration("with_kalman"))),
-        node("camera_node"),
-        node("radar_node"),
-        node("early_fusion_node"),
+        *arguments("perception.yaml", "ROS 2 parameters YAML with a section per node"),
+        with_kalman,
+        *nodes([("imu_gps_node", None), ("kalman_fusion_node", kalman), ("camera_node", None),
+                ("radar_node", None), ("early_fusion_node", None)]),
     ])

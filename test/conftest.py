@@ -1,11 +1,18 @@
 """Test session setup: keep DDS on this machine, one ROS domain per session."""
 import os
+import sys
 from pathlib import Path
 
 # Discovery must not leave the machine; each pytest session gets its own
 # domain so parallel sessions (and other developers' runs) do not cross-talk.
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
+
+# The venv is an ament prefix (scripts/register_ament.sh): the real ros2 CLI finds
+# fusion_nodes and the interface packages built into it.
+if (Path(sys.prefix) / "share" / "ament_index" / "resource_index" / "packages" / "fusion_nodes").exists():
+    os.environ["AMENT_PREFIX_PATH"] = os.pathsep.join(
+        p for p in (sys.prefix, os.environ.get("AMENT_PREFIX_PATH", "")) if p)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

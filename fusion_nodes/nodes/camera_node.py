@@ -20,6 +20,7 @@ from fusion_nodes.core import vision
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.camera_params import specs
 from fusion_nodes.ros.convert import stamp_to_sec
 from fusion_nodes.ros.models import load_early_fusion, score_columns
@@ -37,6 +38,7 @@ class CameraNode(Node):
         self.monitor = diag.InputMonitor()
         self.frames = self.detections = 0
         self.det_pub = self.create_publisher(PointCloud2, self.p["detections_topic"], sensor_qos(10))
+        self.objects = ObjectOutputs(self, "2d", self.p["vision_topic"], "")
         self.scene_pub = self.create_publisher(Float32MultiArray, self.p["scene_topic"], sensor_qos(10))
         self.debug_pub = self.create_publisher(Image, self.p["debug_topic"], 2) \
             if self.p["publish_debug_image"] else None
@@ -99,6 +101,7 @@ class CameraNode(Node):
         if self.model is not None:
             cols.update(score_columns(self.model.classes, self.model.predict_proba(cam=ef.camera_vectors(cols))))
         self.det_pub.publish(pointcloud.write(PointCloud2(), cols, header))
+        self.objects.publish(header, cols)
         grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
         self.scene_pub.publish(Float32MultiArray(data=[float(len(boxes)), float(grey.mean()),

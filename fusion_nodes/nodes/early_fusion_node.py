@@ -22,6 +22,7 @@ from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.early_fusion_params import specs
 from fusion_nodes.ros.models import load_early_fusion, score_columns
@@ -47,6 +48,7 @@ class EarlyFusionNode(Node):
                                       self.p["queue_size"], self.p["slop"], self.p["max_wait"])
         self.sync.registerCallback(self._on_set)
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
+        self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
         self.scene_pub = self.create_publisher(PointCloud2, self.p["scene_topic"], sensor_qos(10))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -60,8 +62,11 @@ class EarlyFusionNode(Node):
         imu_vec = ef.imu_vector(imu.points) if imu is not None and len(imu.points) else None
         pairs = self._associate(det, clusters)
         cols = self._objects(det, clusters, imu_vec, pairs)
-        header = Header(stamp=(rad or cam or imu).header.stamp, frame_id="base_link")
+        # Object positions are the radar clusters' (radar_node publishes them in base_link).
+        header = Header(stamp=(rad or cam or imu).header.stamp,
+                        frame_id=rad.header.frame_id if rad is not None else "base_link")
         self.pub.publish(pointcloud.write(PointCloud2(), cols, header))
+        self.objects.publish(header, cols)
         self.scene_pub.publish(pointcloud.write(PointCloud2(), self._scene(det, clusters, imu_vec, pairs, cols),
                                                 header))
         self.counts["objects"] += len(cols["class_id"])

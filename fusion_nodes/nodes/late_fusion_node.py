@@ -23,6 +23,7 @@ from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import decisions as dec
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.late_fusion_params import specs
 from fusion_nodes.ros.models import resolve
@@ -49,6 +50,7 @@ class LateFusionNode(Node):
         self.sync.registerCallback(self._on_set)
         self.counts = {"sets": 0, "fused": 0, "abstained": 0}
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
+        self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f"late fusion ({self.p['rule']}) of {self.names}, weights {self.p['weights']}")
@@ -98,8 +100,11 @@ class LateFusionNode(Node):
             rows.append((g, fused))
             self.counts["abstained" if fused.abstained else "fused"] += 1
         stamp = max((c.header.stamp for c in clouds if c is not None), key=lambda s: (s.sec, s.nanosec))
-        self.pub.publish(pointcloud.write(PointCloud2(), self._columns(parsed, rows),
-                                          Header(stamp=stamp, frame_id="base_link")))
+        # Fused positions are those of the inputs (the first input present names the frame).
+        frame = next((c.header.frame_id for c in clouds if c is not None and c.header.frame_id), "base_link")
+        header, cols = Header(stamp=stamp, frame_id=frame), self._columns(parsed, rows)
+        self.pub.publish(pointcloud.write(PointCloud2(), cols, header))
+        self.objects.publish(header, cols)
 
     def _parse(self, i: int, cloud):
         if cloud is None:

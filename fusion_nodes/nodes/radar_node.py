@@ -22,6 +22,7 @@ from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.convert import stamp_to_sec
 from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
@@ -40,6 +41,7 @@ class RadarNode(Node):
         self.scans = self.clusters = 0
         self._ego = None  # (stamp, v_base, w_base)
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
+        self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(PointCloud2, self.p["input_topic"], self._on_scan, sensor_qos(10))
         if self.p["odometry_topic"]:
@@ -74,6 +76,7 @@ class RadarNode(Node):
         if self.model is not None:
             cols.update(score_columns(self.model.classes, self.model.predict_proba(rad=ef.radar_vectors(cols))))
         self.pub.publish(pointcloud.write(PointCloud2(), cols, header))
+        self.objects.publish(header, cols)
         self.scans += 1
         self.clusters += len(feats)
 

@@ -1,6 +1,7 @@
 """camera_node parameters."""
 from __future__ import annotations
 
+from .objects import output_specs
 from .params import ParamSpec, one_of
 
 
@@ -31,4 +32,5 @@ def specs() -> list[ParamSpec]:
         ParamSpec("model_file", "", "Model from `fusion fit` (JSON) whose classifier adds class_id, "
                   "confidence and score_<class> fields; a bare name is looked up in the package's config "
                   "directory; empty: no scores.", read_only=True),
+        *output_specs("camera/detections_2d", ""),
     ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .sync import sync_specs
+from .objects import output_specs
 from .params import ParamSpec, length
 
 
@@ -35,4 +36,5 @@ def specs() -> list[ParamSpec]:
         ParamSpec("publish_features", False, "Add the fused feature vector (f_0 ..) to each object."),
         ParamSpec("publish_camera_only", True, "Publish camera detections without a radar partner "
                   "(position NaN, bearing from the camera)."),
+        *output_specs("fusion/early/detections", "fusion/early/markers"),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fusion_nodes.core.late_fusion import RULES
 
 from .sync import sync_specs
+from .objects import output_specs
 from .params import ParamSpec, length, one_of
 
 
@@ -56,4 +57,5 @@ def specs() -> list[ParamSpec]:
         ParamSpec("id_field", "object_id", "Field with the track id for match_by: id.", read_only=True),
         *sync_specs(),
         ParamSpec("stale_after", 1.0, "An input silent this long (s) is reported degraded.", 0.01, 3600.0),
+        *output_specs("fusion/late/detections", "fusion/late/markers"),
     ]

@@ -1,6 +1,7 @@
 """radar_node parameters."""
 from __future__ import annotations
 
+from .objects import output_specs
 from .params import ParamSpec, length
 
 
@@ -29,4 +30,5 @@ def specs() -> list[ParamSpec]:
         ParamSpec("model_file", "", "Model from `fusion fit` (JSON) whose classifier adds class_id, "
                   "confidence and score_<class> fields; a bare name is looked up in the package's config "
                   "directory; empty: no scores.", read_only=True),
+        *output_specs("radar/detections", "radar/markers"),
     ]
