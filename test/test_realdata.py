@@ -83,3 +83,27 @@ def test_clock_jumping_back_resets_the_filter_and_output_continues(tmp_path):
         runner.close()
     # After the reset the second pass matches robot_localization's end point again.
     assert np.linalg.norm(final_position(tmp_path / "second.mcap") - [1.0255, 3.4334, 0.7408]) < 0.1069
+
+
+@pytest.mark.parametrize("yaw_offset", [1.99, 0.0])
+def test_gps_with_a_magnetic_imu_heading_needs_yaw_offset_and_says_so(tmp_path, yaw_offset):
+    """The README-only GPS recipe on test1 (odometry + IMU orientation + GPS): with the heading made
+    ENU by yaw_offset nearly every fix is fused; without it the fixes are rejected and odom1 is ERROR."""
+    import yaml
+    from diagnostic_msgs.msg import DiagnosticStatus
+    cfg = yaml.safe_load((REPO / "config" / "test1_gps_imu_yaw.yaml").read_text())
+    cfg["imu_gps_node"]["ros__parameters"]["yaw_offset"] = yaw_offset
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "o.mcap"
+    run_offline(BAGS / "test1.bag", tmp_path / "p.yaml", out)
+    fixes = sum(1 for _ in bagio.read(out, ["/odometry/gps"]))
+    d = last_diagnostics(out, "kalman_fusion_node: odom1")["kalman_fusion_node: odom1"]
+    levels = [st.level for _, _, m in bagio.read(out, ["/diagnostics"]) for st in m.status
+              if st.name == "kalman_fusion_node: odom1"]
+    errors = sum(lv == DiagnosticStatus.ERROR for lv in levels)
+    print(f"yaw_offset {yaw_offset}: {d['accepted']} of {fixes} fixes fused, {errors} of {len(levels)} ERROR ticks")
+    if yaw_offset:
+        assert int(d["accepted"]) > 0.95 * fixes and errors == 0
+    else:
+        assert int(d["accepted"]) < 0.5 * fixes and errors > 0.5 * len(levels)
+        assert "yaw_offset" in d["message"]

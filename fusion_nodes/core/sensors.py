@@ -7,7 +7,7 @@ and returns :class:`~fusion_nodes.core.records.Measurement` objects.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -200,6 +200,20 @@ class OdometryModel(_RepairCounter):
         z = np.concatenate([v_b, w_b])[local]
         return Measurement(self.cfg.name, twist.stamp + self.cfg.time_offset, z, C,
                            StateSelection(self.twist_idx), self.cfg.twist_threshold, "twist")
+
+
+def imu_heading_to_enu(s: ImuSample, yaw_correction: float) -> ImuSample:
+    """Rotate an IMU orientation about the world z axis by ``yaw_correction`` (rad).
+
+    For an IMU whose heading is not ENU (magnetic north, or 0 facing north):
+    ``q_enu = Rz(declination + yaw_offset) ⊗ q``, as navsat_transform applies
+    ``magnetic_declination_radians`` and ``yaw_offset``. Rates and
+    accelerations are body-frame quantities and stay as they are.
+    """
+    if s.orientation is None or yaw_correction == 0.0:
+        return s
+    R = rpy_to_matrix(0.0, 0.0, yaw_correction) @ Rotation.from_quat(s.orientation).as_matrix()
+    return replace(s, orientation=Rotation.from_matrix(R).as_quat())
 
 
 def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:

@@ -23,7 +23,7 @@ from fusion_nodes.core.geometry import rpy_to_quaternion
 from fusion_nodes.core.gnss import CourseOverGround, Datum
 from fusion_nodes.core.imu_features import FEATURE_NAMES, ImuFeatureWindow
 from fusion_nodes.core.records import ImuSample
-from fusion_nodes.core.sensors import Mount, imu_in_base
+from fusion_nodes.core.sensors import Mount, imu_heading_to_enu, imu_in_base
 from fusion_nodes.core.validation import InvalidInput, check_quaternion, check_stamp, repair_covariance
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
@@ -91,8 +91,9 @@ class ImuGpsNode(Node):
                                       "linear_acceleration_covariance")
         self.repaired += r1 + r2 + r3
         q = check_quaternion(s.orientation) if s.orientation is not None else None
-        return imu_in_base(ImuSample(s.stamp, q, q_cov, s.angular_velocity, w_cov,
-                                     s.linear_acceleration, a_cov), self.mount)
+        based = imu_in_base(ImuSample(s.stamp, q, q_cov, s.angular_velocity, w_cov,
+                                      s.linear_acceleration, a_cov), self.mount)
+        return imu_heading_to_enu(based, self.p["magnetic_declination_radians"] + self.p["yaw_offset"])
 
     def _feature_step(self, s: ImuSample, header) -> None:
         """Add a sample to the feature window; publish every 1/feature_rate s of stamp time."""

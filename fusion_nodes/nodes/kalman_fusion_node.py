@@ -8,7 +8,8 @@ and ``/diagnostics``.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
@@ -33,6 +34,9 @@ from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 from fusion_nodes.ros.tf import TransformBroadcaster, TransformCache, pose_transform, transform_msg
 
+# An input whose measurement parts are mostly rejected by the Mahalanobis gate over
+# GATE_WINDOW seconds (diagnostics ticks) is an ERROR: it disagrees with the others.
+GATE_WINDOW, GATE_ERROR_SHARE, GATE_MIN_PARTS = 10, 0.8, 5
 MSG_TYPES = {"odom": Odometry, "imu": Imu, "pose": PoseWithCovarianceStamped,
              "twist": TwistWithCovarianceStamped}
 
@@ -45,6 +49,7 @@ class _Input:
     monitor: diag.InputMonitor
     mount_from_tf: bool = False       # no <name>_mount given: the mount comes from /tf_static
     mount_frame: str | None = None    # the frame the current mount was looked up for
+    gate_history: deque = field(default_factory=lambda: deque(maxlen=GATE_WINDOW + 1))  # (t, accepted, rejected)
 
 
 class KalmanFusionNode(Node):
@@ -204,7 +209,8 @@ class KalmanFusionNode(Node):
             return
         odom_base = self.tf_cache.lookup(odom, base)
         if odom_base is None:
-            self._warn("tf", f"no {odom} -> {base} on /tf yet: map -> {odom} not published")
+            self._warn("tf", f"no {odom} -> {base} on /tf yet: map -> {odom} not published (run an "
+                             f"odom-frame instance that publishes it, or set publish_tf: false)")
             return
         t, R = compose((x[0:3], rpy_to_matrix(*x[3:6])), invert(odom_base))
         self.tf.send([transform_msg(stamp, self.world_frame, odom, t, matrix_to_quaternion(R))])
@@ -234,7 +240,15 @@ class KalmanFusionNode(Node):
         stale = inp.monitor.staleness(now)
         timeout = max(1.0, self.p["sensor_timeout"])
         dropped = dict(st.dropped)
-        if not inp.monitor.received:
+        rejected_share = self._rejected_share(inp, now, st)
+        if rejected_share > GATE_ERROR_SHARE:
+            level = diag.ERROR
+            text = (f"{rejected_share:.0%} of its measurements rejected by the Mahalanobis gate over "
+                    f"{GATE_WINDOW} s: it disagrees with the other inputs. Likely causes: a heading that is not "
+                    "ENU (magnetic IMU yaw: set magnetic_declination_radians / yaw_offset in imu_gps_node), "
+                    "a wrong frame or mount, or covariances far too small")
+            self.get_logger().error(f"{inp.name} ({self.p[inp.name]}): {text}", throttle_duration_sec=10.0)
+        elif not inp.monitor.received:
             level, text = diag.STALE, "no messages received"
         elif stale > timeout:
             level, text = diag.WARN, f"silent for {stale:.1f} s: predicting without it"
@@ -247,11 +261,23 @@ class KalmanFusionNode(Node):
                   "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}
+        values["rejected_share_10s"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", inp.name, level, text, values)
+
+
+    @staticmethod
+    def _rejected_share(inp: _Input, now: float, st) -> float:
+        """Share of measurement parts rejected by the gate over the last GATE_WINDOW diagnostics ticks."""
+        inp.gate_history.append((now, st.accepted, st.rejected))
+        if len(inp.gate_history) <= GATE_WINDOW:
+            return 0.0
+        _, a0, r0 = inp.gate_history[0]
+        accepted, rejected = st.accepted - a0, st.rejected - r0
+        return rejected / (accepted + rejected) if accepted + rejected >= GATE_MIN_PARTS else 0.0
 
 
 def main(args=None) -> int:

@@ -23,6 +23,12 @@ def specs() -> list[ParamSpec]:
                   read_only=True),
         ParamSpec("imu_mount", [0.0] * 6, "Transform base_link -> IMU: x y z (m) roll pitch yaw "
                   "(rad, fixed axes).", check=length(6), read_only=True),
+        ParamSpec("magnetic_declination_radians", 0.0, "Magnetic declination (rad, east positive) added to "
+                  "the IMU yaw, for an IMU whose heading is magnetic (navsat_transform's meaning).",
+                  -3.1416, 3.1416, read_only=True),
+        ParamSpec("yaw_offset", 0.0, "Offset (rad) added to the IMU yaw so that 0 means facing east (ENU), "
+                  "e.g. pi/2 for an IMU that reads 0 facing north (navsat_transform's meaning).",
+                  -6.2832, 6.2832, read_only=True),
         ParamSpec("zero_covariance_policy", "replace", "An all-zero (unknown) IMU covariance is "
                   "'replace'd by the defaults below or 'reject'ed.", check=one_of("replace", "reject")),
         ParamSpec("imu_orientation_variance", 0.01, "Default orientation variance (rad^2).", 1e-12, 1e6),
