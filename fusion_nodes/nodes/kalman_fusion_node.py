@@ -8,7 +8,6 @@ and ``/diagnostics``.
 from __future__ import annotations
 
 import sys
-from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,10 +18,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import Imu
 
 from fusion_nodes.core.estimator import StateEstimator
-from fusion_nodes.core.geometry import compose, invert, matrix_to_quaternion, matrix_to_rpy, rpy_to_matrix
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.records import Measurement
-from fusion_nodes.core.sensors import ImuModel, Mount, OdometryModel
+from fusion_nodes.core.sensors import ImuModel, OdometryModel
 from fusion_nodes.core.validation import InvalidInput, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_odometry,
@@ -32,11 +30,8 @@ from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, 
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
-from fusion_nodes.ros.tf import TransformBroadcaster, TransformCache, pose_transform, transform_msg
+from fusion_nodes.ros.tf import EstimateBroadcaster, TransformCache
 
-# An input whose measurement parts are mostly rejected by the Mahalanobis gate over
-# GATE_WINDOW seconds (diagnostics ticks) is an ERROR: it disagrees with the others.
-GATE_WINDOW, GATE_ERROR_SHARE, GATE_MIN_PARTS = 10, 0.8, 5
 MSG_TYPES = {"odom": Odometry, "imu": Imu, "pose": PoseWithCovarianceStamped,
              "twist": TwistWithCovarianceStamped}
 
@@ -49,7 +44,12 @@ class _Input:
     monitor: diag.InputMonitor
     mount_from_tf: bool = False       # no <name>_mount given: the mount comes from /tf_static
     mount_frame: str | None = None    # the frame the current mount was looked up for
-    gate_history: deque = field(default_factory=lambda: deque(maxlen=GATE_WINDOW + 1))  # (t, accepted, rejected)
+    gate: diag.RejectionWindow = field(default_factory=diag.RejectionWindow)   # ERROR when mostly rejected
+
+
+def _model(kind: str, cfg):
+    """The core sensor model of an input kind."""
+    return ImuModel(cfg) if kind == "imu" else OdometryModel(cfg)
 
 
 class KalmanFusionNode(Node):
@@ -67,7 +67,8 @@ class KalmanFusionNode(Node):
         self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p["map_frame"])
         self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
         self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
-        self.tf = TransformBroadcaster(self) if self.p["publish_tf"] else None
+        self.tf = EstimateBroadcaster(self, self.tf_cache, self.world_frame, self.p["base_link_frame"],
+                                      self.p["odom_frame"], self.p["map_frame"]) if self.p["publish_tf"] else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
         self._last_now = None
         self._last_receipt = float("-inf")
@@ -82,9 +83,7 @@ class KalmanFusionNode(Node):
     # -- setup --------------------------------------------------------------
     def _subscribe(self, name: str) -> _Input:
         kind = name.rstrip("0123456789")
-        cfg = sensor_config(self.p, name)
-        model = ImuModel(cfg) if kind == "imu" else OdometryModel(cfg)
-        inp = _Input(name, kind, model, diag.InputMonitor(),
+        inp = _Input(name, kind, _model(kind, sensor_config(self.p, name)), diag.InputMonitor(),
                      mount_from_tf=f"{name}_mount" not in self._parameter_overrides)
         self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg: self._on_message(inp, msg),
                                  sensor_qos(self.p[f"{name}_queue_size"]))
@@ -143,19 +142,16 @@ class KalmanFusionNode(Node):
         base = self.p["base_link_frame"]
         if not frame or frame == base or frame == inp.mount_frame:
             return
-        found = self.tf_cache.lookup(base, frame)
-        if found is None:
+        mount = self.tf_cache.mount(base, frame)
+        if mount is None:
             inp.monitor.drop("mount_assumed_identity")
             self._warn(inp.name, f"no transform {base} <- {frame} on /tf_static yet: taking the sensor "
                                  f"to be at {base} (publish the static transform or set {inp.name}_mount)")
             return
-        t, R = found
-        mount = Mount(t, matrix_to_rpy(R))
-        cfg = replace(sensor_config(self.p, inp.name), mount=mount)
-        inp.model = ImuModel(cfg) if inp.kind == "imu" else OdometryModel(cfg)
+        inp.model = _model(inp.kind, replace(sensor_config(self.p, inp.name), mount=mount))
         inp.mount_frame = frame
         self.get_logger().info(f"{inp.name}: mounted from /tf_static {base} -> {frame}: "
-                               f"{[round(float(v), 4) for v in (*t, *mount.rpy)]}")
+                               f"{[round(float(v), 4) for v in (*mount.translation, *mount.rpy)]}")
 
     @staticmethod
     def _measurements(inp: _Input, msg, stamp: float):
@@ -194,26 +190,9 @@ class KalmanFusionNode(Node):
         self.pub.publish(state_to_odometry(x, P, stamp, self.world_frame, self.p["base_link_frame"]))
         self.published += 1
         if self.tf is not None:
-            self._broadcast(stamp, x)
-
-    def _broadcast(self, stamp, x) -> None:
-        """world -> base_link; in the map frame map -> odom, as robot_localization.
-
-        With ``world_frame: map`` the transform published is map -> odom =
-        (map -> base_link) ∘ (odom -> base_link)⁻¹, from the newest odom -> base_link
-        on /tf (published by the odom-frame instance).
-        """
-        base, odom = self.p["base_link_frame"], self.p["odom_frame"]
-        if self.world_frame != self.p["map_frame"]:
-            self.tf.send([pose_transform(stamp, self.world_frame, base, x)])
-            return
-        odom_base = self.tf_cache.lookup(odom, base)
-        if odom_base is None:
-            self._warn("tf", f"no {odom} -> {base} on /tf yet: map -> {odom} not published (run an "
-                             f"odom-frame instance that publishes it, or set publish_tf: false)")
-            return
-        t, R = compose((x[0:3], rpy_to_matrix(*x[3:6])), invert(odom_base))
-        self.tf.send([transform_msg(stamp, self.world_frame, odom, t, matrix_to_quaternion(R))])
+            why = self.tf.send(stamp, x)
+            if why:
+                self._warn("tf", why)
 
     def _reset(self, why: str) -> None:
         self.get_logger().warn(f"resetting filter: {why}")
@@ -240,11 +219,11 @@ class KalmanFusionNode(Node):
         stale = inp.monitor.staleness(now)
         timeout = max(1.0, self.p["sensor_timeout"])
         dropped = dict(st.dropped)
-        rejected_share = self._rejected_share(inp, now, st)
-        if rejected_share > GATE_ERROR_SHARE:
+        rejected_share = inp.gate.update(st.accepted, st.rejected)
+        if inp.gate.alarm:
             level = diag.ERROR
             text = (f"{rejected_share:.0%} of its measurements rejected by the Mahalanobis gate over "
-                    f"{GATE_WINDOW} s: it disagrees with the other inputs. Likely causes: a heading that is not "
+                    f"{inp.gate.window} s: it disagrees with the other inputs. Likely causes: a heading that is not "
                     "ENU (magnetic IMU yaw: set magnetic_declination_radians / yaw_offset in imu_gps_node), "
                     "a wrong frame or mount, or covariances far too small")
             self.get_logger().error(f"{inp.name} ({self.p[inp.name]}): {text}", throttle_duration_sec=10.0)
@@ -261,23 +240,12 @@ class KalmanFusionNode(Node):
                   "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}
-        values["rejected_share_10s"] = rejected_share
+        values["rejected_share_window"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", inp.name, level, text, values)
-
-
-    @staticmethod
-    def _rejected_share(inp: _Input, now: float, st) -> float:
-        """Share of measurement parts rejected by the gate over the last GATE_WINDOW diagnostics ticks."""
-        inp.gate_history.append((now, st.accepted, st.rejected))
-        if len(inp.gate_history) <= GATE_WINDOW:
-            return 0.0
-        _, a0, r0 = inp.gate_history[0]
-        accepted, rejected = st.accepted - a0, st.rejected - r0
-        return rejected / (accepted + rejected) if accepted + rejected >= GATE_MIN_PARTS else 0.0
 
 
 def main(args=None) -> int:

@@ -47,6 +47,34 @@ class InputMonitor:
         return now - self.times[-1] if self.times else float("inf")
 
 
+class RejectionWindow:
+    """Share of an input's measurement parts rejected by the gate over the last ``window`` updates.
+
+    Updated once per diagnostics tick (1 Hz) with the running accepted /
+    rejected counts; :attr:`alarm` says when the share exceeds ``limit``
+    (with at least ``min_parts`` parts in the window): the input disagrees
+    with the others, an ERROR rather than noise.
+    """
+
+    def __init__(self, window: int = 10, limit: float = 0.8, min_parts: int = 5):
+        self.window, self.limit, self.min_parts = window, limit, min_parts
+        self.history: deque = deque(maxlen=window + 1)
+        self.share = 0.0
+
+    def update(self, accepted: int, rejected: int) -> float:
+        self.history.append((accepted, rejected))
+        self.share = 0.0
+        if len(self.history) > self.window:
+            a0, r0 = self.history[0]
+            n = (accepted - a0) + (rejected - r0)
+            self.share = (rejected - r0) / n if n >= self.min_parts else 0.0
+        return self.share
+
+    @property
+    def alarm(self) -> bool:
+        return self.share > self.limit
+
+
 def status(name: str, hardware_id: str, level, message: str, values: dict) -> DiagnosticStatus:
     """One ``DiagnosticStatus`` with its key/values stringified."""
     return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,

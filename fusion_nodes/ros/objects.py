@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from vision_msgs.msg import (BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D,
+from vision_msgs.msg import (BoundingBox2D, Detection2D, Detection2DArray, Detection3D,
                              Detection3DArray, LabelInfo, ObjectHypothesis, ObjectHypothesisWithPose,
                              VisionClass)
 from visualization_msgs.msg import Marker, MarkerArray
@@ -111,8 +112,7 @@ def markers(header, cols: dict, ns: str, lifetime: float = 0.5) -> MarkerArray:
     out = MarkerArray(markers=[Marker(header=header, ns=ns, action=Marker.DELETEALL)])
     life = Duration(sec=int(lifetime), nanosec=int((lifetime % 1) * 1e9))
     classes = class_names(cols)
-    for i in _positions(cols):
-        det = detections_3d(header, {k: v[i:i + 1] for k, v in cols.items()}).detections[0]
+    for i, det in zip(_positions(cols), detections_3d(header, cols).detections):
         best = det.results[0].hypothesis if det.results else None
         k = classes.index(best.class_id) if best and best.class_id in classes else 0
         r, g, b = _COLOURS[k % len(_COLOURS)]
@@ -134,7 +134,6 @@ def markers(header, cols: dict, ns: str, lifetime: float = 0.5) -> MarkerArray:
 
 def _arrow(header, ns, mid, p, radial_speed, life) -> Marker:
     """Radial velocity (m/s, positive away from the sensor) as an arrow from the object, 1 s long."""
-    from geometry_msgs.msg import Point
     rng = float(np.hypot(p.x, p.y)) or 1.0
     ux, uy = p.x / rng, p.y / rng
     arrow = Marker(header=header, ns=ns, id=mid, type=Marker.ARROW, action=Marker.ADD, lifetime=life)

@@ -19,7 +19,9 @@ from geometry_msgs.msg import TransformStamped
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from tf2_msgs.msg import TFMessage
 
-from fusion_nodes.core.geometry import compose, invert, quaternion_to_matrix, rpy_to_quaternion
+from fusion_nodes.core.geometry import (compose, invert, matrix_to_quaternion, matrix_to_rpy, quaternion_to_matrix,
+                                        rpy_to_matrix, rpy_to_quaternion)
+from fusion_nodes.core.sensors import Mount
 
 
 def tf_qos() -> QoSProfile:
@@ -108,3 +110,35 @@ class TransformCache:
         if chain_s[-1] != chain_t[-1]:
             return None
         return compose(invert(root_t), root_s)
+
+    def mount(self, base: str, frame: str) -> Optional[Mount]:
+        """The sensor mount base -> ``frame`` (a :class:`Mount`), or None while not connected."""
+        found = self.lookup(base, frame)
+        return None if found is None else Mount(found[0], matrix_to_rpy(found[1]))
+
+
+class EstimateBroadcaster:
+    """The TF of a state estimate, as robot_localization publishes it.
+
+    ``world -> base_link`` when the world frame is odom; with ``world = map``
+    the transform published is map -> odom = (map -> base_link) ∘
+    (odom -> base_link)⁻¹, from the newest odom -> base_link on /tf
+    (published by an odom-frame instance).
+    """
+
+    def __init__(self, node, cache: TransformCache, world: str, base: str, odom: str, map_frame: str):
+        self.tf, self.cache = TransformBroadcaster(node), cache
+        self.world, self.base, self.odom, self.in_map = world, base, odom, world == map_frame
+
+    def send(self, stamp, x: np.ndarray) -> Optional[str]:
+        """Publish the transform of state ``x``; returns why nothing was published, or None."""
+        if not self.in_map:
+            self.tf.send([pose_transform(stamp, self.world, self.base, x)])
+            return None
+        odom_base = self.cache.lookup(self.odom, self.base)
+        if odom_base is None:
+            return (f"no {self.odom} -> {self.base} on /tf yet: map -> {self.odom} not published (run an "
+                    f"odom-frame instance that publishes it, or set publish_tf: false)")
+        t, R = compose((x[0:3], rpy_to_matrix(*x[3:6])), invert(odom_base))
+        self.tf.send([transform_msg(stamp, self.world, self.odom, t, matrix_to_quaternion(R))])
+        return None
