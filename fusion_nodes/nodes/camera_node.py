@@ -40,8 +40,8 @@ class CameraNode(Node):
         self.det_pub = self.create_publisher(PointCloud2, self.p["detections_topic"], sensor_qos(10))
         self.objects = ObjectOutputs(self, "2d", self.p["vision_topic"], "")
         self.scene_pub = self.create_publisher(Float32MultiArray, self.p["scene_topic"], sensor_qos(10))
-        self.debug_pub = self.create_publisher(Image, self.p["debug_topic"], 2) \
-            if self.p["publish_debug_image"] else None
+        # Always created: publish_debug_image can be switched on live.
+        self.debug_pub = self.create_publisher(Image, self.p["debug_topic"], 2)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         if self.p["capture_device"]:
             self._open_capture()
@@ -107,7 +107,7 @@ class CameraNode(Node):
         self.scene_pub.publish(Float32MultiArray(data=[float(len(boxes)), float(grey.mean()),
                                                        float(hsv[:, :, 1].mean()),
                                                        float((cv2.Canny(grey, 80, 160) > 0).mean())]))
-        if self.debug_pub is not None:
+        if self.p["publish_debug_image"]:
             self._publish_debug(img, boxes, header)
         self.frames += 1
         self.detections += len(boxes)

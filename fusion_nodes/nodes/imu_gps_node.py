@@ -37,7 +37,7 @@ from fusion_nodes.ros.qos import output_qos, sensor_qos
 class ImuGpsNode(Node):
     def __init__(self, **kwargs):
         super().__init__("imu_gps_node", **kwargs)
-        self.p = declare(self, specs())
+        self.p = declare(self, specs(), self._on_change)
         self.mount = Mount.from_list(self.p["imu_mount"])
         self.datum = Datum(*self.p["datum"]) if self.p["datum"] else None
         self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"],
@@ -58,6 +58,13 @@ class ImuGpsNode(Node):
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_change(self, changed: dict) -> None:
+        """The course-over-ground settings live in the estimator object: pass live changes on."""
+        for key, attr in (("cog_min_speed", "min_speed"), ("cog_min_distance", "min_distance"),
+                          ("cog_window", "window")):
+            if key in changed:
+                setattr(self.cog, attr, changed[key])
 
     def _drop(self, source: str, exc: InvalidInput) -> None:
         self.monitors[source].drop(exc.reason)

@@ -72,9 +72,12 @@ class OfflineRunner:
         ``FROM:=TO`` applied to bag topics and to every node.
     node_types : dict, optional
         ``node name -> 'module:Class'`` for names not in ``NODE_TYPES``.
+    capture : bool
+        Keep every published message in ``captured`` (topic -> list), for tests.
     """
 
-    def __init__(self, params_file, remaps=(), node_types=None, extra_params=()):
+    def __init__(self, params_file, remaps=(), node_types=None, extra_params=(), capture=False):
+        self.captured: dict[str, list] | None = {} if capture else None   # topic -> published messages
         self.context = Context()
         # A private domain keeps stray /clock publishers of other runs away.
         rclpy.init(context=self.context, domain_id=200 + os.getpid() % 30)
@@ -100,6 +103,7 @@ class OfflineRunner:
                     self._subs.setdefault(sub.topic_name, []).append(sub)
         self._writer = None
         self._now_ns = 0
+        self._heap, self._seq = [], itertools.count()
         self.result = OfflineResult()
         for node in self.nodes:
             for pub in node.publishers:
@@ -110,6 +114,8 @@ class OfflineRunner:
         def publish(msg):
             data = serialize_message(msg)
             self.result.published[topic] = self.result.published.get(topic, 0) + 1
+            if self.captured is not None:
+                self.captured.setdefault(topic, []).append(deserialize_message(data, type(msg)))
             if self._writer is not None:
                 self._writer.write(topic, msg, self._now_ns)
             for sub in self._subs.get(topic, ()):
@@ -124,22 +130,26 @@ class OfflineRunner:
 
     def run(self, bag, out=None, topics=None, start=0.0, record_inputs=True) -> OfflineResult:
         """Feed ``bag`` through the nodes; record to ``out`` if given."""
-        timers = [t for n in self.nodes for t in n.timers]
-        heap = []
-        seq = itertools.count()
-        first = None
+        return self.feed(bagio.read(bag, topics, start), out, record_inputs)
+
+    def feed(self, messages, out=None, record_inputs=True) -> OfflineResult:
+        """Deliver ``(topic, t_ns, msg)`` in order, firing the timers due before each; record to ``out``.
+
+        Each call starts the timers at its first message, as a new bag would; a
+        first message stamped earlier than the clock is a clock jump back (a bag
+        loop), one stamped later continues the clock.
+        """
         writer = bagio.BagWriter(out) if out else None
+        first = None
         try:
             if writer:
                 self._writer = writer.__enter__()
-            for topic, t_ns, msg in bagio.read(bag, topics, start):
+            for topic, t_ns, msg in messages:
                 topic = self.remap.get(topic, topic)
                 if first is None:
                     first = t_ns
-                    self._set_clock(t_ns)
-                    heap = [(t_ns + t.timer_period_ns, next(seq), t) for t in timers]
-                    heapq.heapify(heap)
-                self._fire_timers(heap, seq, t_ns)
+                    self._start_timers(t_ns)
+                self._fire_timers(self._heap, self._seq, t_ns)
                 self._set_clock(max(t_ns, self._now_ns))
                 self.result.input_messages += 1
                 if writer and record_inputs:
@@ -147,13 +157,24 @@ class OfflineRunner:
                 for sub in self._subs.get(topic, ()):
                     sub.callback(msg)
             if first is not None:
-                self._fire_timers(heap, seq, self._now_ns)
+                self._fire_timers(self._heap, self._seq, self._now_ns)
                 self.result.duration = (self._now_ns - first) * 1e-9
         finally:
             if writer:
                 writer.__exit__(None, None, None)
             self._writer = None
         return self.result
+
+    def _start_timers(self, t_ns: int) -> None:
+        """(Re)start the simulated clock and every node timer at ``t_ns``."""
+        self._set_clock(t_ns)
+        self._heap = [(t_ns + t.timer_period_ns, next(self._seq), t) for n in self.nodes for t in n.timers]
+        heapq.heapify(self._heap)
+
+    def advance(self, t_ns: int) -> None:
+        """Move the clock to ``t_ns`` with no message, firing the timers due (a silent input)."""
+        self._fire_timers(self._heap, self._seq, t_ns)
+        self._set_clock(max(t_ns, self._now_ns))
 
     def _fire_timers(self, heap, seq, until_ns: int) -> None:
         while heap and heap[0][0] <= until_ns:

@@ -211,7 +211,8 @@ class PerceptionSim:
     # -- truth --------------------------------------------------------------
     def _truth(self, t):
         objs, _ = self._in_base(t)
-        a = np.array([[*c, *v, CLASSES.index(o["cls"]), o["id"]] for o, c, v in objs], dtype=float)
+        # reshape: a moment with no object around is an empty truth list, not a crash
+        a = np.array([[*c, *v, CLASSES.index(o["cls"]), o["id"]] for o, c, v in objs], dtype=float).reshape(-1, 7)
         cols = {k: a[:, i] for i, k in enumerate(("x", "y", "z", "vx", "vy", "class_id", "object_id"))}
         header = Header(stamp=sec_to_stamp(T0 + t), frame_id="base_link")
         return [("/ground_truth/objects", pointcloud.write(PointCloud2(), cols, header))]
