@@ -2,6 +2,7 @@
 import time
 
 import numpy as np
+import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import PointCloud2
@@ -121,3 +122,25 @@ def test_invalid_parameters_are_rejected_at_start(tmp_path, nodes):
                                                        {**PARAMS, **bad}))
         assert node.wait(30) == 2
         assert text in node.output()
+
+
+@pytest.mark.parametrize("backend", ["fusion_nodes", "message_filters"])
+def test_both_synchronizer_backends_fuse_the_same_sets_over_dds(tmp_path, probe, nodes, backend):
+    """sync_backend message_filters: message_filters.ApproximateTimeSynchronizer (real where installed)."""
+    nodes("early_fusion_node", write_params(tmp_path / "p.yaml", "early_fusion_node",
+                                            {**PARAMS, "sync_backend": backend}))
+    probe.collect(PointCloud2, "/t/objects")
+    pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("cam", "rad", "imu")}
+    for p in pubs.values():
+        assert probe.wait_for_subscribers(p)
+    assert probe.wait_for_publishers("/t/objects")
+    for k in range(6):
+        t = 10.0 + 0.1 * k
+        pubs["cam"].publish(camera(t))
+        pubs["rad"].publish(radar(t + 0.01))     # within the 0.04 s slop
+        pubs["imu"].publish(imu(t - 0.01))
+        time.sleep(0.05)
+    assert probe.wait_for(lambda: len(objects(probe)) == 6)
+    stamps = [round(s, 3) for s, _ in objects(probe)]
+    assert stamps == [round(10.01 + 0.1 * k, 3) for k in range(6)]     # stamped by the radar message
+    assert all(len(o) == 1 and o["has_camera"][0] == 1 and o["has_radar"][0] == 1 for _, o in objects(probe))

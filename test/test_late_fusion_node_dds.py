@@ -51,8 +51,14 @@ def late(start_late):
     return start_late()
 
 
-def test_live_weight_change_changes_the_output_and_bad_changes_are_rejected(probe, late):
-    node, pubs = late
+@pytest.fixture(params=["fusion_nodes", "message_filters"])
+def late_any_backend(start_late, request):
+    """late_fusion_node with each synchronizer backend (message_filters: the real one where installed)."""
+    return start_late(sync_backend=request.param)
+
+
+def test_live_weight_change_changes_the_output_and_bad_changes_are_rejected(probe, late_any_backend):
+    node, pubs = late_any_backend
     pubs["a"].publish(decision(10.0, 0.7))
     pubs["b"].publish(decision(10.0, 0.6))
     assert probe.wait_for(lambda: len(fused(probe)) == 1)
