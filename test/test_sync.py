@@ -12,6 +12,7 @@ from std_msgs.msg import Header, String
 
 from fusion_nodes.core.sync import ApproximatePolicy, ExactPolicy
 from fusion_nodes.ros import msgfilters, sync
+from fusion_nodes.tools import bench_sync
 
 # The API tests run on the drop-in and, where installed, on the real message_filters.
 MODULES = [msgfilters] + ([sync.mf] if sync.mf is not msgfilters else [])
@@ -174,44 +175,19 @@ def test_ros_subscribers_feed_the_synchronizer_over_dds(mf):
         sub_node.close()
 
 
-class _Stamped:
-    def __init__(self, ns):
-        self.header = Header()
-        self.header.stamp.sec, self.header.stamp.nanosec = divmod(ns, 1_000_000_000)
-
-
-def _stream(seed=7, seconds=20):
-    """Three inputs at 20 / 15 / 10 Hz with jitter, delivered in a shuffled order."""
-    rng = random.Random(seed)
-    events = []
-    for i, rate in enumerate((20, 15, 10)):
-        for k in range(seconds * rate):
-            events.append((i, int((k / rate + rng.uniform(-0.01, 0.01)) * 1e9) + 10**9))
-    events.sort(key=lambda e: e[1] + rng.uniform(0, 0.08) * 1e9)
-    return [(i, _Stamped(ns)) for i, ns in events]
-
-
-def _sets(make, mf, queue_size):
-    inputs = [mf.SimpleFilter() for _ in range(3)]
-    out = []
-    make(inputs, queue_size).registerCallback(lambda *m: out.append(tuple(id(x) for x in m)))
-    for i, msg in events:
-        inputs[i].signalMessage(msg)
-    return out
-
-
-events = _stream()
+events = bench_sync.stream()
 
 
 @pytest.mark.parametrize("queue_size", [1, 3, 10, 100])
 def test_every_backend_emits_the_same_sets_on_the_same_stream(queue_size):
     """The package's policy (no wait limit), the drop-in and the real message_filters agree set by set."""
     slop = 0.03
-    reference = _sets(lambda fs, q: msgfilters.ApproximateTimeSynchronizer(fs, q, slop), msgfilters, queue_size)
+    impls = bench_sync.implementations(slop)
+    assert len(impls) == 2 + (sync.mf is not msgfilters)
+    results = {name: bench_sync.emitted_sets(make, module, events, queue_size) for name, (make, module) in impls.items()}
+    reference = results.pop("fusion_nodes policy")
     assert len(reference) > 100   # of 200 IMU-rate messages
-    ours = _sets(lambda fs, q: sync.PartialApproximateTimeSynchronizer(fs, q, slop, None), sync.mf, queue_size)
-    assert ours == reference
-    for mf in MODULES:
-        assert _sets(lambda fs, q: mf.ApproximateTimeSynchronizer(fs, q, slop), mf, queue_size) == reference
-        assert _sets(lambda fs, q: sync.make_synchronizer("message_filters", fs, q, slop, 0.3), sync.mf,
-                     queue_size) == reference
+    assert all(sets == reference for sets in results.values())
+    via_param = bench_sync.emitted_sets(lambda fs, q: sync.make_synchronizer("message_filters", fs, q, slop, 0.3),
+                                        sync.mf, events, queue_size)
+    assert via_param == reference

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from . import bench_sync
 from .paths import executable as executable_path
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -394,6 +395,7 @@ def main(duration: float = 4.0, rates=(250, 500, 1000, 2000)) -> None:
     print("\n== late fusion core (µs per fused set, median of 5 runs) ==")
     for name, us in late_fusion_costs():
         print(f"  {name:<40} {us:10.1f}")
+    bench_sync.print_section()
     bench = _Bench()
     try:
         with tempfile.TemporaryDirectory() as d:
