@@ -15,7 +15,8 @@ if (Path(sys.prefix) / "share" / "ament_index" / "resource_index" / "packages" /
         p for p in (sys.prefix, os.environ.get("AMENT_PREFIX_PATH", "")) if p)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+# Real data (robot_localization bags, BasicMotions) ships in the repository: data/README.md.
+DATA = REPO / "data"
 
 import pytest  # noqa: E402
 

@@ -84,7 +84,7 @@ def test_rpy_roundtrips():
 
 
 def test_test1_imu_mount_puts_gravity_on_base_z():
-    # ../shared/README.md: test1's IMU reads gravity on +y at rest; mounted
+    # data/README.md and the main README: test1's IMU reads gravity on +y at rest; mounted
     # roll +pi/2, yaw -pi/2 relative to base_link.
     cfg = SensorConfig("imu0", [0] * 12 + [1, 1, 1], Mount.from_list([0, -0.3, 0.52, np.pi / 2, 0, -np.pi / 2]))
     s = ImuSample(1.0, None, None, [0, 0, 0], np.eye(3), [0, GRAVITY, 0], np.eye(3))

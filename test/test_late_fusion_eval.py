@@ -5,7 +5,7 @@ import time
 import numpy as np
 from sensor_msgs.msg import PointCloud2
 
-from conftest import REPO, SHARED
+from conftest import DATA, REPO
 from fusion_nodes.core import matching
 from fusion_nodes.core.classify import accuracy
 from fusion_nodes.core.late_fusion import Decision, load_stacking, make_rule
@@ -14,7 +14,7 @@ from fusion_nodes.tools import bagio, basic_motions, late_eval, perception_sim
 from fusion_nodes.tools.offline import run_offline
 from fusion_nodes.tools.paths import executable
 
-BM = SHARED / "basic_motions"
+BM = DATA / "basic_motions"
 BM_PARAMS = REPO / "config" / "late_fusion_basic_motions.yaml"
 
 

@@ -26,13 +26,13 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus, PointCloud2
 from std_msgs.msg import Header
 
-from conftest import REPO, SHARED
+from conftest import DATA, REPO
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.tools import bagio, perception_sim
 from fusion_nodes.tools.offline import OfflineRunner
 from test_radar import cloud, scene
 
-TEST2 = SHARED / "robot_localization" / "test2.bag"
+TEST2 = DATA / "robot_localization" / "test2.bag"
 T0 = 1_000_000_000_000   # 1000 s, in ns
 
 

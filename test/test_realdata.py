@@ -10,13 +10,13 @@ regression check; the thresholds are robot_localization's own.
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import DATA, REPO
 from fusion_nodes.tools import bagio
 from fusion_nodes.tools.evaluate import last_diagnostics, load_tracks
 from fusion_nodes.tools.offline import run_offline
 
 pytestmark = pytest.mark.realdata
-BAGS = SHARED / "robot_localization"
+BAGS = DATA / "robot_localization"
 
 
 def final_position(bag):

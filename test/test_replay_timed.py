@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from nav_msgs.msg import Odometry
 
-from conftest import REPO, SHARED
+from conftest import DATA, REPO
 from fusion_nodes.tools.paths import executable
 
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
@@ -27,7 +27,7 @@ def test_timed_replay_matches_reference(probe, nodes, name, rate, reference, tol
     probe.collect(Odometry, "/odometry/filtered")
     assert probe.wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0)
     assert probe.wait_for_publishers("/odometry/filtered")
-    bag = SHARED / "robot_localization" / f"{name}.bag"
+    bag = DATA / "robot_localization" / f"{name}.bag"
     t0 = time.monotonic()
     run = subprocess.run([executable("fusion"), "play", str(bag), "--rate", str(rate)],
                          capture_output=True, text=True, timeout=300)

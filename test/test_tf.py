@@ -12,13 +12,13 @@ from geometry_msgs.msg import TransformStamped
 from rosbags.typesys import get_types_from_msg
 from tf2_msgs.msg import TFMessage
 
-from conftest import REPO, SHARED
+from conftest import DATA, REPO
 from fusion_nodes.core.geometry import rpy_to_quaternion
 from fusion_nodes.tools import bagio
 from fusion_nodes.tools.evaluate import last_diagnostics, load_tracks
 from fusion_nodes.tools.offline import run_offline
 
-BAGS = SHARED / "robot_localization"
+BAGS = DATA / "robot_localization"
 pytestmark = pytest.mark.skipif(not (BAGS / "test1.bag").exists(), reason=f"no robot_localization bags at {BAGS}")
 TEST1_END, TEST1_TOL = np.array([-40.0454, -76.9988, -2.6974]), 1.0452   # robot_localization's own check
 
