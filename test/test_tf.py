@@ -49,15 +49,15 @@ def _imu_static_transform(stamp) -> TFMessage:
     return TFMessage(transforms=[tr])
 
 
-def _robot_bag(path):
-    """test1.bag as a robot records it: plus /tf_static, /tf and a driver topic of an unknown type."""
+def _robot_bag(path, source="test1.bag"):
+    """A robot_localization bag as a robot records it: plus /tf_static, /tf and a driver topic of an unknown type."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
     from rclpy.serialization import serialize_message
     store = get_typestore(Stores.ROS2_JAZZY)
     store.register(get_types_from_msg("uint8 level\nstring text", "acme_driver/msg/Status"))
     status_cls = store.types["acme_driver/msg/Status"]
-    msgs = list(bagio.read(BAGS / "test1.bag"))
+    msgs = list(bagio.read(BAGS / source))
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
         conns = {}
 
@@ -98,3 +98,30 @@ def test_imu_mount_from_tf_static_in_a_robot_bag_with_an_unknown_type(tmp_path, 
     # The recorded output evaluates like any other bag (its unknown topic skipped again).
     tracks = load_tracks(out, ["/odometry/filtered", "/husky_velocity_controller/odom"])
     assert len(tracks["/odometry/filtered"].t) > 11000
+
+
+def test_the_cli_replays_runs_and_evaluates_a_robot_bag(tmp_path, probe):
+    """fusion play / offline / eval on a bag with /tf, /tf_static and an unknown type: the unknown
+    topic is named once in a warning, /tf_static is latched for late subscribers, nothing crashes."""
+    import subprocess
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from fusion_nodes.tools.paths import executable
+    bag = _robot_bag(tmp_path / "robot_bag", "test2.bag")
+    fusion = executable("fusion")
+    out = tmp_path / "out.mcap"
+    off = subprocess.run([fusion, "offline", str(bag), "--params", str(REPO / "config" / "rl_test2.yaml"),
+                          "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert off.returncode == 0, off.stderr[-2000:]
+    assert off.stderr.count("skipping /acme/status: its type acme_driver/msg/Status is not installed here") == 1
+    for evaluated, estimate in ((out, "/odometry/filtered"), (bag, "/jackal_velocity_controller/odom")):
+        ev = subprocess.run([fusion, "eval", str(evaluated), "--truth", "/jackal_velocity_controller/odom",
+                             "--estimate", estimate], capture_output=True, text=True, timeout=600)
+        assert ev.returncode == 0 and "pos RMSE" in ev.stdout, ev.stderr[-2000:]
+    got = []
+    probe.node.create_subscription(TFMessage, "/tf_static", got.append, QoSProfile(
+        depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    play = subprocess.run([fusion, "play", str(bag), "--rate", "20", "--delay", "1"], capture_output=True,
+                          text=True, timeout=600)
+    assert play.returncode == 0, play.stderr[-2000:]
+    assert play.stderr.count("skipping /acme/status") == 1
+    assert probe.wait_for(lambda: got, 15.0) and got[0].transforms[0].child_frame_id == "imu_link"

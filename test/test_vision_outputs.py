@@ -17,6 +17,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from fusion_nodes.ros import objects, pointcloud
+from conftest import REPO
 from harness import write_params
 from test_radar import cloud, scene
 from test_ros_cli import ROS2
@@ -57,10 +58,12 @@ def test_detection2d_boxes_in_pixels():
     assert (det.bbox.center.position.x, det.bbox.size_y, det.results[0].hypothesis.class_id) == (100.0, 40.0, "person")
 
 
-def _echo(topic: str, msg_type: str, log):
-    """``ros2 topic echo --once`` started before the data is published."""
+def _echo(topic: str, msg_type: str, log, where: str = ""):
+    """``ros2 topic echo --once`` (of the first message for which ``where`` holds) started before the data."""
+    where = ["--filter", where] if where else []
     return subprocess.Popen([ROS2, "topic", "echo", "--once", "--no-daemon", "--qos-reliability", "best_effort",
-                             topic, msg_type], stdout=open(log, "w"), stderr=subprocess.STDOUT, env=os.environ.copy())
+                             *where, topic, msg_type], stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            env=os.environ.copy())
 
 
 @pytest.mark.integration
@@ -105,3 +108,45 @@ def test_radar_and_late_fusion_objects_are_visible_to_ros2_topic_echo(tmp_path, 
     assert "type: 1" in (tmp_path / "late_markers.log").read_text()          # CUBE
     assert "text: car 0.65" in (tmp_path / "late_markers.log").read_text()
     assert "ns: radar_node" in (tmp_path / "radar_markers.log").read_text()
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(ROS2 is None, reason="the ros2 CLI is not installed")
+def test_camera_and_early_fusion_objects_are_visible_to_ros2_topic_echo(tmp_path, probe, nodes):
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from fusion_nodes.tools import perception_sim
+    from test_early_fusion_node_dds import PARAMS as EARLY, camera, imu, radar
+    model = str(REPO / "config" / "early_fusion_model.json")
+    nodes("camera_node", write_params(tmp_path / "c.yaml", "camera_node", {
+        "image_topic": "/t/image", "camera_info_topic": "/t/info", "detections_topic": "/t/cam",
+        "vision_topic": "/t/cam_det", "model_file": model}))
+    nodes("early_fusion_node", write_params(tmp_path / "e.yaml", "early_fusion_node", {
+        **EARLY, "vision_topic": "/t/early_det", "markers_topic": "/t/early_markers"}))
+    some = "len(m.detections) > 0"
+    echoes = {name: _echo(topic, ty, tmp_path / f"{name}.log", where) for name, topic, ty, where in (
+        ("camera", "/t/cam_det", "vision_msgs/msg/Detection2DArray", some),
+        ("early", "/t/early_det", "vision_msgs/msg/Detection3DArray", some),
+        ("early_markers", "/t/early_markers", "visualization_msgs/msg/MarkerArray", "len(m.markers) > 1"))}
+    sim = perception_sim.PerceptionSim(perception_sim.load_scenario())
+    frames = [m for t in np.arange(5.0, 7.0, 0.1) for m in sim._camera(t)]
+    pubs = {"/camera/image_raw": probe.publisher(Image, "/t/image"),
+            "/camera/camera_info": probe.publisher(CameraInfo, "/t/info"),
+            **{k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("cam", "rad", "imu")}}
+    for p in pubs.values():
+        assert probe.wait_for_subscribers(p, 30)
+    for k, (topic, msg) in enumerate(frames * 5):
+        if all(p.poll() is not None for p in echoes.values()):
+            break
+        pubs[topic].publish(msg)
+        t = 10.0 + 0.1 * k
+        pubs["cam"].publish(camera(t))
+        pubs["rad"].publish(radar(t))
+        pubs["imu"].publish(imu(t))
+        time.sleep(0.1)
+    for p in echoes.values():
+        assert p.wait(30) == 0
+    cam, early, markers = ((tmp_path / f"{n}.log").read_text() for n in ("camera", "early", "early_markers"))
+    assert "frame_id: camera_optical" in cam and "size_x:" in cam and "class_id: " in cam, cam[:2000]
+    assert "frame_id: base_link" in early and "class_id: " in early and "x: 11.5" in early, early[:2000]
+    assert "type: 1" in markers and "type: 9" in markers       # CUBE and TEXT_VIEW_FACING
