@@ -150,3 +150,33 @@ def test_camera_and_early_fusion_objects_are_visible_to_ros2_topic_echo(tmp_path
     assert "frame_id: camera_optical" in cam and "size_x:" in cam and "class_id: " in cam, cam[:2000]
     assert "frame_id: base_link" in early and "class_id: " in early and "x: 11.5" in early, early[:2000]
     assert "type: 1" in markers and "type: 9" in markers       # CUBE and TEXT_VIEW_FACING
+
+
+def test_late_fusion_takes_vision_msgs_detections_from_any_detector(tmp_path):
+    """input_type Detection3DArray: two detectors' vision_msgs output fused like decision clouds."""
+    from fusion_nodes.tools.offline import OfflineRunner
+    write_params(tmp_path / "l.yaml", "late_fusion_node", {
+        "inputs": ["/det/a", "/det/b"], "input_names": ["a", "b"], "input_type": "Detection3DArray",
+        "classes": ["car", "pole"], "output_topic": "/t/late", "weights": [0.5, 0.5], "slop": 0.01,
+        "max_wait": 0.3})
+    runner = OfflineRunner(tmp_path / "l.yaml", capture=True)
+    try:
+        def dets(t, p_car, x):
+            cols = {"x": np.array([x]), "y": np.array([-1.0]), "score_car": np.array([p_car]),
+                    "score_pole": np.array([1 - p_car])}
+            return objects.detections_3d(Header(stamp=Time(sec=t), frame_id="odom"), cols)
+        runner.feed([(topic, t * 10**9, dets(t, p, x)) for t in range(100, 105)
+                     for topic, p, x in (("/det/a", 0.9, 12.0), ("/det/b", 0.6, 12.5))])
+        fused = [pointcloud.read(m) for m in runner.captured["/t/late"]]
+    finally:
+        runner.close()
+    assert len(fused) == 5 and all(len(f) == 1 for f in fused)
+    assert all(f["sources"][0] == 2 and f["score_car"][0] == pytest.approx(0.75, abs=1e-6) for f in fused)
+
+
+def test_detections_round_trip_through_the_schema():
+    back = objects.detections_to_points(objects.detections_3d(HEADER, COLS))
+    located = [0, 2]
+    np.testing.assert_allclose(back["x"], COLS["x"][located])
+    np.testing.assert_allclose(back["score_car"], COLS["score_car"][located])
+    np.testing.assert_allclose(back["object_id"], located)

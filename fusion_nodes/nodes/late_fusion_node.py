@@ -16,6 +16,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection3DArray
 
 from fusion_nodes.core import matching
 from fusion_nodes.core.late_fusion import OnlineReliability, load_stacking, make_rule
@@ -23,7 +24,7 @@ from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import decisions as dec
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
-from fusion_nodes.ros.objects import ObjectOutputs
+from fusion_nodes.ros.objects import ObjectOutputs, detections_to_points
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.late_fusion_params import specs
 from fusion_nodes.ros.models import resolve
@@ -44,7 +45,10 @@ class LateFusionNode(Node):
             raise InvalidParameters(str(exc)) from None
         self.reliability = OnlineReliability(len(self.names), len(self.classes), self.p["adaptive_rate"],
                                              self.p["weight_floor"])
-        self.inputs = [CloudInput(self, topic) for topic in self.p["inputs"]]
+        vision = self.p["input_type"] == "Detection3DArray"
+        self.inputs = [CloudInput(self, topic, msg_type=Detection3DArray if vision else PointCloud2,
+                                  to_points=detections_to_points if vision else None)
+                       for topic in self.p["inputs"]]
         self.sync = make_synchronizer(self.p["sync_backend"], self.inputs, self.p["queue_size"],
                                       self.p["slop"], self.p["max_wait"])
         self.sync.registerCallback(self._on_set)

@@ -28,7 +28,12 @@ class Cloud:
 
 
 class CloudInput(mf.SimpleFilter):
-    """Subscribes to a PointCloud2 topic, validates each message and signals a :class:`Cloud`.
+    """Subscribes to an object topic, validates each message and signals a :class:`Cloud`.
+
+    The topic carries PointCloud2 (``msg_type`` and ``to_points`` default), or
+    any message that ``to_points(msg, required)`` turns into the object table,
+    e.g. ``vision_msgs/Detection3DArray`` with
+    :func:`fusion_nodes.ros.objects.detections_to_points`.
 
     Layout errors, missing ``required`` fields and bad stamps drop the message
     (counted in ``monitor.dropped`` by reason, throttled warning). Points with
@@ -36,18 +41,20 @@ class CloudInput(mf.SimpleFilter):
     ``nan_points``; the rest of the cloud is kept.
     """
 
-    def __init__(self, node, topic: str, required=(), qos_depth: int = 10):
+    def __init__(self, node, topic: str, required=(), qos_depth: int = 10, msg_type=PointCloud2,
+                 to_points=None):
         mf.SimpleFilter.__init__(self)
         self.node, self.topic, self.required = node, topic, tuple(required)
+        self.to_points = to_points or (lambda msg, required: pointcloud.read(msg, required=required))
         self.monitor = InputMonitor()
-        self.subscriber = mf.Subscriber(node, PointCloud2, topic, qos_profile=sensor_qos(qos_depth))
+        self.subscriber = mf.Subscriber(node, msg_type, topic, qos_profile=sensor_qos(qos_depth))
         self.subscriber.registerCallback(self.callback)
 
-    def callback(self, msg: PointCloud2) -> None:
+    def callback(self, msg) -> None:
         self.monitor.tick(self.node.get_clock().now().nanoseconds * 1e-9)
         try:
             check_stamp(stamp_to_sec(msg.header.stamp))
-            pts = pointcloud.read(msg, required=self.required)
+            pts = self.to_points(msg, self.required)
         except InvalidInput as exc:
             self.monitor.drop(exc.reason)
             self.node.get_logger().warn(f"{self.topic}: dropped: {exc}", throttle_duration_sec=5.0)

@@ -26,6 +26,10 @@ def specs() -> list[ParamSpec]:
     return [
         ParamSpec("inputs", ["radar/clusters", "camera/detections"], "Decision topics (PointCloud2 with "
                   "score_<class> fields, or class_id for hard labels), in matching order.", read_only=True),
+        ParamSpec("input_type", "PointCloud2", "Message type of every input: PointCloud2 (decision clouds "
+                  "with score_<class> fields) or Detection3DArray (vision_msgs, class hypotheses with "
+                  "scores; e.g. radar/detections, or any detector's).",
+                  check=one_of("PointCloud2", "Detection3DArray"), read_only=True),
         ParamSpec("input_names", ["radar", "camera"], "A name per input (diagnostics, from_<name> fields).",
                   read_only=True),
         ParamSpec("classes", ["car", "pedestrian", "cyclist", "pole"], "Class names; score fields are "

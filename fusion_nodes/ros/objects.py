@@ -143,6 +143,35 @@ def _arrow(header, ns, mid, p, radial_speed, life) -> Marker:
     return arrow
 
 
+def detections_to_points(msg: Detection3DArray, required=()) -> np.ndarray:
+    """The reverse of :func:`detections_3d`: a ``Detection3DArray`` as the object table.
+
+    Fields ``x y z`` (box centre), ``extent_x/y/z``, ``object_id`` (the id when
+    it is a number, else the index) and ``score_<class>`` for every class named
+    in any hypothesis (a class an object has no hypothesis for scores 0), so a
+    detector's vision_msgs output feeds late fusion like the package's own
+    decision clouds.
+
+    Raises
+    ------
+    InvalidInput
+        ``missing_field`` when a ``required`` field cannot be formed.
+    """
+    from fusion_nodes.core.validation import InvalidInput
+    classes = sorted({h.hypothesis.class_id for d in msg.detections for h in d.results})
+    names = ["x", "y", "z", "extent_x", "extent_y", "extent_z", "object_id", *(f"score_{c}" for c in classes)]
+    missing = [r for r in required if r not in names]
+    if missing:
+        raise InvalidInput("missing_field", f"detections lack {missing}")
+    rows = np.zeros((len(msg.detections), len(names)))
+    for i, d in enumerate(msg.detections):
+        c, s = d.bbox.center.position, d.bbox.size
+        rows[i, :7] = c.x, c.y, c.z, s.x, s.y, s.z, float(d.id) if d.id.lstrip("-").isdigit() else i
+        for h in d.results:
+            rows[i, 7 + classes.index(h.hypothesis.class_id)] = h.hypothesis.score
+    return np.rec.fromarrays(rows.T, names=names) if len(names) else np.zeros(0)
+
+
 class ObjectOutputs:
     """The standard-message outputs of one node's objects.
 
