@@ -143,14 +143,15 @@ def _arrow(header, ns, mid, p, radial_speed, life) -> Marker:
     return arrow
 
 
-def detections_to_points(msg: Detection3DArray, required=()) -> np.ndarray:
+def detections_to_points(msg: Detection3DArray, required=(), classes=None) -> np.ndarray:
     """The reverse of :func:`detections_3d`: a ``Detection3DArray`` as the object table.
 
     Fields ``x y z`` (box centre), ``extent_x/y/z``, ``object_id`` (the id when
-    it is a number, else the index) and ``score_<class>`` for every class named
-    in any hypothesis (a class an object has no hypothesis for scores 0), so a
+    it is a number, else the index) and ``score_<class>`` for each of
+    ``classes`` (default: every class named in a hypothesis; hypotheses of
+    other classes are ignored, a class an object has none for scores 0), so a
     detector's vision_msgs output feeds late fusion like the package's own
-    decision clouds.
+    decision clouds. An empty array is an empty table with those fields.
 
     Raises
     ------
@@ -158,7 +159,9 @@ def detections_to_points(msg: Detection3DArray, required=()) -> np.ndarray:
         ``missing_field`` when a ``required`` field cannot be formed.
     """
     from fusion_nodes.core.validation import InvalidInput
-    classes = sorted({h.hypothesis.class_id for d in msg.detections for h in d.results})
+    if classes is None:
+        classes = sorted({h.hypothesis.class_id for d in msg.detections for h in d.results})
+    column = {c: 7 + k for k, c in enumerate(classes)}
     names = ["x", "y", "z", "extent_x", "extent_y", "extent_z", "object_id", *(f"score_{c}" for c in classes)]
     missing = [r for r in required if r not in names]
     if missing:
@@ -168,8 +171,9 @@ def detections_to_points(msg: Detection3DArray, required=()) -> np.ndarray:
         c, s = d.bbox.center.position, d.bbox.size
         rows[i, :7] = c.x, c.y, c.z, s.x, s.y, s.z, float(d.id) if d.id.lstrip("-").isdigit() else i
         for h in d.results:
-            rows[i, 7 + classes.index(h.hypothesis.class_id)] = h.hypothesis.score
-    return np.rec.fromarrays(rows.T, names=names) if len(names) else np.zeros(0)
+            if h.hypothesis.class_id in column:
+                rows[i, column[h.hypothesis.class_id]] = h.hypothesis.score
+    return np.rec.fromarrays(rows.T, names=names)
 
 
 class ObjectOutputs:
