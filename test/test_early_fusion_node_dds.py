@@ -127,13 +127,21 @@ def test_invalid_parameters_are_rejected_at_start(tmp_path, nodes):
 @pytest.mark.parametrize("backend", ["fusion_nodes", "message_filters"])
 def test_both_synchronizer_backends_fuse_the_same_sets_over_dds(tmp_path, probe, nodes, backend):
     """sync_backend message_filters: message_filters.ApproximateTimeSynchronizer (real where installed)."""
+    # Topics of their own: the node of the other backend may still linger in the DDS graph.
+    ns = f"/sync_{backend}"
+    topics = {"camera_topic": f"{ns}/cam", "radar_topic": f"{ns}/rad", "imu_topic": f"{ns}/imu",
+              "output_topic": f"{ns}/objects"}
     nodes("early_fusion_node", write_params(tmp_path / "p.yaml", "early_fusion_node",
-                                            {**PARAMS, "sync_backend": backend}))
-    probe.collect(PointCloud2, "/t/objects")
-    pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("cam", "rad", "imu")}
+                                            {**PARAMS, **topics, "sync_backend": backend}))
+    probe.collect(PointCloud2, f"{ns}/objects")
+    pubs = {k: probe.publisher(PointCloud2, f"{ns}/{k}") for k in ("cam", "rad", "imu")}
     for p in pubs.values():
         assert probe.wait_for_subscribers(p)
-    assert probe.wait_for_publishers("/t/objects")
+    assert probe.wait_for_publishers(f"{ns}/objects")
+
+    def objects(probe):
+        return [(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, pointcloud.read(m))
+                for m in probe.messages(f"{ns}/objects")]
     for k in range(6):
         t = 10.0 + 0.1 * k
         pubs["cam"].publish(camera(t))

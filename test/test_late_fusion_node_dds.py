@@ -1,4 +1,5 @@
 """late_fusion_node over DDS: live weights, rejected changes, a silent and a garbage input."""
+import itertools
 import time
 
 import numpy as np
@@ -27,21 +28,29 @@ def decision(t, p_stress, **extra):
 
 def fused(probe):
     return [(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, pointcloud.read(m))
-            for m in probe.messages("/t/fused")]
+            for m in probe.messages(probe.fused_topic)]
+
+
+# Each started node gets its own topics: a node stopped by the previous test stays in the DDS
+# graph for a while, and its endpoints would satisfy the waits for the new node's.
+_RUN = itertools.count()
 
 
 @pytest.fixture
 def start_late(tmp_path, probe, nodes):
     """Start late_fusion_node with PARAMS (plus overrides); returns the process and the input publishers."""
     def start(**overrides):
+        ns = f"/t{next(_RUN)}"
+        topics = {"inputs": [f"{ns}/a", f"{ns}/b"], "output_topic": f"{ns}/fused"}
         node = nodes("late_fusion_node", write_params(tmp_path / "p.yaml", "late_fusion_node",
-                                                      {**PARAMS, **overrides}))
-        probe.collect(PointCloud2, "/t/fused")
+                                                      {**PARAMS, **topics, **overrides}))
+        probe.fused_topic = f"{ns}/fused"
+        probe.collect(PointCloud2, probe.fused_topic)
         probe.collect(DiagnosticArray, "/diagnostics")
-        pubs = {k: probe.publisher(PointCloud2, f"/t/{k}") for k in ("a", "b")}
+        pubs = {k: probe.publisher(PointCloud2, f"{ns}/{k}") for k in ("a", "b")}
         for p in pubs.values():
             assert probe.wait_for_subscribers(p)
-        assert probe.wait_for_publishers("/t/fused")
+        assert probe.wait_for_publishers(probe.fused_topic)
         return node, pubs
     return start
 
