@@ -125,3 +125,41 @@ def test_the_cli_replays_runs_and_evaluates_a_robot_bag(tmp_path, probe):
     assert play.returncode == 0, play.stderr[-2000:]
     assert play.stderr.count("skipping /acme/status") == 1
     assert probe.wait_for(lambda: got, 15.0) and got[0].transforms[0].child_frame_id == "imu_link"
+
+
+def test_map_frame_instance_publishes_map_to_odom_from_the_odom_to_base_link_it_receives(tmp_path):
+    """world_frame: map: map -> odom = (map -> base_link) ∘ (odom -> base_link)⁻¹, as robot_localization."""
+    from fusion_nodes.core.geometry import quaternion_to_matrix
+    from fusion_nodes.tools.offline import OfflineRunner
+    cfg = yaml.safe_load((REPO / "config" / "rl_test2.yaml").read_text())
+    cfg["kalman_fusion_node"]["ros__parameters"]["world_frame"] = "map"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
+    msgs = []
+    for topic, t, msg in bagio.read(BAGS / "test2.bag"):
+        if not msgs:
+            odom_base = TransformStamped()
+            odom_base.header.stamp, odom_base.header.frame_id, odom_base.child_frame_id = msg.header.stamp, "odom", \
+                "base_link"
+            odom_base.transform.translation.x, odom_base.transform.translation.y = 1.0, 2.0
+            q = rpy_to_quaternion(0.0, 0.0, 0.5)
+            r = odom_base.transform.rotation
+            r.x, r.y, r.z, r.w = (float(v) for v in q)
+            msgs.append(("/tf", t - 1, TFMessage(transforms=[odom_base])))
+        msgs.append((topic, t, msg))
+        if len(msgs) > 500:
+            break
+    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
+    try:
+        runner.feed(msgs)
+        odom, tf = runner.captured["/odometry/filtered"][-1], runner.captured["/tf"][-1].transforms[0]
+    finally:
+        runner.close()
+    assert (tf.header.frame_id, tf.child_frame_id) == ("map", "odom")
+    p, o = odom.pose.pose.position, odom.pose.pose.orientation
+    R_mb, t_mb = quaternion_to_matrix([o.x, o.y, o.z, o.w]), np.array([p.x, p.y, p.z])
+    R_ob, t_ob = quaternion_to_matrix(q), np.array([1.0, 2.0, 0.0])
+    t_mo, R_mo = R_mb @ (-R_ob.T @ t_ob) + t_mb, R_mb @ R_ob.T
+    got_t = tf.transform.translation
+    g = tf.transform.rotation
+    np.testing.assert_allclose([got_t.x, got_t.y, got_t.z], t_mo, atol=1e-9)
+    np.testing.assert_allclose(quaternion_to_matrix([g.x, g.y, g.z, g.w]), R_mo, atol=1e-9)
