@@ -248,6 +248,10 @@ class StateEstimator:
 
     def _count(self, m: Measurement, r: UpdateResult) -> None:
         st = self.stats[m.sensor]
+        if r.numerical_failure:
+            st.rejected += 1
+            st.dropped["numerical_failure"] += 1
+            return
         st.last_stamp = m.stamp
         st.last_nis = r.nis
         if all(p.accepted for p in r.parts):

@@ -55,6 +55,7 @@ class UpdateResult:
     parts: tuple
     nis: float
     dof: int
+    numerical_failure: bool = False   # the update went singular or non-finite: not applied
 
     @property
     def accepted(self) -> bool:
@@ -117,9 +118,21 @@ class _FilterBase:
         only; with none accepted the state is untouched.
         """
         x0, P0 = self._kf.x.copy(), self._kf.P.copy()
+        try:
+            return self._update(m, x0, P0)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError):
+            pass
+        # Singular S, or a non-finite result: the measurement is rejected, the state kept.
+        self._kf.x, self._kf.P = x0, P0
+        parts = tuple(PartResult(p.kind, False, float("nan"), p.stop - p.start) for p in m.part_list())
+        return UpdateResult(parts, float("nan"), len(m.z), numerical_failure=True)
+
+    def _update(self, m: Measurement, x0: np.ndarray, P0: np.ndarray) -> UpdateResult:
         self._apply(m)
         y = self._kf.y
         total = float(y @ self._kf.SI @ y)
+        if not np.isfinite(total):
+            raise FloatingPointError("non-finite innovation")
         parts = m.part_list()
         if len(parts) == 1:
             p = parts[0]
@@ -135,6 +148,8 @@ class _FilterBase:
             self._apply(m.subset(kept))
         self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
         self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
+        if not (np.all(np.isfinite(self._kf.x)) and np.all(np.isfinite(self._kf.P))):
+            raise FloatingPointError("non-finite state after the update")
         return UpdateResult(results, total, len(y))
 
     def _gate(self, part) -> PartResult:

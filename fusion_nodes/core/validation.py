@@ -5,6 +5,8 @@ Every check raises :class:`InvalidInput` with a short machine-readable
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -26,6 +28,52 @@ def check_stamp(stamp: float) -> None:
     """A stamp must be a finite, positive time (0 means 'never set')."""
     if not np.isfinite(stamp) or stamp <= 0.0:
         raise InvalidInput("zero_stamp", f"header stamp {stamp!r} is not set")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Physical plausibility limits of robot sensor data (SI units).
+
+    A finite value beyond these is as unusable as NaN: one angular rate of
+    1e20 rad/s accepted by an open gate makes the filter singular two steps
+    later. Defaults are far beyond any ground robot or car.
+
+    Attributes
+    ----------
+    speed : float
+        Largest linear velocity, m/s.
+    angular_rate : float
+        Largest angular velocity, rad/s.
+    acceleration : float
+        Largest linear acceleration, m/s^2 (shocks included).
+    position : float
+        Largest position coordinate, m (local frames; GNSS is checked in degrees).
+    variance : float
+        Largest variance in a covariance, (unit)^2; 1e6..1e9 "unknown" markers pass.
+    """
+
+    speed: float = 100.0
+    angular_rate: float = 50.0
+    acceleration: float = 500.0
+    position: float = 1.0e7
+    variance: float = 1.0e12
+
+
+def check_magnitude(name: str, value, limit: float) -> None:
+    """Reject a finite but absurd value: any component with ``|v| > limit``."""
+    if value is not None and np.any(np.abs(np.asarray(value, dtype=float)) > limit):
+        raise InvalidInput("implausible", f"{name} exceeds the plausibility limit {limit:g}")
+
+
+def check_future(stamp: float, now: float, tolerance: float) -> None:
+    """Reject a stamp more than ``tolerance`` s ahead of the node clock ``now`` (s).
+
+    A far-future stamp would otherwise advance the filter (or a synchronizer)
+    to that time and make every later valid message look old. ``now <= 0``
+    (no clock yet) checks nothing.
+    """
+    if now > 0.0 and stamp > now + tolerance:
+        raise InvalidInput("future_stamp", f"stamp {stamp:.3f} is {stamp - now:.3f} s ahead of the clock")
 
 
 def check_finite(name: str, value) -> None:

@@ -21,13 +21,13 @@ from fusion_nodes.core.estimator import StateEstimator
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.sensors import ImuModel, OdometryModel
-from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_odometry,
                                       stamp_to_sec, twist_to_sample)
 from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, global_specs,
                                             sensor_config, sensor_specs)
-from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.params import declare, input_limits
 from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 from fusion_nodes.ros.tf import EstimateBroadcaster, TransformCache
@@ -62,6 +62,7 @@ class KalmanFusionNode(Node):
         for name in self.sensor_names:
             declare(self, sensor_specs(name), self._on_change, into=self.p)
         self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
+        self.limits = input_limits(self.p)
         self.estimator = StateEstimator(estimator_config(self.p))
         self._warm_up()
         self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p["map_frame"])
@@ -120,6 +121,7 @@ class KalmanFusionNode(Node):
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
+            check_future(stamp, self._last_receipt, self.p["max_future"])
             if inp.mount_from_tf:
                 self._mount_from_tf(inp, msg)
             measurements = self._measurements(inp, msg, stamp)
@@ -153,17 +155,17 @@ class KalmanFusionNode(Node):
         self.get_logger().info(f"{inp.name}: mounted from /tf_static {base} -> {frame}: "
                                f"{[round(float(v), 4) for v in (*mount.translation, *mount.rpy)]}")
 
-    @staticmethod
-    def _measurements(inp: _Input, msg, stamp: float):
+    def _measurements(self, inp: _Input, msg, stamp: float):
+        lim = self.limits
         if inp.kind == "imu":
-            return inp.model.measurements(imu_to_sample(msg))
+            return inp.model.measurements(imu_to_sample(msg, lim))
         if inp.kind == "odom":
-            pose = pose_to_sample(stamp, msg.pose) if inp.model.pose_idx else None
-            twist = twist_to_sample(stamp, msg.twist) if inp.model.twist_idx else None
+            pose = pose_to_sample(stamp, msg.pose, lim) if inp.model.pose_idx else None
+            twist = twist_to_sample(stamp, msg.twist, lim) if inp.model.twist_idx else None
             return inp.model.measurements(pose, twist)
         if inp.kind == "pose":
-            return inp.model.measurements(pose_to_sample(stamp, msg.pose), None)
-        return inp.model.measurements(None, twist_to_sample(stamp, msg.twist))
+            return inp.model.measurements(pose_to_sample(stamp, msg.pose, lim), None)
+        return inp.model.measurements(None, twist_to_sample(stamp, msg.twist, lim))
 
     def _warn(self, name: str, text: str) -> None:
         self.get_logger().warn(f"{name}: {text}", throttle_duration_sec=5.0)

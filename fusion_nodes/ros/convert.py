@@ -13,7 +13,9 @@ from nav_msgs.msg import Odometry
 
 from fusion_nodes.core.geometry import rpy_to_quaternion
 from fusion_nodes.core.records import GnssFix, ImuSample, PoseSample, TwistSample
-from fusion_nodes.core.validation import check_finite
+from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
+
+DEFAULT_LIMITS = Limits()
 
 
 def stamp_to_sec(stamp) -> float:
@@ -40,8 +42,8 @@ def _cov3(values):
     return None if c[0, 0] == -1.0 else c
 
 
-def imu_to_sample(msg) -> ImuSample:
-    """``sensor_msgs/Imu`` to :class:`ImuSample` (fields checked for NaN/Inf)."""
+def imu_to_sample(msg, limits: Limits = DEFAULT_LIMITS) -> ImuSample:
+    """``sensor_msgs/Imu`` to :class:`ImuSample` (fields checked for NaN/Inf and plausibility)."""
     q, w, a = _quat(msg.orientation), _vec3(msg.angular_velocity), _vec3(msg.linear_acceleration)
     q_cov = _cov3(msg.orientation_covariance)
     w_cov = _cov3(msg.angular_velocity_covariance)
@@ -52,29 +54,39 @@ def imu_to_sample(msg) -> ImuSample:
                         ("linear_acceleration", a if a_cov is not None else None),
                         ("linear_acceleration_covariance", a_cov)):
         check_finite(name, value)
+    for name, value, limit in (("angular_velocity", w if w_cov is not None else None, limits.angular_rate),
+                               ("linear_acceleration", a if a_cov is not None else None, limits.acceleration),
+                               ("covariance", [c for c in (q_cov, w_cov, a_cov) if c is not None],
+                                limits.variance)):
+        check_magnitude(name, value, limit)
     return ImuSample(stamp_to_sec(msg.header.stamp),
                      q if q_cov is not None else None, q_cov,
                      w if w_cov is not None else None, w_cov,
                      a if a_cov is not None else None, a_cov)
 
 
-def pose_to_sample(stamp: float, pose_with_cov) -> PoseSample:
-    """``geometry_msgs/PoseWithCovariance`` to :class:`PoseSample`."""
+def pose_to_sample(stamp: float, pose_with_cov, limits: Limits = DEFAULT_LIMITS) -> PoseSample:
+    """``geometry_msgs/PoseWithCovariance`` to :class:`PoseSample` (NaN/Inf and plausibility checked)."""
     p = pose_with_cov.pose
     s = PoseSample(stamp, _vec3(p.position), _quat(p.orientation),
                    np.asarray(pose_with_cov.covariance, dtype=float).reshape(6, 6))
     check_finite("pose", np.concatenate([s.position, s.orientation]))
     check_finite("pose covariance", s.cov)
+    check_magnitude("position", s.position, limits.position)
+    check_magnitude("pose covariance", s.cov, limits.variance)
     return s
 
 
-def twist_to_sample(stamp: float, twist_with_cov) -> TwistSample:
-    """``geometry_msgs/TwistWithCovariance`` to :class:`TwistSample`."""
+def twist_to_sample(stamp: float, twist_with_cov, limits: Limits = DEFAULT_LIMITS) -> TwistSample:
+    """``geometry_msgs/TwistWithCovariance`` to :class:`TwistSample` (NaN/Inf and plausibility checked)."""
     t = twist_with_cov.twist
     s = TwistSample(stamp, _vec3(t.linear), _vec3(t.angular),
                     np.asarray(twist_with_cov.covariance, dtype=float).reshape(6, 6))
     check_finite("twist", np.concatenate([s.linear, s.angular]))
     check_finite("twist covariance", s.cov)
+    check_magnitude("linear velocity", s.linear, limits.speed)
+    check_magnitude("angular velocity", s.angular, limits.angular_rate)
+    check_magnitude("twist covariance", s.cov, limits.variance)
     return s
 
 
@@ -85,6 +97,11 @@ def navsat_to_fix(msg) -> GnssFix:
         cov = np.asarray(msg.position_covariance, dtype=float).reshape(3, 3)
         check_finite("position_covariance", cov)
     check_finite("fix", [msg.latitude, msg.longitude, msg.altitude])
+    if abs(msg.latitude) > 90.0 or abs(msg.longitude) > 180.0 or not -1.0e4 < msg.altitude < 1.0e5:
+        raise InvalidInput("implausible", f"fix at latitude {msg.latitude:.6g}, longitude {msg.longitude:.6g}, "
+                                          f"altitude {msg.altitude:.6g} m is not on Earth")
+    if cov is not None:
+        check_magnitude("position_covariance", cov, 1.0e12)
     return GnssFix(stamp_to_sec(msg.header.stamp), msg.latitude, msg.longitude, msg.altitude,
                    cov, msg.status.status)
 

@@ -15,7 +15,7 @@ from fusion_nodes.core.estimator import EstimatorConfig
 from fusion_nodes.core.sensors import Mount, SensorConfig, planar_mask
 from fusion_nodes.core.state import DEFAULT_PROCESS_NOISE, STATE_SIZE
 
-from .params import ParamSpec, covariance_matrix, length, one_of
+from .params import ParamSpec, covariance_matrix, input_limit_specs, length, one_of
 
 SENSOR_KINDS = ("odom", "imu", "pose", "twist")
 _SENSOR_RE = re.compile(r"^(odom|imu|pose|twist)(\d+)$")
@@ -61,6 +61,7 @@ def global_specs() -> list[ParamSpec]:
         ParamSpec("kappa", 0.0, "UKF secondary scaling.", -100.0, 100.0, read_only=True),
         ParamSpec("beta", 2.0, "UKF prior distribution knowledge (2 for Gaussian).", 0.0, 10.0,
                   read_only=True),
+        *input_limit_specs(),
         ParamSpec("covariance_floor", 1e-9, "Smallest variance accepted for a fused field; zero "
                   "variances are raised to it (negative ones are rejected).", 1e-15, 1.0, read_only=True),
     ]

@@ -171,3 +171,31 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
 
     node.add_on_set_parameters_callback(guard)
     return values
+
+
+def input_limit_specs() -> list[ParamSpec]:
+    """Stamp and plausibility limits of a node's sensor inputs (see ``core.validation.Limits``)."""
+    from fusion_nodes.core.validation import Limits
+    d = Limits()
+    return [
+        ParamSpec("max_future", 1.0, "Messages stamped more than this (s) ahead of the node clock are "
+                  "dropped as future_stamp (they would advance the filter past every later message).",
+                  0.0, 1.0e6, read_only=True),
+        ParamSpec("max_speed", d.speed, "Largest plausible linear velocity (m/s); beyond: implausible.",
+                  0.0, 1.0e6, read_only=True),
+        ParamSpec("max_angular_rate", d.angular_rate, "Largest plausible angular velocity (rad/s).",
+                  0.0, 1.0e6, read_only=True),
+        ParamSpec("max_acceleration", d.acceleration, "Largest plausible linear acceleration (m/s^2).",
+                  0.0, 1.0e6, read_only=True),
+        ParamSpec("max_position", d.position, "Largest plausible position coordinate (m).",
+                  0.0, 1.0e12, read_only=True),
+        ParamSpec("max_variance", d.variance, "Largest plausible variance in a covariance.",
+                  1.0, 1.0e300, read_only=True),
+    ]
+
+
+def input_limits(p: dict):
+    """The :class:`~fusion_nodes.core.validation.Limits` of a node's parameter values."""
+    from fusion_nodes.core.validation import Limits
+    return Limits(p["max_speed"], p["max_angular_rate"], p["max_acceleration"], p["max_position"],
+                  p["max_variance"])
