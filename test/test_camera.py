@@ -56,21 +56,24 @@ def test_bad_images_are_dropped_and_counted(tmp_path, probe, nodes):
     img_pub, info_pub = probe.publisher(Image, "/t/image"), probe.publisher(CameraInfo, "/t/info")
     assert probe.wait_for_subscribers(img_pub) and probe.wait_for_subscribers(info_pub)
     assert probe.wait_for_publishers("/t/det")
-    t = Time(sec=5)
-    img_pub.publish(image(t))                                   # before any CameraInfo
+    stamps = iter(range(5, 100))                                # every image a new stamp (repeats are dropped)
+
+    def t():
+        return Time(sec=next(stamps))
+    img_pub.publish(image(t()))                                 # before any CameraInfo
     time.sleep(0.3)
     info_pub.publish(CameraInfo(k=[0.0] * 9))                   # zero focal length
     time.sleep(0.05)
     time.sleep(0.3)
-    img_pub.publish(image(t))                                   # still no usable intrinsics
+    img_pub.publish(image(t()))                                 # still no usable intrinsics
     time.sleep(0.3)
     info_pub.publish(CameraInfo(k=[100.0, 0, 4, 0, 100.0, 3, 0, 0, 1]))
     time.sleep(0.1)
-    for bad in (image(t, encoding="yuv422"), image(t, data=bytes(10)), image(t, w=0, h=0, data=b""),
+    for bad in (image(t(), encoding="yuv422"), image(t(), data=bytes(10)), image(t(), w=0, h=0, data=b""),
                 image(Time(sec=0))):
         img_pub.publish(bad)
         time.sleep(0.05)
-    img_pub.publish(image(t))                                   # a good (empty) frame
+    img_pub.publish(image(t()))                                 # a good (empty) frame
     assert probe.wait_for(lambda: probe.messages("/t/det"))
     want = {"dropped.no_camera_info": "2", "dropped.bad_camera_info": "1", "dropped.unsupported_encoding": "1",
             "dropped.inconsistent_image": "2", "dropped.zero_stamp": "1", "frames": "1"}

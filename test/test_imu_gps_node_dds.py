@@ -74,7 +74,8 @@ def test_fix_becomes_enu_odometry_and_imu_is_mounted(probe, imu_gps):
 
 def test_bad_input_is_dropped_and_counted(probe, imu_gps):
     node, (imu_pub, fix_pub) = imu_gps
-    now = probe.now().to_msg
+    def now():   # a new stamp per message: repeated stamps are dropped as duplicates
+        return probe.now().to_msg()
     lat, lon, alt = DATUM
     bad_imu = [imu(now(), acc=(math.nan, 0.0, G)),            # NaN
                imu(now(), cov=-0.5),                          # negative variance

@@ -76,6 +76,43 @@ def check_future(stamp: float, now: float, tolerance: float) -> None:
         raise InvalidInput("future_stamp", f"stamp {stamp:.3f} is {stamp - now:.3f} s ahead of the clock")
 
 
+class StampOrder:
+    """Per-stream stamp order: a repeated or backwards stamp is a duplicate or a replay.
+
+    ``check(stream, stamp)`` raises ``duplicate_stamp`` / ``stamp_backwards``;
+    ``accept(stream, stamp)`` records the stamp of a message that was used
+    (a message dropped for its content leaves no trace, as if it never came);
+    :meth:`reset` forgets (a clock jump back, e.g. a bag loop, restarts every
+    stream).
+    """
+
+    def __init__(self):
+        self._last: dict[str, float] = {}
+
+    def check(self, stream: str, stamp: float) -> None:
+        last = self._last.get(stream)
+        if last is not None and stamp == last:
+            raise InvalidInput("duplicate_stamp", f"{stream}: stamp {stamp:.9f} repeats")
+        if last is not None and stamp < last:
+            raise InvalidInput("stamp_backwards", f"{stream}: stamp {stamp:.9f} is {last - stamp:.3f} s "
+                                                  "before the previous one")
+
+    def accept(self, stream: str, stamp: float) -> None:
+        self._last[stream] = stamp
+
+    def reset(self) -> None:
+        self._last.clear()
+
+
+def check_psd(name: str, cov) -> None:
+    """Reject a covariance that is not symmetric positive semi-definite (round-off allowed)."""
+    C = np.asarray(cov, dtype=float)
+    if not np.allclose(C, C.T, rtol=1e-6, atol=1e-12):
+        raise InvalidInput("bad_covariance", f"{name} is not symmetric")
+    if np.linalg.eigvalsh(0.5 * (C + C.T)).min() < -1e-9 * max(1.0, float(np.abs(C).max())):
+        raise InvalidInput("bad_covariance", f"{name} is not positive semi-definite")
+
+
 def check_finite(name: str, value) -> None:
     """Reject NaN/Inf anywhere in ``value``."""
     if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
@@ -155,4 +192,5 @@ def repair_covariance(cov, default_variance: float, policy: str, name: str):
         return np.eye(3) * default_variance, True
     if not np.all(np.diag(C) > 0.0):
         raise InvalidInput("bad_covariance", f"{name} has a zero variance")
+    check_psd(name, C)
     return C, False

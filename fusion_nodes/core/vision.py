@@ -45,7 +45,9 @@ def segment(img: np.ndarray, threshold: float = 60.0, min_area: int = 30, max_wi
     more detail, and it keeps a 640x480 frame within a few milliseconds.
     """
     scale = min(1.0, max_width / img.shape[1])
-    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else img
+    # Explicit size, at least 1 px: a 700x1 image scaled by 0.46 would round its height to 0.
+    size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
+    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else img
     blur = cv2.GaussianBlur(small, (5, 5), 0).astype(np.int16)
     diff = np.abs(blur - np.median(blur, axis=1, keepdims=True)).sum(axis=2)
     mask = (diff > threshold).astype(np.uint8) * 255

@@ -17,7 +17,7 @@ from std_msgs.msg import Float32MultiArray, Header
 
 from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import vision
-from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.objects import ObjectOutputs
@@ -35,6 +35,7 @@ class CameraNode(Node):
         self.p = declare(self, specs())
         self.model = load_early_fusion(self.p["model_file"])
         self.K = None
+        self.order, self._last_now = StampOrder(), 0.0
         self.monitor = diag.InputMonitor()
         self.frames = self.detections = 0
         self.det_pub = self.create_publisher(PointCloud2, self.p["detections_topic"], sensor_qos(10))
@@ -73,9 +74,16 @@ class CameraNode(Node):
         self.K = K
 
     def _on_image(self, msg: Image) -> None:
-        self.monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self.monitor.tick(now)
         try:
-            check_stamp(stamp_to_sec(msg.header.stamp))
+            stamp = stamp_to_sec(msg.header.stamp)
+            check_stamp(stamp)
+            check_future(stamp, now, self.p["max_future"])
+            if now < self._last_now:
+                self.order.reset()          # clock jumped back (bag loop)
+            self._last_now = now
+            self.order.check("image", stamp)
             if self.K is None:
                 raise InvalidInput("no_camera_info", "no valid CameraInfo received yet")
             try:
@@ -86,6 +94,7 @@ class CameraNode(Node):
         except InvalidInput as exc:
             self._drop(exc)
             return
+        self.order.accept("image", stamp)
         self._process(img, msg.header)
 
     def _process(self, img: np.ndarray, header) -> None:

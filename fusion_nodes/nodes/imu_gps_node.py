@@ -24,12 +24,13 @@ from fusion_nodes.core.gnss import CourseOverGround, Datum
 from fusion_nodes.core.imu_features import FEATURE_NAMES, ImuFeatureWindow
 from fusion_nodes.core.records import ImuSample
 from fusion_nodes.core.sensors import Mount, imu_heading_to_enu, imu_in_base
-from fusion_nodes.core.validation import InvalidInput, check_quaternion, check_stamp, repair_covariance
+from fusion_nodes.core.validation import (InvalidInput, StampOrder, check_future, check_quaternion, check_stamp,
+                                          repair_covariance)
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
 from fusion_nodes.ros.imu_gps_params import specs
-from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.params import declare, input_limits
 from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 
@@ -39,6 +40,7 @@ class ImuGpsNode(Node):
         super().__init__("imu_gps_node", **kwargs)
         self.p = declare(self, specs(), self._on_change)
         self.mount = Mount.from_list(self.p["imu_mount"])
+        self.limits, self.order, self._last_now = input_limits(self.p), StampOrder(), 0.0
         self.datum = Datum(*self.p["datum"]) if self.p["datum"] else None
         self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"],
                                     self.p["cog_window"])
@@ -71,14 +73,26 @@ class ImuGpsNode(Node):
         self.get_logger().warn(f"{source}: dropped: {exc}", throttle_duration_sec=5.0)
 
     # -- IMU ----------------------------------------------------------------
+    def _check_stamp(self, stream: str, msg) -> float:
+        """Set, not in the future, strictly after the stream's previous stamp (clock jump back: reset)."""
+        stamp, now = stamp_to_sec(msg.header.stamp), self._now()
+        if now < self._last_now:
+            self.order.reset()
+        self._last_now = now
+        check_stamp(stamp)
+        check_future(stamp, now, self.p["max_future"])
+        self.order.check(stream, stamp)
+        return stamp
+
     def _on_imu(self, msg: Imu) -> None:
         self.monitors["imu"].tick(self._now())
         try:
-            check_stamp(stamp_to_sec(msg.header.stamp))
-            sample = self._checked_imu(imu_to_sample(msg))
+            stamp = self._check_stamp("imu", msg)
+            sample = self._checked_imu(imu_to_sample(msg, self.limits))
         except InvalidInput as exc:
             self._drop("imu", exc)
             return
+        self.order.accept("imu", stamp)
         self._note_turn(sample)
         self._feature_step(sample, msg.header)
         out = fill_imu(Imu(), sample)
@@ -131,11 +145,12 @@ class ImuGpsNode(Node):
     def _on_fix(self, msg: NavSatFix) -> None:
         self.monitors["gps"].tick(self._now())
         try:
-            check_stamp(stamp_to_sec(msg.header.stamp))
+            stamp = self._check_stamp("gps", msg)
             out = self._fix_to_odometry(msg)
         except InvalidInput as exc:
             self._drop("gps", exc)
             return
+        self.order.accept("gps", stamp)
         self.gps_pub.publish(out)
 
     def _fix_to_odometry(self, msg: NavSatFix) -> Odometry:

@@ -116,7 +116,7 @@ class LateFusionNode(Node):
             return None
         try:
             objects, decisions, bad = dec.parse(cloud.points, self.classes, self.names[i], cloud.stamp,
-                                                self.p["id_field"])
+                                                self.p["id_field"], require_ids=self.p["match_by"] == "id")
         except InvalidInput as exc:
             self.inputs[i].monitor.drop(exc.reason)
             self.get_logger().warn(f"{self.names[i]}: dropped: {exc}", throttle_duration_sec=5.0)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .objects import output_specs
-from .params import ParamSpec, one_of
+from .params import ParamSpec, stamp_specs, one_of
 
 
 def specs() -> list[ParamSpec]:
@@ -33,4 +33,5 @@ def specs() -> list[ParamSpec]:
                   "confidence and score_<class> fields; a bare name is looked up in the package's config "
                   "directory; empty: no scores.", read_only=True),
         *output_specs("camera/detections_2d", ""),
+        *stamp_specs(),
     ]

@@ -8,7 +8,8 @@ from fusion_nodes.core.matching import ObjectList
 from fusion_nodes.core.validation import InvalidInput
 
 
-def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str = "object_id"):
+def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str = "object_id",
+          require_ids: bool = False):
     """Objects and decisions of one cloud's points.
 
     Probabilities come from ``score_<class>`` fields (all of them), else a
@@ -19,9 +20,12 @@ def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str 
     Raises
     ------
     InvalidInput
-        ``missing_field`` when neither all score fields nor class_id exist.
+        ``missing_field`` when neither all score fields nor class_id exist, or
+        when ``require_ids`` (matching by id) and ``id_field`` is absent.
     """
     names = points.dtype.names or ()
+    if require_ids and id_field not in names:
+        raise InvalidInput("missing_field", f"no {id_field!r} field to match objects by id")
     score_fields = [f"score_{c}" for c in classes]
     if all(f in names for f in score_fields):
         P = np.column_stack([points[f].astype(float) for f in score_fields]) if len(points) else \

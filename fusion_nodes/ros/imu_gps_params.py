@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rclpy.parameter import Parameter
 
-from .params import ParamSpec, length, one_of
+from .params import ParamSpec, input_limit_specs, length, one_of
 
 
 def specs() -> list[ParamSpec]:
@@ -55,4 +55,5 @@ def specs() -> list[ParamSpec]:
                   "stays below this.", 0.0, 10.0),
         ParamSpec("unknown_variance", 1e6, "Variance published for pose fields the GPS does "
                   "not measure.", 1.0, 1e12),
+        *input_limit_specs(),
     ]

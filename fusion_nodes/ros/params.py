@@ -173,14 +173,19 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
     return values
 
 
+def stamp_specs() -> list[ParamSpec]:
+    """The stamp tolerance of a node's sensor inputs."""
+    return [ParamSpec("max_future", 1.0, "Messages stamped more than this (s) ahead of the node clock are "
+                      "dropped as future_stamp (they would advance the filter past every later message).",
+                      0.0, 1.0e6, read_only=True)]
+
+
 def input_limit_specs() -> list[ParamSpec]:
     """Stamp and plausibility limits of a node's sensor inputs (see ``core.validation.Limits``)."""
     from fusion_nodes.core.validation import Limits
     d = Limits()
     return [
-        ParamSpec("max_future", 1.0, "Messages stamped more than this (s) ahead of the node clock are "
-                  "dropped as future_stamp (they would advance the filter past every later message).",
-                  0.0, 1.0e6, read_only=True),
+        *stamp_specs(),
         ParamSpec("max_speed", d.speed, "Largest plausible linear velocity (m/s); beyond: implausible.",
                   0.0, 1.0e6, read_only=True),
         ParamSpec("max_angular_rate", d.angular_rate, "Largest plausible angular velocity (rad/s).",

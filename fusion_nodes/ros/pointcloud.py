@@ -19,6 +19,9 @@ _DTYPES = {PointField.INT8: "i1", PointField.UINT8: "u1", PointField.INT16: "i2"
 def read(msg, required=()) -> np.ndarray:
     """Structured array of the points (one row per point), fields by name.
 
+    Fields with ``count != 1`` are left out (the package reads scalars only);
+    any byte order is read (``is_bigendian``).
+
     Raises
     ------
     InvalidInput
@@ -29,9 +32,16 @@ def read(msg, required=()) -> np.ndarray:
     for f in msg.fields:
         if f.datatype not in _DTYPES:
             raise InvalidInput("malformed_cloud", f"field {f.name!r} has unknown datatype {f.datatype}")
-        code = ("<" if not msg.is_bigendian else ">") + _DTYPES[f.datatype]
+        if f.offset + max(f.count, 1) * np.dtype(_DTYPES[f.datatype]).itemsize > msg.point_step:
+            raise InvalidInput("malformed_cloud", f"field {f.name!r} ends past point_step {msg.point_step}")
+        if f.count != 1:
+            # Every field the package reads is a scalar per point; an array field (count 0 or > 1)
+            # is left out, so a required one is reported missing and an optional one is absent.
+            continue
+        if f.name in names:
+            raise InvalidInput("malformed_cloud", f"field {f.name!r} appears twice")
         names.append(f.name)
-        formats.append((code, (f.count,)) if f.count > 1 else code)
+        formats.append(("<" if not msg.is_bigendian else ">") + _DTYPES[f.datatype])
         offsets.append(f.offset)
     missing = [r for r in required if r not in names]
     if missing:

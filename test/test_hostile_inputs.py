@@ -1,0 +1,167 @@
+"""Hostile input to the other nodes: the reproducers of issue 9, one regression test each.
+
+The nodes run in process (offline runner, simulated clock); each bad message
+must be dropped and counted by reason, and the node must go on with the next
+good one.
+"""
+import numpy as np
+import pytest
+import yaml
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import Image, Imu, NavSatFix, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from fusion_nodes.core import vision
+from fusion_nodes.core.validation import InvalidInput, StampOrder, check_psd
+from fusion_nodes.ros import pointcloud
+from fusion_nodes.tools.offline import OfflineRunner
+
+
+def stamp(t):
+    return Time(sec=int(t), nanosec=int(round((t % 1) * 1e9)))
+
+
+def run(tmp_path, node, params, messages):
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({node: {"ros__parameters": params}}))
+    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
+    try:
+        runner.feed(messages)
+        return runner.captured, runner.nodes[0]
+    finally:
+        runner.close()
+
+
+IMU_GPS = {"imu_topic": "/imu", "gps_topic": "/fix", "imu_output_topic": "/imu_out", "gps_output_topic": "/gps",
+           "features_topic": ""}
+
+
+def imu(t, acc=(0.0, 0.0, 9.81), gyro_cov=None):
+    m = Imu(header=Header(stamp=stamp(t)))
+    m.orientation.w = 1.0
+    m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = acc
+    m.orientation_covariance = list(np.eye(3).ravel() * 1e-3)
+    m.angular_velocity_covariance = list(np.eye(3).ravel() * 1e-4) if gyro_cov is None else gyro_cov
+    m.linear_acceleration_covariance = list(np.eye(3).ravel() * 1e-2)
+    return m
+
+
+def fix(t, lat=42.376, lon=-71.147, alt=10.0, status=0):
+    m = NavSatFix(header=Header(stamp=stamp(t)), latitude=lat, longitude=lon, altitude=alt)
+    m.status.status = status
+    m.position_covariance = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 4.0]
+    m.position_covariance_type = NavSatFix.COVARIANCE_TYPE_DIAGONAL_KNOWN
+    return m
+
+
+def test_imu_gps_node_drops_impossible_fixes_and_imu_stamps_and_values(tmp_path):
+    good = [("/fix", fix(100.0)), ("/imu", imu(100.0))]
+    bad = [("/fix", fix(100.5, lon=9665.21, alt=-1e308), "implausible"),     # used to raise OverflowError
+           ("/fix", fix(100.6, lat=100.0, lon=400.0), "implausible"),
+           ("/fix", fix(100.6, alt=1e300), "implausible"),
+           ("/imu", imu(100.0), "duplicate_stamp"),
+           ("/imu", imu(99.0), "stamp_backwards"),
+           ("/imu", imu(100.0 + 1e5), "future_stamp"),
+           ("/imu", imu(100.7, gyro_cov=[1e-4, 1, 0, 1, 1e-4, 0, 0, 0, 1e-4]), "bad_covariance"),   # not PSD
+           ("/imu", imu(100.8, acc=(1e300, 0.0, 9.81)), "implausible")]
+    after = [("/fix", fix(101.0)), ("/imu", imu(101.0))]
+    msgs = [(topic, int(100.0e9) + k * 1000, m) for k, (topic, m) in enumerate(good)]
+    msgs += [(topic, int(100.9e9) + k * 1000, m) for k, (topic, m, _) in enumerate(bad)]
+    msgs += [(topic, int(101.0e9) + k * 1000, m) for k, (topic, m) in enumerate(after)]
+    out, node = run(tmp_path, "imu_gps_node", IMU_GPS, msgs)
+    expected = {}
+    for topic, _, reason in bad:
+        src = "gps" if topic == "/fix" else "imu"
+        expected.setdefault(src, {}).setdefault(reason, 0)
+        expected[src][reason] += 1
+    assert {s: dict(node.monitors[s].dropped) for s in ("imu", "gps")} == expected
+    assert len(out["/gps"]) == 2 and len(out["/imu_out"]) == 2            # the good ones, before and after
+    assert out["/gps"][1].pose.pose.position.y == pytest.approx(0.0, abs=1e-6)   # the datum is the good fix
+    assert all(np.all(np.isfinite(m.linear_acceleration_covariance)) for m in out["/imu_out"])
+
+
+def test_camera_node_survives_a_one_pixel_high_image(tmp_path):
+    from sensor_msgs.msg import CameraInfo
+    params = {"image_topic": "/img", "camera_info_topic": "/info", "detections_topic": "/det", "detector": "color"}
+    info = CameraInfo(header=Header(stamp=stamp(10.0)), k=[500.0, 0, 350, 0, 500.0, 0.5, 0, 0, 1])
+    thin = Image(header=Header(stamp=stamp(10.1)), width=700, height=1, step=2100, encoding="bgr8",
+                 data=bytes(2100))                                          # used to crash cv2.resize
+    normal = Image(header=Header(stamp=stamp(10.2)), width=640, height=480, step=1920, encoding="bgr8",
+                   data=bytes(1920 * 480))
+    out, node = run(tmp_path, "camera_node", params, [("/info", 10_000_000_000, info),
+                                                      ("/img", 10_100_000_000, thin),
+                                                      ("/img", 10_200_000_000, normal)])
+    assert len(out["/det"]) == 2
+    assert vision.segment(np.zeros((1, 700, 3), np.uint8)) == []
+
+
+def _cloud_with_count(field, count):
+    cols = {"doppler": np.array([1.0, 1.0]), "x": np.array([10.0, 11.0]), "y": np.array([0.0, 1.0]),
+            "z": np.array([0.5, 0.5])}
+    msg = pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(5.0)))
+    for f in msg.fields:
+        if f.name == field:
+            f.count = count
+    return msg
+
+
+@pytest.mark.parametrize("field", ["z", "doppler"])
+def test_pointfield_count_two_is_not_a_crash(field):
+    """count 2 (issue 9: ValueError in radar.py): the field is not read; a required one is missing."""
+    msg = _cloud_with_count(field, 2)
+    if field == "z":
+        with pytest.raises(InvalidInput) as e:
+            pointcloud.read(msg, required=("x", "y", "z"))
+        assert e.value.reason in ("missing_field", "malformed_cloud")
+    else:
+        pts = pointcloud.read(msg, required=("x", "y", "z"))
+        assert "doppler" not in pts.dtype.names and len(pts) == 2
+
+
+def test_pointfield_past_the_point_step_is_malformed():
+    msg = _cloud_with_count("z", 2)      # 2 floats from offset 12 > point_step 16
+    with pytest.raises(InvalidInput) as e:
+        pointcloud.read(msg)
+    assert e.value.reason == "malformed_cloud"
+
+
+def test_radar_node_counts_a_cloud_whose_z_is_an_array(tmp_path):
+    params = {"input_topic": "/r", "output_topic": "/c", "odometry_topic": "", "cluster_min_points": 1}
+    good = _cloud_with_count("x", 1)
+    good.header.stamp = stamp(6.0)
+    out, node = run(tmp_path, "radar_node", params, [("/r", 5_000_000_000, _cloud_with_count("z", 2)),
+                                                     ("/r", 6_000_000_000, good)])
+    dropped = dict(node.monitor.dropped)
+    assert len(out["/c"]) == 1 and sum(dropped.values()) == 1 and set(dropped) <= {"missing_field", "malformed_cloud"}
+
+
+def test_late_fusion_match_by_id_with_an_input_without_ids(tmp_path):
+    params = {"inputs": ["/a", "/b"], "input_names": ["a", "b"], "classes": ["hot", "cold"], "output_topic": "/f",
+              "match_by": "id", "slop": 0.01, "max_wait": 0.3}
+
+    def dec(t, with_id):
+        cols = {"score_hot": np.array([0.7]), "score_cold": np.array([0.3])}
+        if with_id:
+            cols["object_id"] = np.array([4.0])
+        return pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))
+    msgs = [(topic, int(t * 1e9), dec(t, topic == "/a")) for t in (5.0, 5.1, 5.2) for topic in ("/a", "/b")]
+    out, node = run(tmp_path, "late_fusion_node", params, msgs)     # used to raise TypeError in matching
+    assert node.inputs[1].monitor.dropped["missing_field"] == 3
+    assert len(out["/f"]) >= 2
+
+
+def test_stamp_order_and_psd_checks():
+    order = StampOrder()
+    order.check("s", 1.0)
+    order.accept("s", 1.0)
+    for t, reason in ((1.0, "duplicate_stamp"), (0.5, "stamp_backwards")):
+        with pytest.raises(InvalidInput) as e:
+            order.check("s", t)
+        assert e.value.reason == reason
+    order.check("s", 1.5)       # checked but not used: leaves no trace
+    order.check("s", 1.5)
+    order.reset()
+    order.check("s", 0.5)
+    check_psd("ok", np.eye(3))
+    for bad in ([[1e-4, 1], [1, 1e-4]], [[1, 0.5], [0.4, 1]]):
+        with pytest.raises(InvalidInput):
+            check_psd("bad", bad)
