@@ -4,6 +4,8 @@ The nodes run in process (offline runner, simulated clock); each bad message
 must be dropped and counted by reason, and the node must go on with the next
 good one.
 """
+import math
+
 import numpy as np
 import pytest
 import yaml
@@ -165,3 +167,65 @@ def test_stamp_order_and_psd_checks():
     for bad in ([[1e-4, 1], [1, 1e-4]], [[1, 0.5], [0.4, 1]]):
         with pytest.raises(InvalidInput):
             check_psd("bad", bad)
+
+
+def _float64_cloud(cols: dict, t: float) -> PointCloud2:
+    """A cloud with FLOAT64 fields (as some drivers send): values float32 cannot hold survive the wire."""
+    names = list(cols)
+    arr = np.zeros(len(next(iter(cols.values()))), dtype=[(n, "<f8") for n in names])
+    for n in names:
+        arr[n] = cols[n]
+    return PointCloud2(header=Header(stamp=stamp(t)), height=1, width=len(arr), is_bigendian=False,
+                       point_step=8 * len(names), row_step=8 * len(names) * len(arr), is_dense=True,
+                       fields=[PointField(name=n, offset=8 * i, datatype=PointField.FLOAT64, count=1)
+                               for i, n in enumerate(names)], data=arr.tobytes())
+
+
+def test_radar_node_drops_bad_odometry_and_oversized_scans(tmp_path):
+    from nav_msgs.msg import Odometry
+    params = {"input_topic": "/r", "output_topic": "/c", "odometry_topic": "/o", "cluster_min_points": 1,
+              "max_points": 50}
+
+    def odom(t, vx):
+        m = Odometry(header=Header(stamp=stamp(t)))
+        m.twist.twist.linear.x = vx
+        return m
+    scan = {"x": np.array([10.0, 10.2]), "y": np.zeros(2), "z": np.zeros(2), "doppler": np.array([-3.0, -3.0])}
+    big = {k: np.resize(v, 60) for k, v in scan.items()}
+    t0 = 5_000_000_000   # log times with the stamps, so the clock is where the data is
+    msgs = [("/o", t0 + 1, odom(5.0, math.nan)), ("/o", t0 + 2, odom(5.0, 1e39)),
+            ("/o", t0 + 3, odom(5.0 + 1e5, 3.0)), ("/r", t0 + 4, _float64_cloud(big, 5.0)),
+            ("/o", t0 + 5, odom(5.0, 3.0)), ("/r", t0 + 6, _float64_cloud(scan, 5.0))]
+    out, node = run(tmp_path, "radar_node", params, msgs)
+    assert dict(node.odom_monitor.dropped) == {"non_finite": 1, "implausible": 1, "future_stamp": 1}
+    assert dict(node.monitor.dropped) == {"too_many_points": 1}
+    (clusters,) = [pointcloud.read(m) for m in out["/c"]]
+    # The good odometry (3 m/s) compensated the Doppler: the object ahead is static, not NaN.
+    assert len(clusters) == 1 and abs(clusters["doppler_mean"][0]) < 0.1
+
+
+def test_early_fusion_drops_future_stamps_and_absurd_values_without_poisoning_the_sets(tmp_path):
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_early_fusion_node_dds import PARAMS, camera, imu, radar
+    from fusion_nodes.core import early_fusion as ef
+    params = {**PARAMS, "max_wait": 0.3}
+
+    def absurd_radar(t):
+        cols = {k: np.full(1, 1.0) for k in ef.RADAR_FIELDS}
+        cols.update(x=np.array([1e300]), y=np.zeros(1), z=np.full(1, 1.4))
+        return _float64_cloud(cols, t)
+    msgs = []
+    for k in range(20):
+        t = 10.0 + 0.1 * k
+        n = int(t * 1e9)
+        msgs += [("/t/cam", n, camera(t)), ("/t/rad", n + 1, radar(t) if k != 5 else absurd_radar(t)),
+                 ("/t/imu", n + 2, imu(t if k != 3 else t + 1e5))]       # one IMU message 1e5 s ahead
+    out, node = run(tmp_path, "early_fusion_node", params, msgs)
+    assert dict(node.inputs["imu"].monitor.dropped) == {"future_stamp": 1}
+    assert dict(node.inputs["radar"].monitor.dropped) == {"implausible_points": 1}
+    objs = [pointcloud.read(m) for m in out["/t/objects"]]
+    assert len(objs) >= 19
+    both = sum(int(((o["has_camera"] == 1) & (o["has_radar"] == 1)).sum()) for o in objs)
+    assert both >= 18                                   # the future message did not stall association
+    assert all(np.all(np.isfinite(o["confidence"])) for o in objs)

@@ -41,9 +41,10 @@ class EarlyFusionNode(Node):
             raise ValueError("model_file is required (fit one with `fusion fit`)")
         self.mount = Mount.from_list(self.p["camera_mount"])
         self.counts = {"sets": 0, "partial_sets": 0, "objects": 0, "associated": 0}
-        self.inputs = {"camera": CloudInput(self, self.p["camera_topic"], ef.CAMERA_FIELDS),
-                       "radar": CloudInput(self, self.p["radar_topic"], ef.RADAR_FIELDS),
-                       "imu": CloudInput(self, self.p["imu_topic"], ef.IMU_FIELDS)}
+        future = self.p["max_future"]
+        self.inputs = {"camera": CloudInput(self, self.p["camera_topic"], ef.CAMERA_FIELDS, max_future=future),
+                       "radar": CloudInput(self, self.p["radar_topic"], ef.RADAR_FIELDS, max_future=future),
+                       "imu": CloudInput(self, self.p["imu_topic"], ef.IMU_FIELDS, max_future=future)}
         self.sync = make_synchronizer(self.p["sync_backend"], list(self.inputs.values()),
                                       self.p["queue_size"], self.p["slop"], self.p["max_wait"])
         self.sync.registerCallback(self._on_set)

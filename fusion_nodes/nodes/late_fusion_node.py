@@ -48,7 +48,7 @@ class LateFusionNode(Node):
         vision = self.p["input_type"] == "Detection3DArray"
         self.inputs = [CloudInput(self, topic, msg_type=Detection3DArray if vision else PointCloud2,
                                   to_points=(lambda m, req: detections_to_points(m, req, self.classes))
-                                  if vision else None)
+                                  if vision else None, max_future=self.p["max_future"])
                        for topic in self.p["inputs"]]
         self.sync = make_synchronizer(self.p["sync_backend"], self.inputs, self.p["queue_size"],
                                       self.p["slop"], self.p["max_wait"])

@@ -19,11 +19,11 @@ from sensor_msgs.msg import PointCloud2
 from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import radar
 from fusion_nodes.core.sensors import Mount
-from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.objects import ObjectOutputs
-from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
 from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
@@ -37,7 +37,7 @@ class RadarNode(Node):
         self.p = declare(self, specs())
         self.model = load_early_fusion(self.p["model_file"])
         self.mount = Mount.from_list(self.p["mount"])
-        self.monitor = diag.InputMonitor()
+        self.monitor, self.odom_monitor = diag.InputMonitor(), diag.InputMonitor()
         self.scans = self.clusters = 0
         self._ego = None  # (stamp, v_base, w_base)
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
@@ -48,10 +48,22 @@ class RadarNode(Node):
             self.create_subscription(Odometry, self.p["odometry_topic"], self._on_odom, sensor_qos(10))
         self.create_timer(1.0, self._publish_diagnostics)
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_odom(self, msg: Odometry) -> None:
-        t = msg.twist.twist
-        self._ego = (stamp_to_sec(msg.header.stamp), np.array([t.linear.x, t.linear.y, t.linear.z]),
-                     np.array([t.angular.x, t.angular.y, t.angular.z]))
+        """Ego motion for Doppler compensation; NaN / absurd / future odometry is dropped and counted."""
+        self.odom_monitor.tick(self._now())
+        try:
+            stamp = stamp_to_sec(msg.header.stamp)
+            check_stamp(stamp)
+            check_future(stamp, self._now(), self.p["max_future"])
+            twist = twist_to_sample(stamp, msg.twist)
+        except InvalidInput as exc:
+            self.odom_monitor.drop(exc.reason)
+            self.get_logger().warn(f"odometry dropped: {exc}", throttle_duration_sec=5.0)
+            return
+        self._ego = (stamp, twist.linear, twist.angular)
 
     def _on_scan(self, msg: PointCloud2) -> None:
         self.monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
@@ -81,7 +93,12 @@ class RadarNode(Node):
         self.clusters += len(feats)
 
     def _scan(self, msg) -> radar.RadarScan:
-        check_stamp(stamp_to_sec(msg.header.stamp))
+        stamp = stamp_to_sec(msg.header.stamp)
+        check_stamp(stamp)
+        check_future(stamp, self._now(), self.p["max_future"])
+        if msg.width * msg.height > self.p["max_points"]:
+            raise InvalidInput("too_many_points", f"{msg.width * msg.height} detections > max_points "
+                                                  f"{self.p['max_points']}")
         pts = pointcloud.read(msg, required=("x", "y", "z"))
         names = pts.dtype.names
 
@@ -100,8 +117,14 @@ class RadarNode(Node):
         return radar.sensor_velocity(self._ego[1], self._ego[2], self.mount.R, self.mount.translation)
 
     def _publish_diagnostics(self) -> None:
-        self.diag_pub.publish(diag.input_array(self, "radar", self.p["input_topic"], self.monitor,
-                                               {"scans": self.scans, "clusters": self.clusters}))
+        now = self.get_clock().now()
+        statuses = [diag.monitor_status(f"{self.get_name()}: radar", self.p["input_topic"], self.monitor,
+                                        now.nanoseconds * 1e-9, extra={"scans": self.scans,
+                                                                       "clusters": self.clusters})]
+        if self.p["odometry_topic"]:
+            statuses.append(diag.monitor_status(f"{self.get_name()}: odometry", self.p["odometry_topic"],
+                                                self.odom_monitor, now.nanoseconds * 1e-9))
+        self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 
 
 def main(args=None) -> int:

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 from sensor_msgs.msg import PointCloud2
 
-from fusion_nodes.core.validation import InvalidInput, check_stamp
+from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
+
+# |value| beyond this in a required field is no feature, position or score (float32 would make it inf).
+MAX_VALUE = 1.0e9
 
 from . import pointcloud
 from .convert import stamp_to_sec
@@ -42,29 +45,38 @@ class CloudInput(mf.SimpleFilter):
     """
 
     def __init__(self, node, topic: str, required=(), qos_depth: int = 10, msg_type=PointCloud2,
-                 to_points=None):
+                 to_points=None, max_future: float = 1.0):
         mf.SimpleFilter.__init__(self)
-        self.node, self.topic, self.required = node, topic, tuple(required)
+        self.node, self.topic, self.required, self.max_future = node, topic, tuple(required), max_future
         self.to_points = to_points or (lambda msg, required: pointcloud.read(msg, required=required))
         self.monitor = InputMonitor()
         self.subscriber = mf.Subscriber(node, msg_type, topic, qos_profile=sensor_qos(qos_depth))
         self.subscriber.registerCallback(self.callback)
 
     def callback(self, msg) -> None:
-        self.monitor.tick(self.node.get_clock().now().nanoseconds * 1e-9)
+        now = self.node.get_clock().now().nanoseconds * 1e-9
+        self.monitor.tick(now)
         try:
             check_stamp(stamp_to_sec(msg.header.stamp))
+            # A far-future stamp would hold the synchronizer's queues hostage (everything else is "older").
+            check_future(stamp_to_sec(msg.header.stamp), now, self.max_future)
             pts = self.to_points(msg, self.required)
         except InvalidInput as exc:
             self.monitor.drop(exc.reason)
             self.node.get_logger().warn(f"{self.topic}: dropped: {exc}", throttle_duration_sec=5.0)
             return
         if len(pts) and self.required:
-            finite = np.all([np.isfinite(pts[k].astype(float)).reshape(len(pts), -1).all(axis=1)
-                             for k in self.required], axis=0)
-            if not finite.all():
-                self.monitor.dropped["nan_points"] += int((~finite).sum())
-                self.node.get_logger().warn(f"{self.topic}: {int((~finite).sum())} points with NaN/Inf removed",
-                                            throttle_duration_sec=5.0)
-                pts = pts[finite]
+            pts = self._usable_points(pts)
         self.signalMessage(Cloud(msg.header, pts))
+
+    def _usable_points(self, pts: np.ndarray) -> np.ndarray:
+        """Remove (and count) points with NaN/Inf or absurd values in a required field."""
+        values = np.column_stack([pts[k].astype(float) for k in self.required])
+        finite = np.isfinite(values).all(axis=1)
+        plausible = finite & (np.abs(np.where(np.isfinite(values), values, 0.0)) <= MAX_VALUE).all(axis=1)
+        for reason, bad in (("nan_points", ~finite), ("implausible_points", finite & ~plausible)):
+            if bad.any():
+                self.monitor.dropped[reason] += int(bad.sum())
+                self.node.get_logger().warn(f"{self.topic}: {int(bad.sum())} points removed ({reason})",
+                                            throttle_duration_sec=5.0)
+        return pts[plausible]

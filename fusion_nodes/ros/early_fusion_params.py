@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .sync import sync_specs
 from .objects import output_specs
-from .params import ParamSpec, length
+from .params import ParamSpec, stamp_specs, length
 
 
 def _intrinsics(v):
@@ -37,4 +37,5 @@ def specs() -> list[ParamSpec]:
         ParamSpec("publish_camera_only", True, "Publish camera detections without a radar partner "
                   "(position NaN, bearing from the camera)."),
         *output_specs("fusion/early/detections", "fusion/early/markers"),
+        *stamp_specs(),
     ]

@@ -5,7 +5,7 @@ from fusion_nodes.core.late_fusion import RULES
 
 from .sync import sync_specs
 from .objects import output_specs
-from .params import ParamSpec, length, one_of
+from .params import ParamSpec, stamp_specs, length, one_of
 
 
 def _weights(v):
@@ -62,4 +62,5 @@ def specs() -> list[ParamSpec]:
         *sync_specs(),
         ParamSpec("stale_after", 1.0, "An input silent this long (s) is reported degraded.", 0.01, 3600.0),
         *output_specs("fusion/late/detections", "fusion/late/markers"),
+        *stamp_specs(),
     ]

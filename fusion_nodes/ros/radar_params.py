@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .objects import output_specs
-from .params import ParamSpec, length
+from .params import ParamSpec, stamp_specs, length
 
 
 def specs() -> list[ParamSpec]:
@@ -31,4 +31,7 @@ def specs() -> list[ParamSpec]:
                   "confidence and score_<class> fields; a bare name is looked up in the package's config "
                   "directory; empty: no scores.", read_only=True),
         *output_specs("radar/detections", "radar/markers"),
+        ParamSpec("max_points", 100000, "Scans with more detections than this are dropped (too_many_points): "
+                  "they would cost more than a scan period.", 1, 10_000_000, read_only=True),
+        *stamp_specs(),
     ]
