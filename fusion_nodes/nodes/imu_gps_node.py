@@ -192,15 +192,10 @@ class ImuGpsNode(Node):
 
     def _publish_diagnostics(self) -> None:
         now = self._now()
-        statuses = []
-        for source, mon in self.monitors.items():
-            level = diag.STALE if not mon.received else (diag.WARN if mon.staleness(now) > 2.0
-                                                         or mon.dropped else diag.OK)
-            values = {"rate_hz": mon.rate(now), "staleness_s": mon.staleness(now),
-                      "received": mon.received, "covariances_replaced": self.repaired}
-            values.update({f"dropped.{k}": v for k, v in sorted(mon.dropped.items())})
-            statuses.append(diag.status(f"{self.get_name()}: {source}", source, level,
-                                        f"{sum(mon.dropped.values())} dropped", values))
+        topics = {"imu": self.p["imu_topic"], "gps": self.p["gps_topic"]}
+        statuses = [diag.monitor_status(f"{self.get_name()}: {source}", topics[source], mon, now,
+                                        stale_after=2.0, extra={"covariances_replaced": self.repaired})
+                    for source, mon in self.monitors.items()]
         self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
 
 

@@ -45,6 +45,7 @@ class _Input:
     mount_from_tf: bool = False       # no <name>_mount given: the mount comes from /tf_static
     mount_frame: str | None = None    # the frame the current mount was looked up for
     gate: diag.RejectionWindow = field(default_factory=diag.RejectionWindow)   # ERROR when mostly rejected
+    recent_drops: diag.RecentCount = field(default_factory=diag.RecentCount)   # WARN while dropping
 
 
 def _model(kind: str, cfg):
@@ -222,6 +223,7 @@ class KalmanFusionNode(Node):
         timeout = max(1.0, self.p["sensor_timeout"])
         dropped = dict(st.dropped)
         rejected_share = inp.gate.update(st.accepted, st.rejected)
+        recent = inp.recent_drops.update(now, sum(dropped.values()))
         if inp.gate.alarm:
             level = diag.ERROR
             text = (f"{rejected_share:.0%} of its measurements rejected by the Mahalanobis gate over "
@@ -233,8 +235,9 @@ class KalmanFusionNode(Node):
             level, text = diag.STALE, "no messages received"
         elif stale > timeout:
             level, text = diag.WARN, f"silent for {stale:.1f} s: predicting without it"
-        elif dropped:
-            level, text = diag.WARN, f"{sum(dropped.values())} messages dropped or rejected"
+        elif recent:
+            level, text = diag.WARN, (f"{recent} messages dropped or rejected in the last "
+                                      f"{inp.recent_drops.window:g} s ({sum(dropped.values())} in all)")
         else:
             level, text = diag.OK, "ok"
         values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
@@ -247,7 +250,7 @@ class KalmanFusionNode(Node):
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
-        return diag.status(f"{self.get_name()}: {inp.name}", inp.name, level, text, values)
+        return diag.status(f"{self.get_name()}: {inp.name}", self.p[inp.name], level, text, values)
 
 
 def main(args=None) -> int:

@@ -9,6 +9,27 @@ OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, Diagnostic
                           DiagnosticStatus.STALE)
 
 
+class RecentCount:
+    """How much a running total grew over the last ``window`` seconds (sampled when asked).
+
+    Diagnostics levels come from this, not from the totals: an input that
+    dropped messages a minute ago and is healthy now is OK again.
+    """
+
+    def __init__(self, window: float = 5.0):
+        self.window = window
+        # (time, total) samples; the first is the baseline the recent growth is measured from.
+        self._samples: deque[tuple[float, int]] = deque([(float("-inf"), 0)])
+
+    def update(self, now: float, total: int) -> int:
+        if now < self._samples[-1][0]:           # clock jumped back (bag loop): start again
+            self._samples = deque([(float("-inf"), total)])
+        self._samples.append((now, total))
+        while len(self._samples) > 1 and now - self._samples[1][0] >= self.window:
+            self._samples.popleft()
+        return total - self._samples[0][1]
+
+
 class InputMonitor:
     """Receipt times (node clock, s) and drop counts of one input, for rate and staleness.
 
@@ -23,6 +44,7 @@ class InputMonitor:
         self.times: deque[float] = deque()
         self.received = 0
         self.dropped: dict[str, int] = defaultdict(int)
+        self.recent_drops = RecentCount(window)
 
     def tick(self, now: float) -> None:
         self.received += 1
@@ -97,15 +119,17 @@ def array(stamp, statuses) -> DiagnosticArray:
 def monitor_status(name: str, hardware_id: str, monitor: InputMonitor, now: float,
                    stale_after: float = float("inf"), extra: dict | None = None) -> DiagnosticStatus:
     """Status of one input: STALE before its first message, WARN when silent
-    longer than ``stale_after`` s or after drops, OK otherwise."""
+    longer than ``stale_after`` s or after drops in the last ``monitor.window``
+    seconds, OK otherwise (the totals stay in the values)."""
     stale = monitor.staleness(now)
     dropped = sum(monitor.dropped.values())
+    recent = monitor.recent_drops.update(now, dropped)
     if not monitor.received:
         level, text = STALE, "no messages received"
     elif stale > stale_after:
         level, text = WARN, f"silent for {stale:.1f} s"
-    elif dropped:
-        level, text = WARN, f"{dropped} dropped"
+    elif recent:
+        level, text = WARN, f"{recent} dropped in the last {monitor.window:g} s ({dropped} in all)"
     else:
         level, text = OK, "ok"
     values = {"rate_hz": monitor.rate(now), "staleness_s": stale, "received": monitor.received,
