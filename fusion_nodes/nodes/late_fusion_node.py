@@ -26,7 +26,7 @@ from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.objects import ObjectOutputs, detections_to_points
 from fusion_nodes.ros.cloud_input import CloudInput
-from fusion_nodes.ros.late_fusion_params import specs
+from fusion_nodes.ros.late_fusion_params import cross_checks, specs
 from fusion_nodes.ros.models import resolve
 from fusion_nodes.ros.params import InvalidParameters, declare
 from fusion_nodes.ros.qos import sensor_qos
@@ -37,7 +37,7 @@ from fusion_nodes.ros.sync import make_synchronizer
 class LateFusionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("late_fusion_node", **kwargs)
-        self.p = declare(self, specs(), self._on_change)
+        self.p = declare(self, specs(), self._on_change, cross=cross_checks())
         self.names, self.classes = list(self.p["input_names"]), list(self.p["classes"])
         try:
             self.rule = self._make_rule(self.p)

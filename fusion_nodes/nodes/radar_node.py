@@ -27,14 +27,14 @@ from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
 from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
-from fusion_nodes.ros.radar_params import specs
+from fusion_nodes.ros.radar_params import cross_checks, specs
 from fusion_nodes.ros.runner import run_node
 
 
 class RadarNode(Node):
     def __init__(self, **kwargs):
         super().__init__("radar_node", **kwargs)
-        self.p = declare(self, specs())
+        self.p = declare(self, specs(), cross=cross_checks())
         self.model = load_early_fusion(self.p["model_file"])
         self.mount = Mount.from_list(self.p["mount"])
         self.monitor, self.odom_monitor = diag.InputMonitor(), diag.InputMonitor()

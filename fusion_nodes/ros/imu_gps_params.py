@@ -6,6 +6,14 @@ from rclpy.parameter import Parameter
 from .params import ParamSpec, input_limit_specs, length, one_of
 
 
+def _datum(v) -> str | None:
+    if len(v) not in (0, 3):
+        return f"needs 0 or 3 values, got {len(v)}"
+    if v and not (abs(v[0]) <= 90.0 and abs(v[1]) <= 180.0 and -1.0e4 < v[2] < 1.0e5):
+        return f"{list(v)} is not on Earth (latitude within ±90, longitude ±180, altitude -10 km..100 km)"
+    return None
+
+
 def specs() -> list[ParamSpec]:
     return [
         ParamSpec("imu_topic", "imu/data", "Raw IMU input (sensor_msgs/Imu).", read_only=True),
@@ -37,7 +45,7 @@ def specs() -> list[ParamSpec]:
         ParamSpec("imu_linear_acceleration_variance", 0.01, "Default acceleration variance "
                   "((m/s^2)^2).", 1e-12, 1e6),
         ParamSpec("datum", [], "[latitude deg, longitude deg, altitude m] of the ENU origin; "
-                  "empty: the first good fix.", check=length(0, 3), read_only=True,
+                  "empty: the first good fix.", check=_datum, read_only=True,
                   ptype=Parameter.Type.DOUBLE_ARRAY),
         ParamSpec("gps_min_status", 0, "Lowest NavSatStatus accepted (-1 no fix, 0 fix, 1 SBAS, "
                   "2 GBAS).", -1, 2),

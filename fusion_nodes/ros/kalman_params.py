@@ -42,7 +42,9 @@ def global_specs() -> list[ParamSpec]:
                   check=covariance_matrix(STATE_SIZE)),
         ParamSpec("initial_estimate_covariance", [1e-9] * STATE_SIZE,
                   "Initial P: 15 diagonal or 225 row-major values.",
-                  check=covariance_matrix(STATE_SIZE), read_only=True),
+                  check=lambda v: covariance_matrix(STATE_SIZE)(v) or (
+                      "all zero: the filter would be certain of its start" if not any(v) else None),
+                  read_only=True),
         ParamSpec("smooth_lagged_data", True, "Insert late measurements at their own time "
                   "using the history (else drop them).", read_only=True),
         ParamSpec("history_length", 1.0, "Seconds of filter history kept for late measurements.",
@@ -67,6 +69,10 @@ def global_specs() -> list[ParamSpec]:
     ]
 
 
+def _specific(v) -> str | None:
+    return None if v == -1.0 or v >= 0.0 else "must be -1 (use the generic threshold) or >= 0"
+
+
 def sensor_specs(name: str) -> list[ParamSpec]:
     """Parameters of one input, e.g. ``odom0``."""
     kind = _SENSOR_RE.match(name).group(1)
@@ -84,9 +90,9 @@ def sensor_specs(name: str) -> list[ParamSpec]:
         ParamSpec(f"{name}_rejection_threshold", INF, "Mahalanobis threshold (sigmas) for every "
                   "part of this input, unless a specific one is set.", 0.0, None),
         ParamSpec(f"{name}_pose_rejection_threshold", -1.0, "Mahalanobis threshold for pose / "
-                  "orientation (sigmas; -1: use <sensor>_rejection_threshold).", -1.0, None),
+                  "orientation (sigmas; -1: use <sensor>_rejection_threshold).", -1.0, None, check=_specific),
         ParamSpec(f"{name}_twist_rejection_threshold", -1.0, "Mahalanobis threshold for twist / "
-                  "angular velocity (sigmas; -1: generic).", -1.0, None),
+                  "angular velocity (sigmas; -1: generic).", -1.0, None, check=_specific),
     ]
     if kind in ("odom", "pose"):
         specs += [ParamSpec(f"{name}_differential", False, "Fuse pose differences as velocity.",
@@ -95,7 +101,8 @@ def sensor_specs(name: str) -> list[ParamSpec]:
                             read_only=True)]
     if kind == "imu":
         specs += [ParamSpec(f"{name}_linear_acceleration_rejection_threshold", -1.0,
-                            "Mahalanobis threshold for acceleration (sigmas; -1: generic).", -1.0, None),
+                            "Mahalanobis threshold for acceleration (sigmas; -1: generic).", -1.0, None,
+                            check=_specific),
                   ParamSpec(f"{name}_remove_gravitational_acceleration", False,
                             "Subtract gravity from the accelerometer.", read_only=True)]
     return specs

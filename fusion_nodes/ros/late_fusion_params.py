@@ -22,6 +22,12 @@ def _priors(v):
     return None
 
 
+def cross_checks():
+    """Checks across late_fusion_node's parameters."""
+    return [lambda p: None if p["quorum"] <= len(p["inputs"]) else
+            f"quorum {p['quorum']} is more than the {len(p['inputs'])} inputs: the node would always abstain"]
+
+
 def specs() -> list[ParamSpec]:
     return [
         ParamSpec("inputs", ["radar/clusters", "camera/detections"], "Decision topics (PointCloud2 with "
@@ -40,7 +46,7 @@ def specs() -> list[ParamSpec]:
         ParamSpec("weights", [0.5, 0.5], "Weight per input (>= 0, not all 0, one per input).",
                   check=_weights),
         ParamSpec("priors", [0.0], "Class priors for bayes/stacking; [0.0] or []: uniform.",
-                  check=lambda v: None if list(v) in ([], [0.0]) else _priors(v)),
+                  check=lambda v: None if list(v) in ([], [0.0]) else _priors(v), allow_empty=True),
         ParamSpec("quorum", 1, "Fewest inputs (with weight > 0) that must be present, else abstain "
                   "(class_id -1, confidence 0).", 1, 100),
         ParamSpec("stacking_model", "", "Stacking meta-classifier (JSON from `fusion late`), for rule "

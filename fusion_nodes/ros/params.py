@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
@@ -49,9 +49,14 @@ class ParamSpec:
     read_only: bool = False
     ptype: Optional[Parameter.Type] = None
     extra: dict = field(default_factory=dict)
+    allow_empty: bool = False   # an empty list is a meaningful value (e.g. "uniform priors")
 
     def validate(self, value) -> Optional[str]:
         values = value if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, (list, tuple)):
+            reason = self._list_problem(value)
+            if reason:
+                return f"{self.name}: {reason}"
         if self.low is not None or self.high is not None:
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -64,6 +69,17 @@ class ParamSpec:
             reason = self.check(value)
             if reason:
                 return f"{self.name}: {reason}"
+        return None
+
+    def _list_problem(self, value) -> Optional[str]:
+        """What is wrong with a list value in itself (the spec's own check comes after)."""
+        if not value and isinstance(self.default, list) and self.default and not self.allow_empty:
+            return "an empty list is not allowed (it would silently mean nothing)"
+        numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if any(not math.isfinite(v) for v in numbers):
+            return "NaN or Inf in the list"
+        if any(isinstance(v, str) and not v.strip() for v in value):
+            return "an empty name in the list"
         return None
 
     def descriptor(self) -> ParameterDescriptor:
@@ -112,11 +128,15 @@ def _plain(value):
 
 
 def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], None]] = None,
-            into: Optional[dict] = None) -> dict:
+            into: Optional[dict] = None, cross: Sequence[Callable[[dict], Optional[str]]] = ()) -> dict:
     """Declare ``specs`` on ``node``, validate start-up values, guard later changes.
 
     Parameters
     ----------
+    cross : sequence of callables
+        Checks across parameters (``values -> reason or None``), such as
+        ``min_range < max_range``; run on the start-up values and on every
+        change (with the changed values merged in).
     into : dict, optional
         Where the values live (and accepted changes are written); a node that
         declares several tables passes the same dict each time, so that a
@@ -142,11 +162,16 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
             # rclpy checks the descriptor's range and the type itself.
             errors.append(f"{s.name}: {exc}")
             continue
+        if value is None and isinstance(s.default, list) and s.default and not s.allow_empty:
+            # rcl reads `name: []` as "not set": it must not fall back to the default silently.
+            errors.append(f"{s.name}: an empty list is not allowed (it would silently mean nothing)")
+            continue
         value = s.default if value is None else value
         values[s.name] = _plain(value)
         reason = s.validate(values[s.name])
         if reason:
             errors.append(reason)
+    errors += [r for r in (c(values) for c in cross) if r] if not errors else []
     if errors:
         raise InvalidParameters("; ".join(errors))
 
@@ -157,10 +182,16 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
             if spec is None:
                 continue
             value = _plain(p.value)
+            if value is None and isinstance(spec.default, list):
+                value = []                      # `ros2 param set n p []` arrives as "not set"
             reason = spec.validate(value)
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
             changed[p.name] = value
+        for c in cross:
+            reason = c({**values, **changed}) if changed else None
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
         if changed and on_change is not None:
             try:
                 on_change(changed)

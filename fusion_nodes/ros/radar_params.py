@@ -5,6 +5,12 @@ from .objects import output_specs
 from .params import ParamSpec, stamp_specs, length
 
 
+def cross_checks():
+    """Checks across radar_node's parameters."""
+    return [lambda p: None if p["min_range"] < p["max_range"] else
+            f"min_range {p['min_range']} must be below max_range {p['max_range']} (no detection would pass)"]
+
+
 def specs() -> list[ParamSpec]:
     return [
         ParamSpec("input_topic", "radar/points", "Radar detections (sensor_msgs/PointCloud2).", read_only=True),

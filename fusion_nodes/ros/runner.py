@@ -5,6 +5,7 @@ import signal
 import threading
 
 import rclpy
+from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
@@ -33,8 +34,10 @@ def run_node(node_class, args=None) -> int:
     try:
         try:
             node = node_class()
-        except (InvalidParameters, ValueError) as exc:
-            rclpy.logging.get_logger(node_class.__name__).error(f"invalid parameters: {exc}")
+        except (InvalidParameters, ValueError, NameValidationException) as exc:
+            # One line with the reason (an invalid topic name included), no traceback; exit 2.
+            reason = " ".join(line.strip() for line in str(exc).splitlines()) or type(exc).__name__
+            rclpy.logging.get_logger(node_class.__name__).error(f"invalid parameters: {reason}")
             return 2
         executor = SingleThreadedExecutor()
         executor.add_node(node)

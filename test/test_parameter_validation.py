@@ -1,0 +1,84 @@
+"""Invalid parameters are refused with their reason: at start-up (exit 2) and on a live change.
+
+The classes of issue 9: empty lists that used to fall back to defaults
+silently, non-finite or absurd numbers, impossible combinations, invalid
+topic names.
+"""
+import math
+
+import pytest
+import yaml
+from rclpy.parameter import Parameter
+
+from conftest import REPO
+from fusion_nodes.ros.params import InvalidParameters
+from fusion_nodes.tools.offline import OfflineRunner
+from harness import write_params
+
+KALMAN = {"odom0": "/o", "odom0_config": [False] * 6 + [True] * 3 + [False] * 6}
+LATE = {"inputs": ["/a", "/b"], "input_names": ["a", "b"], "classes": ["hot", "cold"], "weights": [0.5, 0.5]}
+EARLY = {"model_file": str(REPO / "config" / "early_fusion_model.json")}
+
+START = [
+    ("kalman_fusion_node", KALMAN, {"odom0_config": []}, "empty list"),
+    ("kalman_fusion_node", KALMAN, {"initial_estimate_covariance": [0.0] * 15}, "all zero"),
+    ("kalman_fusion_node", KALMAN, {"odom0_twist_rejection_threshold": -0.5}, "-1 (use the generic"),
+    ("kalman_fusion_node", KALMAN, {"process_noise_covariance": [math.nan] * 15}, "NaN or Inf"),
+    ("late_fusion_node", LATE, {"weights": []}, "empty list"),
+    ("late_fusion_node", LATE, {"weights": [math.inf, 1.0]}, "NaN or Inf"),
+    ("late_fusion_node", LATE, {"weights": [1e308, 1e308]}, None),      # finite, accepted: see below
+    ("late_fusion_node", LATE, {"classes": []}, "empty list"),
+    ("late_fusion_node", LATE, {"quorum": 3}, "more than the 2 inputs"),
+    ("late_fusion_node", LATE, {"bearing_origin": [math.nan, 0.0]}, "NaN or Inf"),
+    ("radar_node", {}, {"min_range": 50.0, "max_range": 10.0}, "must be below max_range"),
+    ("radar_node", {}, {"doppler_fields": [""]}, "empty name"),
+    ("radar_node", {}, {"mount": []}, "empty list"),
+    ("imu_gps_node", {}, {"datum": [95.0, 0.0, 0.0]}, "not on Earth"),
+    ("imu_gps_node", {}, {"datum": [math.nan, 0.0, 0.0]}, "NaN or Inf"),
+    ("early_fusion_node", EARLY, {"camera_intrinsics": [math.nan, 500.0, 320.0, 240.0]}, "NaN or Inf"),
+    ("early_fusion_node", EARLY, {"camera_mount": []}, "empty list"),
+]
+
+
+@pytest.mark.parametrize("node,base,bad,reason", START, ids=[f"{n}-{list(b)[0]}" for n, _, b, _ in START])
+def test_invalid_start_parameters_are_refused_with_the_reason(tmp_path, node, base, bad, reason):
+    path = write_params(tmp_path / "p.yaml", node, {**base, **bad})
+    if reason is None:
+        OfflineRunner(path).close()       # weights of 1e308 are finite and normalised: a valid choice
+        return
+    with pytest.raises(InvalidParameters) as e:
+        OfflineRunner(path)
+    assert reason in str(e.value) and list(bad)[0] in str(e.value), str(e.value)
+
+
+LIVE = [
+    ("late_fusion_node", LATE, "weights", [math.nan, 1.0], "NaN or Inf"),
+    ("late_fusion_node", LATE, "weights", [], "empty list"),
+    ("late_fusion_node", LATE, "quorum", 5, "more than the 2 inputs"),
+    ("radar_node", {}, "min_range", 1000.0, "must be below max_range"),
+    ("kalman_fusion_node", KALMAN, "odom0_twist_rejection_threshold", -0.5, "-1 (use the generic"),
+]
+
+
+@pytest.mark.parametrize("node,base,name,value,reason", LIVE, ids=[f"{n}-{p}" for n, _, p, _, _ in LIVE])
+def test_invalid_live_changes_are_refused_with_the_reason_and_change_nothing(tmp_path, node, base, name, value,
+                                                                            reason):
+    runner = OfflineRunner(write_params(tmp_path / "p.yaml", node, base))
+    try:
+        n = runner.nodes[0]
+        before = n.p[name]
+        param = Parameter(name, Parameter.Type.DOUBLE_ARRAY, []) if value == [] else Parameter(name, value=value)
+        (result,) = n.set_parameters([param])
+        assert not result.successful and reason in result.reason, result.reason
+        current = n.get_parameter(name).value
+        assert n.p[name] == before
+        assert (list(current) if isinstance(before, list) else current) == before
+    finally:
+        runner.close()
+
+
+def test_an_invalid_topic_name_is_one_line_and_exit_2(tmp_path, nodes):
+    node = nodes("radar_node", write_params(tmp_path / "p.yaml", "radar_node", {"input_topic": "radar points!"}))
+    assert node.wait(60) == 2
+    out = [line for line in node.output().splitlines() if line.strip()]
+    assert len(out) == 1 and "invalid parameters: Invalid topic name" in out[0] and "Traceback" not in node.output()
