@@ -124,11 +124,13 @@ def test_silent_and_garbage_inputs_degrade_without_stopping_the_output(probe, la
                 bad.data = bytes(bad.data)[:-2]
             pubs["b"].publish(bad)
         time.sleep(0.1)
-    assert probe.wait_for(lambda: len(fused(probe)) >= 27)
+    # b's garbage is dropped where it arrives, so it completes no set: a's messages go out as partial
+    # sets once they are max_wait (0.3 s) older than the newest stamp, i.e. all but the last three.
+    assert probe.wait_for(lambda: len(fused(probe)) >= 26)
     out = fused(probe)
     late_sets = [o for t, o in out if t >= 21.05]
     stamps = np.array([t for t, _ in out if t >= 21.05])
-    assert len(late_sets) >= 16 and np.median(np.diff(stamps)) == pytest.approx(0.1, abs=0.01)  # rate kept
+    assert len(late_sets) >= 15 and np.median(np.diff(stamps)) == pytest.approx(0.1, abs=0.01)  # rate kept
     assert all(o["sources"][0] == 1 and o["from_b"][0] == 0 for o in late_sets)
     # Confidence drops with the missing evidence: 0.7 x coverage 0.6 instead of 0.66 x 1.
     assert late_sets[-1]["confidence"][0] == pytest.approx(0.42, abs=1e-6)

@@ -46,9 +46,11 @@ class LateFusionNode(Node):
         self.reliability = OnlineReliability(len(self.names), len(self.classes), self.p["adaptive_rate"],
                                              self.p["weight_floor"])
         vision = self.p["input_type"] == "Detection3DArray"
+        def screen(points):      # decisions checked on arrival: a useless cloud takes no part in a set
+            return dec.screen(points, self.classes, self.p["id_field"], self.p["match_by"] == "id")
         self.inputs = [CloudInput(self, topic, msg_type=Detection3DArray if vision else PointCloud2,
                                   to_points=(lambda m, req: detections_to_points(m, req, self.classes))
-                                  if vision else None, max_future=self.p["max_future"])
+                                  if vision else None, max_future=self.p["max_future"], screen=screen)
                        for topic in self.p["inputs"]]
         self.sync = make_synchronizer(self.p["sync_backend"], self.inputs, self.p["queue_size"],
                                       self.p["slop"], self.p["max_wait"])

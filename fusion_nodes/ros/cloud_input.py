@@ -45,9 +45,11 @@ class CloudInput(mf.SimpleFilter):
     """
 
     def __init__(self, node, topic: str, required=(), qos_depth: int = 10, msg_type=PointCloud2,
-                 to_points=None, max_future: float = 1.0):
+                 to_points=None, max_future: float = 1.0, screen=None):
         mf.SimpleFilter.__init__(self)
         self.node, self.topic, self.required, self.max_future = node, topic, tuple(required), max_future
+        # screen(points) -> (points, {reason: rows removed}); raises InvalidInput to drop the message.
+        self.screen = screen
         self.to_points = to_points or (lambda msg, required: pointcloud.read(msg, required=required))
         self.monitor = InputMonitor()
         self.subscriber = mf.Subscriber(node, msg_type, topic, qos_profile=sensor_qos(qos_depth))
@@ -61,12 +63,17 @@ class CloudInput(mf.SimpleFilter):
             # A far-future stamp would hold the synchronizer's queues hostage (everything else is "older").
             check_future(stamp_to_sec(msg.header.stamp), now, self.max_future)
             pts = self.to_points(msg, self.required)
+            if len(pts) and self.required:
+                pts = self._usable_points(pts)
+            if self.screen is not None:
+                pts, removed = self.screen(pts)
+                for reason, n in removed.items():
+                    if n:
+                        self.monitor.dropped[reason] += n
         except InvalidInput as exc:
             self.monitor.drop(exc.reason)
             self.node.get_logger().warn(f"{self.topic}: dropped: {exc}", throttle_duration_sec=5.0)
             return
-        if len(pts) and self.required:
-            pts = self._usable_points(pts)
         self.signalMessage(Cloud(msg.header, pts))
 
     def _usable_points(self, pts: np.ndarray) -> np.ndarray:

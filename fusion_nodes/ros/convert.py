@@ -96,6 +96,8 @@ def navsat_to_fix(msg) -> GnssFix:
     if msg.position_covariance_type != 0:  # COVARIANCE_TYPE_UNKNOWN
         cov = np.asarray(msg.position_covariance, dtype=float).reshape(3, 3)
         check_finite("position_covariance", cov)
+        if np.any(np.diag(cov) < 0.0):
+            raise InvalidInput("bad_covariance", "position_covariance has a negative variance")
     check_finite("fix", [msg.latitude, msg.longitude, msg.altitude])
     if abs(msg.latitude) > 90.0 or abs(msg.longitude) > 180.0 or not -1.0e4 < msg.altitude < 1.0e5:
         raise InvalidInput("implausible", f"fix at latitude {msg.latitude:.6g}, longitude {msg.longitude:.6g}, "

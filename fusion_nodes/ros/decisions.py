@@ -8,14 +8,8 @@ from fusion_nodes.core.matching import ObjectList
 from fusion_nodes.core.validation import InvalidInput
 
 
-def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str = "object_id",
-          require_ids: bool = False):
-    """Objects and decisions of one cloud's points.
-
-    Probabilities come from ``score_<class>`` fields (all of them), else a
-    hard label from ``class_id``. Returns ``(ObjectList, decisions, bad)``
-    where rows whose scores are unusable (NaN, negative, all zero, label out
-    of range) are left out and counted in ``bad``.
+def _schema(points, classes, id_field: str, require_ids: bool):
+    """The decision rows of a cloud, as keyword arguments of :class:`Decision` per row.
 
     Raises
     ------
@@ -30,13 +24,16 @@ def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str 
     if all(f in names for f in score_fields):
         P = np.column_stack([points[f].astype(float) for f in score_fields]) if len(points) else \
             np.zeros((0, len(classes)))
-        rows = [(i, dict(probabilities=P[i])) for i in range(len(points))]
-    elif "class_id" in names:
-        rows = [(i, dict(label=float(points["class_id"][i]))) for i in range(len(points))]
-    else:
-        raise InvalidInput("missing_field", f"neither {score_fields} nor class_id in the cloud")
+        return [dict(probabilities=P[i]) for i in range(len(points))]
+    if "class_id" in names:
+        return [dict(label=float(points["class_id"][i])) for i in range(len(points))]
+    raise InvalidInput("missing_field", f"neither {score_fields} nor class_id in the cloud")
+
+
+def _decisions(points, classes, source: str, stamp: float, rows) -> tuple[list, list]:
+    """Row indices and :class:`Decision` of the usable rows (finite, non-negative, in range)."""
     keep, decisions = [], []
-    for i, kw in rows:
+    for i, kw in enumerate(rows):
         try:
             dec = Decision(source, stamp, confidence=_get(points, "confidence", i), **kw)
             dec.probs(len(classes))
@@ -44,6 +41,39 @@ def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str 
             continue
         keep.append(i)
         decisions.append(dec)
+    return keep, decisions
+
+
+def screen(points: np.ndarray, classes, id_field: str = "object_id", require_ids: bool = False):
+    """The usable rows of a decision cloud, checked where it arrives (before synchronisation).
+
+    Returns ``(points, {"bad_decision": n})`` with the ``n`` unusable rows
+    removed. A cloud without the decision fields, or whose every row is
+    unusable, is dropped whole (``InvalidInput``) so it takes no part in a set.
+    """
+    keep, _ = _decisions(points, classes, "", 0.0, _schema(points, classes, id_field, require_ids))
+    if len(points) and not keep:
+        raise InvalidInput("bad_decision", f"none of the {len(points)} decisions is usable")
+    return points[keep], {"bad_decision": len(points) - len(keep)}
+
+
+def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str = "object_id",
+          require_ids: bool = False):
+    """Objects and decisions of one cloud's points.
+
+    Probabilities come from ``score_<class>`` fields (all of them), else a
+    hard label from ``class_id``. Returns ``(ObjectList, decisions, bad)``
+    where rows whose scores are unusable (NaN, negative, all zero, label out
+    of range) are left out and counted in ``bad``.
+
+    Raises
+    ------
+    InvalidInput
+        As :func:`_schema`.
+    """
+    names = points.dtype.names or ()
+    keep, decisions = _decisions(points, classes, source, stamp,
+                                 _schema(points, classes, id_field, require_ids))
     sel = points[keep]
     xy = np.column_stack([sel["x"], sel["y"]]).astype(float) if {"x", "y"} <= set(names) else None
     objects = ObjectList(xy, sel["bearing"].astype(float) if "bearing" in names else None,
