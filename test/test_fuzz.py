@@ -125,7 +125,8 @@ def fuzz_report():
     for node, counts in sorted(REPORT.items()):
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "messages")
         lines.append(f"  {node}: {counts['messages']} defective messages, 0 exceptions, 0 non-finite outputs, "
-                     f"0 uncounted; worst run {WORST_US[node]:.0f} µs CPU per delivered message (node start included); by reason: {reasons}")
+                     f"0 uncounted; worst run {WORST_US[node]:.0f} µs CPU per delivered message "
+                     f"(node start included); by reason: {reasons}")
     print("\n" + "\n".join(lines))
 
 

@@ -226,7 +226,8 @@ def course_known(r, node):
 
 def course_variance(r, node):
     """Mean variance (rad^2) of the published course; a longer baseline makes it smaller."""
-    return mean_of(m.pose.covariance[35] for m in out(r, "/t/gps") if m.pose.covariance[35] < node.p["unknown_variance"])
+    known = [m.pose.covariance[35] for m in out(r, "/t/gps") if m.pose.covariance[35] < node.p["unknown_variance"]]
+    return mean_of(known)
 
 
 def associated(r, node):

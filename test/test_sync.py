@@ -184,7 +184,8 @@ def test_every_backend_emits_the_same_sets_on_the_same_stream(queue_size):
     slop = 0.03
     impls = bench_sync.implementations(slop)
     assert len(impls) == 2 + (sync.mf is not msgfilters)
-    results = {name: bench_sync.emitted_sets(make, module, events, queue_size) for name, (make, module) in impls.items()}
+    results = {name: bench_sync.emitted_sets(make, module, events, queue_size)
+               for name, (make, module) in impls.items()}
     reference = results.pop("fusion_nodes policy")
     assert len(reference) > 100   # of 200 IMU-rate messages
     assert all(sets == reference for sets in results.values())

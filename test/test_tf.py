@@ -66,7 +66,8 @@ def _robot_bag(path, source="test1.bag"):
                 conns[topic] = w.add_connection(topic, msgtype, typestore=store)
             w.write(conns[topic], t_ns, data)
         t0 = msgs[0][1]
-        put("/tf_static", "tf2_msgs/msg/TFMessage", t0 - 1, serialize_message(_imu_static_transform(msgs[0][2].header.stamp)))
+        static = _imu_static_transform(msgs[0][2].header.stamp)
+        put("/tf_static", "tf2_msgs/msg/TFMessage", t0 - 1, serialize_message(static))
         for k, (topic, t_ns, msg) in enumerate(msgs):
             put(topic, bagio.type_name(msg), t_ns, serialize_message(msg))
             if k % 100 == 0:
