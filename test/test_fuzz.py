@@ -108,8 +108,8 @@ def _reasons(node) -> dict:
     """Drop counters of a node by reason (every node keeps them in its input monitors / estimator)."""
     out = collections.Counter()
     if hasattr(node, "estimator"):
-        for st in node.estimator.stats.values():
-            out.update(st.dropped)
+        for stats in node.estimator.stats.values():
+            out.update(stats.dropped)
     for mon in [*getattr(node, "monitors", {}).values(), getattr(node, "monitor", None),
                 *(i.monitor for i in _values(getattr(node, "inputs", None)))]:
         if mon is not None:
