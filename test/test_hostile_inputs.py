@@ -145,10 +145,12 @@ def test_late_fusion_match_by_id_with_an_input_without_ids(tmp_path):
         if with_id:
             cols["object_id"] = np.array([4.0])
         return pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))
-    msgs = [(topic, int(t * 1e9), dec(t, topic == "/a")) for t in (5.0, 5.1, 5.2) for topic in ("/a", "/b")]
+    times = [5.0 + 0.1 * k for k in range(10)]
+    msgs = [(topic, int(t * 1e9), dec(t, topic == "/a")) for t in times for topic in ("/a", "/b")]
     out, node = run(tmp_path, "late_fusion_node", params, msgs)     # used to raise TypeError in matching
-    assert node.inputs[1].monitor.dropped["missing_field"] == 3
-    assert len(out["/f"]) >= 2
+    # b's clouds are dropped where they arrive; a's go out alone once max_wait (0.3 s) has passed.
+    assert node.inputs[1].monitor.dropped["missing_field"] == 10
+    assert len(out["/f"]) >= 6 and all(pointcloud.read(m)["sources"][0] == 1 for m in out["/f"])
 
 
 def test_stamp_order_and_psd_checks():
