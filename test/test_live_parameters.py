@@ -363,8 +363,6 @@ def _value(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_live_parameter_takes_effect_and_stays(tmp_path, case):
-    if case.node == K and not TEST2.exists():
-        pytest.skip(f"no {TEST2}")
     base = _run(tmp_path, case, [])
     changed = _run(tmp_path, case, [(case.param, _value(case))])
     held = _run(tmp_path, case, [(case.param, _value(case)), (case.other, ...)])
