@@ -6,7 +6,6 @@ a topic of a type that is not installed here.
 import logging
 
 import numpy as np
-import pytest
 import yaml
 from geometry_msgs.msg import TransformStamped
 from rosbags.typesys import get_types_from_msg
