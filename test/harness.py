@@ -29,6 +29,17 @@ def write_params(path: Path, node: str, params: dict) -> Path:
     return path
 
 
+def wait_until(check, timeout=90.0, period=0.5):
+    """The first truthy ``check()`` within ``timeout`` s (an event wait, not a timing assertion)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(period)
+    return check()
+
+
 class NodeProcess:
     """A package executable started with ``--ros-args --params-file``."""
 

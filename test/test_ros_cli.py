@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from harness import wait_until
 
 ROS2 = shutil.which("ros2", path=str(Path(sys.executable).parent)) or shutil.which("ros2")
 pytestmark = [pytest.mark.integration,
@@ -41,16 +42,6 @@ def param(*args) -> str:
             return out
         time.sleep(1.0)
     return out
-
-
-def wait_until(check, timeout=90.0, period=0.5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(period)
-    return check()
 
 
 class Launch:

@@ -1,14 +1,12 @@
 """The one ``main`` shared by every node executable."""
 from __future__ import annotations
 
-import signal
-import threading
-
 import rclpy
 from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+from . import stopping
 from .params import InvalidParameters
 
 # Longest wait in the executor before a stop request is seen (s).
@@ -18,18 +16,18 @@ _POLL = 0.1
 def run_node(node_class, args=None) -> int:
     """Init rclpy, build ``node_class()``, spin until SIGINT / SIGTERM / shutdown.
 
-    The first SIGINT or SIGTERM asks the spin loop to stop; it ends within
-    ``_POLL`` s, the node is destroyed and the process exits 0. Further
-    signals while stopping are ignored: a terminal's Ctrl-C reaches every
-    process of the group, and ``ros2 launch`` sends its own SIGINT as well,
-    so a node often gets two (``KeyboardInterrupt`` in the middle of
-    ``destroy_node`` would end it with -2 and make launch escalate).
+    The first SIGINT or SIGTERM (:mod:`fusion_nodes.ros.stopping`) asks the
+    spin loop to stop; it ends within ``_POLL`` s, the node is destroyed and
+    the process exits 0. A request during start-up is honoured as soon as the
+    node is built. Later signals are absorbed; the stopping deadline bounds
+    the exit.
 
     Returns 2 (after logging the reasons) when the start-up parameters are
     invalid, else 0.
     """
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    stop = stopping.install()
+    if stop.is_set():
+        return 0
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         try:
@@ -52,5 +50,4 @@ def run_node(node_class, args=None) -> int:
         return 0
     finally:
         rclpy.try_shutdown()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        stopping.finish()
