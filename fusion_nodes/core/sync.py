@@ -43,6 +43,11 @@ class _Queues:
             self.dropped += 1
         return stamp_ns in q
 
+    def reset(self) -> None:
+        """Empty every queue (the clock jumped back: what is queued belongs to another time)."""
+        for q in self.queues:
+            q.clear()
+
 
 class ExactPolicy(_Queues):
     """Sets of messages with identical stamps.
@@ -83,6 +88,10 @@ class ApproximatePolicy(_Queues):
         self.slop, self.max_wait = slop_ns, max_wait_ns
         self.newest = None
         self.partial = 0
+
+    def reset(self) -> None:
+        super().reset()
+        self.newest = None
 
     def add(self, index: int, stamp_ns: int, msg) -> None:
         self.newest = stamp_ns if self.newest is None else max(self.newest, stamp_ns)

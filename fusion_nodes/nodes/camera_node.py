@@ -20,6 +20,7 @@ from fusion_nodes.core import vision
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.camera_params import specs
 from fusion_nodes.ros.convert import stamp_to_sec
@@ -35,7 +36,7 @@ class CameraNode(Node):
         self.p = declare(self, specs())
         self.model = load_early_fusion(self.p["model_file"])
         self.K = None
-        self.order, self._last_now = StampOrder(), 0.0
+        self.order = StampOrder()
         self.monitor = diag.InputMonitor()
         self.frames = self.detections = 0
         self.det_pub = self.create_publisher(PointCloud2, self.p["detections_topic"], sensor_qos(10))
@@ -49,7 +50,12 @@ class CameraNode(Node):
         else:
             self.create_subscription(CameraInfo, self.p["camera_info_topic"], self._on_info, sensor_qos(5))
             self.create_subscription(Image, self.p["image_topic"], self._on_image, sensor_qos(5))
+        self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    def _reset(self, why: str) -> None:
+        self.order.reset()
+        self.monitor.restart()
 
     def _open_capture(self):
         dev = self.p["capture_device"]
@@ -80,9 +86,6 @@ class CameraNode(Node):
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
             check_future(stamp, now, self.p["max_future"])
-            if now < self._last_now:
-                self.order.reset()          # clock jumped back (bag loop)
-            self._last_now = now
             self.order.check("image", stamp)
             if self.K is None:
                 raise InvalidInput("no_camera_info", "no valid CameraInfo received yet")
@@ -135,7 +138,8 @@ class CameraNode(Node):
 
     def _publish_diagnostics(self) -> None:
         self.diag_pub.publish(diag.input_array(self, "camera", self.p["image_topic"], self.monitor,
-                                               {"frames": self.frames, "detections": self.detections}))
+                                               {"frames": self.frames, "detections": self.detections,
+                                                "clock_jumps_back": self.clock_jumps.jumps_back}))
 
 
 def main(args=None) -> int:

@@ -22,6 +22,7 @@ from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.early_fusion_params import specs
@@ -29,7 +30,7 @@ from fusion_nodes.ros.models import load_early_fusion, score_columns
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node
-from fusion_nodes.ros.sync import make_synchronizer
+from fusion_nodes.ros.sync import make_synchronizer, sync_counts
 
 
 class EarlyFusionNode(Node):
@@ -52,6 +53,7 @@ class EarlyFusionNode(Node):
         self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
         self.scene_pub = self.create_publisher(PointCloud2, self.p["scene_topic"], sensor_qos(10))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f"early fusion ({self.model.projection}) of {self.model.classes}")
 
@@ -130,6 +132,12 @@ class EarlyFusionNode(Node):
                  **{name: imu[i] for i, name in enumerate(ef.IMU_INPUTS)}}
         return {k: np.array([v], float) for k, v in scene.items()}
 
+    def _reset(self, why: str) -> None:
+        """Empty the synchronizer: its queued messages are stamped after the new clock."""
+        self.sync.reset()
+        for inp in self.inputs.values():
+            inp.monitor.restart()
+
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
@@ -138,7 +146,8 @@ class EarlyFusionNode(Node):
                     for name, inp in self.inputs.items()]
         statuses.append(diag.status(f"{self.get_name()}: fusion", self.p["output_topic"], diag.OK,
                                     f"projection {self.model.projection}",
-                                    {**self.counts, "synchronizer_partial": self.sync.partial}))
+                                    {**self.counts, **sync_counts(self.sync),
+                                     "clock_jumps_back": self.clock_jumps.jumps_back}))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 
 

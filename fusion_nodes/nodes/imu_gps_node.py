@@ -28,6 +28,7 @@ from fusion_nodes.core.validation import (InvalidInput, StampOrder, check_future
                                           repair_covariance)
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
 from fusion_nodes.ros.imu_gps_params import specs
 from fusion_nodes.ros.params import declare, input_limits
@@ -40,7 +41,7 @@ class ImuGpsNode(Node):
         super().__init__("imu_gps_node", **kwargs)
         self.p = declare(self, specs(), self._on_change)
         self.mount = Mount.from_list(self.p["imu_mount"])
-        self.limits, self.order, self._last_now = input_limits(self.p), StampOrder(), 0.0
+        self.limits, self.order = input_limits(self.p), StampOrder()
         self.datum = Datum(*self.p["datum"]) if self.p["datum"] else None
         self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"],
                                     self.p["cog_window"])
@@ -56,7 +57,18 @@ class ImuGpsNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
         self.create_subscription(Imu, self.p["imu_topic"], self._on_imu, sensor_qos(50))
         self.create_subscription(NavSatFix, self.p["gps_topic"], self._on_fix, sensor_qos(10))
+        self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    def _reset(self, why: str) -> None:
+        """Forget everything stamped before a clock jump (the datum stays: same place)."""
+        self.order.reset()
+        self.features = ImuFeatureWindow(self.p["feature_window"])
+        self._next_feature = None
+        self.cog.reset()
+        self._turning_until = float("inf")
+        for mon in self.monitors.values():
+            mon.restart()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -74,11 +86,8 @@ class ImuGpsNode(Node):
 
     # -- IMU ----------------------------------------------------------------
     def _check_stamp(self, stream: str, msg) -> float:
-        """Set, not in the future, strictly after the stream's previous stamp (clock jump back: reset)."""
+        """Set, not in the future, strictly after the stream's previous stamp."""
         stamp, now = stamp_to_sec(msg.header.stamp), self._now()
-        if now < self._last_now:
-            self.order.reset()
-        self._last_now = now
         check_stamp(stamp)
         check_future(stamp, now, self.p["max_future"])
         self.order.check(stream, stamp)
@@ -194,7 +203,8 @@ class ImuGpsNode(Node):
         now = self._now()
         topics = {"imu": self.p["imu_topic"], "gps": self.p["gps_topic"]}
         statuses = [diag.monitor_status(f"{self.get_name()}: {source}", topics[source], mon, now,
-                                        stale_after=2.0, extra={"covariances_replaced": self.repaired})
+                                        stale_after=2.0, extra={"covariances_replaced": self.repaired,
+                                                                "clock_jumps_back": self.clock_jumps.jumps_back})
                     for source, mon in self.monitors.items()]
         self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
 

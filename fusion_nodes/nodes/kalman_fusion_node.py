@@ -23,6 +23,7 @@ from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.sensors import ImuModel, OdometryModel
 from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_odometry,
                                       stamp_to_sec, twist_to_sample)
 from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, global_specs,
@@ -72,7 +73,8 @@ class KalmanFusionNode(Node):
         self.tf = EstimateBroadcaster(self, self.tf_cache, self.world_frame, self.p["base_link_frame"],
                                       self.p["odom_frame"], self.p["map_frame"]) if self.p["publish_tf"] else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
-        self._last_now = None
+        self.clock_jumps = ClockJumps(self, lambda why: self._reset(why, log=False),
+                                      self.p["reset_on_time_jump"])
         self._last_receipt = float("-inf")
         self.resets = 0
         self.published = 0
@@ -175,9 +177,6 @@ class KalmanFusionNode(Node):
         now = self._now()
         if now <= 0.0:
             return  # use_sim_time and no /clock yet
-        if self._last_now is not None and now < self._last_now and self.p["reset_on_time_jump"]:
-            self._reset(f"clock jumped back {self._last_now - now:.3f} s")
-        self._last_now = now
         delay = self.p["processing_delay"]
         self.estimator.process(now - delay if delay > 0 else None)
         timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
@@ -197,11 +196,14 @@ class KalmanFusionNode(Node):
             if why:
                 self._warn("tf", why)
 
-    def _reset(self, why: str) -> None:
-        self.get_logger().warn(f"resetting filter: {why}")
+    def _reset(self, why: str, log: bool = True) -> None:
+        if log:
+            self.get_logger().warn(f"resetting filter: {why}")
         self.resets += 1
         self.estimator.reset()
+        self._last_receipt = float("-inf")
         for inp in self.inputs.values():
+            inp.monitor.restart()
             if hasattr(inp.model, "reset"):
                 inp.model.reset()
 
@@ -214,7 +216,8 @@ class KalmanFusionNode(Node):
             diag.OK if est.initialized else diag.WARN,
             "running" if est.initialized else "waiting for the first measurement",
             {"filter_type": self.p["filter_type"], "filter_time": est.time or 0.0,
-             "resets": self.resets, "published": self.published}))
+             "resets": self.resets, "clock_jumps_back": self.clock_jumps.jumps_back,
+             "published": self.published}))
         self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
 
     def _input_status(self, inp: _Input, now: float):

@@ -24,6 +24,7 @@ from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import decisions as dec
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs, detections_to_points
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.late_fusion_params import cross_checks, specs
@@ -31,7 +32,7 @@ from fusion_nodes.ros.models import resolve
 from fusion_nodes.ros.params import InvalidParameters, declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node
-from fusion_nodes.ros.sync import make_synchronizer
+from fusion_nodes.ros.sync import make_synchronizer, sync_counts
 
 
 class LateFusionNode(Node):
@@ -59,6 +60,7 @@ class LateFusionNode(Node):
         self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
         self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f"late fusion ({self.p['rule']}) of {self.names}, weights {self.p['weights']}")
 
@@ -148,6 +150,12 @@ class LateFusionNode(Node):
         cols.update({f"from_{name}": np.array([float(i in g) for g, _ in rows]) for i, name in enumerate(self.names)})
         return cols
 
+    def _reset(self, why: str) -> None:
+        """Empty the synchronizer: its queued messages are stamped after the new clock."""
+        self.sync.reset()
+        for inp in self.inputs:
+            inp.monitor.restart()
+
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
@@ -158,7 +166,7 @@ class LateFusionNode(Node):
             f"{self.get_name()}: fusion", self.p["output_topic"], diag.WARN if degraded else diag.OK,
             f"degraded inputs: {', '.join(degraded)}" if degraded else f"rule {self.p['rule']}",
             {**self.counts, "rule": self.p["rule"], "weights": [round(float(v), 4) for v in self._weights()],
-             "partial_sets": self.sync.partial}))
+             **sync_counts(self.sync), "clock_jumps_back": self.clock_jumps.jumps_back}))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 
 

@@ -22,6 +22,7 @@ from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
 from fusion_nodes.ros.models import load_early_fusion, score_columns
@@ -46,7 +47,13 @@ class RadarNode(Node):
         self.create_subscription(PointCloud2, self.p["input_topic"], self._on_scan, sensor_qos(10))
         if self.p["odometry_topic"]:
             self.create_subscription(Odometry, self.p["odometry_topic"], self._on_odom, sensor_qos(10))
+        self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    def _reset(self, why: str) -> None:
+        self._ego = None           # ego motion from before the jump
+        self.monitor.restart()
+        self.odom_monitor.restart()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -120,7 +127,8 @@ class RadarNode(Node):
         now = self.get_clock().now()
         statuses = [diag.monitor_status(f"{self.get_name()}: radar", self.p["input_topic"], self.monitor,
                                         now.nanoseconds * 1e-9, extra={"scans": self.scans,
-                                                                       "clusters": self.clusters})]
+                                                                       "clusters": self.clusters,
+                                                                       "clock_jumps_back": self.clock_jumps.jumps_back})]
         if self.p["odometry_topic"]:
             statuses.append(diag.monitor_status(f"{self.get_name()}: odometry", self.p["odometry_topic"],
                                                 self.odom_monitor, now.nanoseconds * 1e-9))

@@ -52,6 +52,10 @@ class InputMonitor:
         while self.times and now - self.times[0] > self.window:
             self.times.popleft()
 
+    def restart(self) -> None:
+        """Forget the arrival times (the clock jumped back); the counts stay."""
+        self.times.clear()
+
     def drop(self, reason: str) -> None:
         self.dropped[reason] += 1
 

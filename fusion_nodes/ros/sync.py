@@ -69,6 +69,11 @@ class PartialApproximateTimeSynchronizer(mf.SimpleFilter):
     def rejected_headerless(self) -> int:
         return self._impl.rejected_headerless
 
+    def reset(self) -> None:
+        """Forget every queued message (after a clock jump back)."""
+        with self._impl.lock:
+            self.policy.reset()
+
     @property
     def partial(self) -> int:
         """Partial sets emitted so far."""
@@ -93,6 +98,12 @@ class _RealSynchronizer:
     def registerCallback(self, cb, *args):  # noqa: N802
         return self.sync.registerCallback(cb, *args)
 
+    def reset(self) -> None:
+        """Forget every queued message (message_filters keeps one ``stamp -> msg`` dict per input)."""
+        with self.sync.lock:
+            for q in self.sync.queues:
+                q.clear()
+
 
 def make_synchronizer(backend: str, fs, queue_size: int, slop: float, max_wait: float, clock=None):
     """The synchronizer a node's ``sync_backend`` parameter names.
@@ -107,6 +118,14 @@ def make_synchronizer(backend: str, fs, queue_size: int, slop: float, max_wait: 
     if backend != "fusion_nodes":
         raise ValueError(f"sync_backend {backend!r} is not one of {list(BACKENDS)}")
     return PartialApproximateTimeSynchronizer(fs, queue_size, slop, max_wait, clock=clock)
+
+
+def sync_counts(sync) -> dict:
+    """The synchronizer's counters for /diagnostics: partial sets emitted, messages
+    pushed out of a full queue before they found a set (``queue_overflow``),
+    headerless messages rejected."""
+    return {"synchronizer_partial": sync.partial, "synchronizer_queue_overflow": sync.dropped,
+            "synchronizer_headerless": sync.rejected_headerless}
 
 
 def sync_specs() -> list[ParamSpec]:

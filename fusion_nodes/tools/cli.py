@@ -12,7 +12,7 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 def _play(a) -> int:
     from .play import play
-    play(a.bag, a.rate, a.topics, a.remap, a.start, delay=a.delay)
+    play(a.bag, a.rate, a.topics, a.remap, a.start, delay=a.delay, loops=a.loop)
     return 0
 
 
@@ -125,10 +125,12 @@ def parser() -> argparse.ArgumentParser:
 
 def _add_bag_commands(sub) -> None:
     s = sub.add_parser("play", help="publish a bag with its timing and /clock")
-    s.add_argument("bag")
-    s.add_argument("--rate", type=float, default=1.0)
-    s.add_argument("--topics", nargs="*")
-    s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO")
+    s.add_argument("bag", help="rosbag2 (sqlite3 / mcap) or ROS 1 bag to publish")
+    s.add_argument("--rate", type=float, default=1.0, help="replay speed, times real time (default 1)")
+    s.add_argument("--topics", nargs="*", help="publish only these topics (default: every readable one)")
+    s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic (repeatable)")
+    s.add_argument("--loop", type=int, default=1, metavar="N",
+                   help="play the bag N times; each loop restarts /clock, as ros2 bag play --loop")
     s.add_argument("--start", type=float, default=0.0, help="skip the first S seconds")
     s.add_argument("--delay", type=float, default=5.0,
                    help="wait at most this long (s) for every topic to have a subscriber")

@@ -18,12 +18,14 @@ from . import bagio
 
 
 def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
-         clock_rate: float = 100.0, delay: float = 5.0, quiet: bool = False) -> int:
-    """Replay ``bag``; returns the number of messages published.
+         clock_rate: float = 100.0, delay: float = 5.0, quiet: bool = False, loops: int = 1) -> int:
+    """Replay ``bag`` ``loops`` times; returns the number of messages published.
 
     Publishers are created for every topic first; playback starts once each
     has a matched subscriber, or after ``delay`` seconds at most, so the
-    first messages are not lost to discovery.
+    first messages are not lost to discovery. Each further loop starts the
+    bag (and ``/clock``) again from its beginning, as ``ros2 bag play
+    --loop`` does: the nodes' clocks jump back.
     """
     remap = dict(r.split(":=", 1) for r in remaps)
     rclpy.init()
@@ -38,26 +40,9 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
     _wait_for_subscribers(pubs.values(), delay)
     count = 0
     try:
-        messages = bagio.read(bag, list(readable), start) if readable else iter(())
-        first = next(messages, None)
-        if first is None:
-            return 0
-        t0_bag, t0_wall = first[1], time.monotonic()
-        clock_step = int(1e9 / clock_rate)
-        next_clock = t0_bag
-        for topic, t_ns, msg in _chain(first, messages):
-            topic = remap.get(topic, topic)
-            # /clock ticks at clock_rate in bag time (as rosbag's --clock),
-            # not once per message: at high replay rates that would flood
-            # every use_sim_time node with clock callbacks.
-            while next_clock <= t_ns:
-                _sleep_until(t0_wall + (next_clock - t0_bag) * 1e-9 / rate)
-                clock_pub.publish(Clock(clock=_time(next_clock)))
-                next_clock += clock_step
-            _sleep_until(t0_wall + (t_ns - t0_bag) * 1e-9 / rate)
-            pubs[topic].publish(msg)
-            count += 1
-        clock_pub.publish(Clock(clock=_time(next_clock)))
+        for _ in range(loops if readable else 0):
+            messages = ((remap.get(t, t), t_ns, m) for t, t_ns, m in bagio.read(bag, list(readable), start))
+            count += _play_once(messages, pubs, clock_pub, rate, int(1e9 / clock_rate))
         if not quiet:
             print(f"published {count} messages on {len(pubs)} topics")
     except KeyboardInterrupt:
@@ -65,6 +50,28 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+    return count
+
+
+def _play_once(messages, pubs, clock_pub, rate: float, clock_step: int) -> int:
+    """Publish ``(topic, t_ns, msg)`` at ``rate`` times their bag timing, with /clock; return the count."""
+    first = next(messages, None)
+    if first is None:
+        return 0
+    t0_bag, t0_wall = first[1], time.monotonic()
+    next_clock, count = t0_bag, 0
+    for topic, t_ns, msg in _chain(first, messages):
+        # /clock ticks at clock_rate in bag time (as rosbag's --clock),
+        # not once per message: at high replay rates that would flood
+        # every use_sim_time node with clock callbacks.
+        while next_clock <= t_ns:
+            _sleep_until(t0_wall + (next_clock - t0_bag) * 1e-9 / rate)
+            clock_pub.publish(Clock(clock=_time(next_clock)))
+            next_clock += clock_step
+        _sleep_until(t0_wall + (t_ns - t0_bag) * 1e-9 / rate)
+        pubs[topic].publish(msg)
+        count += 1
+    clock_pub.publish(Clock(clock=_time(next_clock)))
     return count
 
 
