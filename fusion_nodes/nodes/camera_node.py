@@ -79,9 +79,10 @@ class CameraNode(Node):
             return
         self.K = K
 
-    def _on_image(self, msg: Image) -> None:
+    def _on_image(self, msg: Image, info) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
         self.monitor.tick(now)
+        self.monitor.delivery.note(info)
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)

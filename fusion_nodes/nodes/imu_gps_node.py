@@ -93,8 +93,9 @@ class ImuGpsNode(Node):
         self.order.check(stream, stamp)
         return stamp
 
-    def _on_imu(self, msg: Imu) -> None:
+    def _on_imu(self, msg: Imu, info) -> None:
         self.monitors["imu"].tick(self._now())
+        self.monitors["imu"].delivery.note(info)
         try:
             stamp = self._check_stamp("imu", msg)
             sample = self._checked_imu(imu_to_sample(msg, self.limits))
@@ -151,8 +152,9 @@ class ImuGpsNode(Node):
             self._turning_until = s.stamp + self.p["cog_window"]
 
     # -- GNSS ---------------------------------------------------------------
-    def _on_fix(self, msg: NavSatFix) -> None:
+    def _on_fix(self, msg: NavSatFix, info) -> None:
         self.monitors["gps"].tick(self._now())
+        self.monitors["gps"].delivery.note(info)
         try:
             stamp = self._check_stamp("gps", msg)
             out = self._fix_to_odometry(msg)

@@ -89,7 +89,7 @@ class KalmanFusionNode(Node):
         kind = name.rstrip("0123456789")
         inp = _Input(name, kind, _model(kind, sensor_config(self.p, name)), diag.InputMonitor(),
                      mount_from_tf=f"{name}_mount" not in self._parameter_overrides)
-        self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg: self._on_message(inp, msg),
+        self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg, info: self._on_message(inp, msg, info),
                                  sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
 
@@ -118,9 +118,10 @@ class KalmanFusionNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_message(self, inp: _Input, msg) -> None:
+    def _on_message(self, inp: _Input, msg, info=None) -> None:
         self._last_receipt = self._now()
         inp.monitor.tick(self._last_receipt)
+        inp.monitor.delivery.note(info)
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
@@ -226,7 +227,7 @@ class KalmanFusionNode(Node):
         timeout = max(1.0, self.p["sensor_timeout"])
         dropped = dict(st.dropped)
         rejected_share = inp.gate.update(st.accepted, st.rejected)
-        recent = inp.recent_drops.update(now, sum(dropped.values()))
+        recent = inp.recent_drops.update(now, sum(dropped.values()) + inp.monitor.delivery.skipped)
         if inp.gate.alarm:
             level = diag.ERROR
             text = (f"{rejected_share:.0%} of its measurements rejected by the Mahalanobis gate over "
@@ -239,12 +240,13 @@ class KalmanFusionNode(Node):
         elif stale > timeout:
             level, text = diag.WARN, f"silent for {stale:.1f} s: predicting without it"
         elif recent:
-            level, text = diag.WARN, (f"{recent} messages dropped or rejected in the last "
-                                      f"{inp.recent_drops.window:g} s ({sum(dropped.values())} in all)")
+            level, text = diag.WARN, (f"{recent} messages dropped, rejected or skipped in the last "
+                                      f"{inp.recent_drops.window:g} s ({sum(dropped.values())} dropped, "
+                                      f"{inp.monitor.delivery.skipped} skipped in all)")
         else:
             level, text = diag.OK, "ok"
         values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
-                  "received": inp.monitor.received, "accepted": st.accepted, "rejected": st.rejected,
+                  "received": inp.monitor.received, **inp.monitor.delivery.report(), "accepted": st.accepted, "rejected": st.rejected,
                   "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}

@@ -58,9 +58,10 @@ class RadarNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_odom(self, msg: Odometry) -> None:
+    def _on_odom(self, msg: Odometry, info) -> None:
         """Ego motion for Doppler compensation; NaN / absurd / future odometry is dropped and counted."""
         self.odom_monitor.tick(self._now())
+        self.odom_monitor.delivery.note(info)
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
@@ -72,8 +73,9 @@ class RadarNode(Node):
             return
         self._ego = (stamp, twist.linear, twist.angular)
 
-    def _on_scan(self, msg: PointCloud2) -> None:
+    def _on_scan(self, msg: PointCloud2, info) -> None:
         self.monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
+        self.monitor.delivery.note(info)
         try:
             scan = self._scan(msg)
         except InvalidInput as exc:

@@ -1,6 +1,7 @@
 """Counters and rates published as ``diagnostic_msgs/DiagnosticArray``."""
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -30,6 +31,45 @@ class RecentCount:
         return total - self._samples[0][1]
 
 
+class Delivery:
+    """What DDS says about each delivered message: the ones that never reached the callback, and the wait.
+
+    Fed with rclpy's message info (a subscription callback taking
+    ``(msg, info)``). A jump in ``publication_sequence_number`` counts the
+    messages in between as ``skipped``: overwritten in the full reader queue
+    while the node was busy (it fell behind: the queue keeps the newest, so
+    it degrades by dropping the oldest) or lost in transport. The wait is
+    system time from DDS reception to the callback (the node's backlog; a
+    CPU measure, so wall time by nature, never used in the fusion logic).
+    A publisher that restarts (sequence back to 1) resets the baseline; with
+    several publishers on one topic the gaps are those of their interleaved
+    numbers, an upper bound.
+    """
+
+    def __init__(self):
+        self.skipped = 0
+        self.max_wait = 0.0       # s, since the last report
+        self._last_seq = None
+
+    def note(self, info) -> None:
+        if not info:
+            return
+        seq = info.get("publication_sequence_number")
+        if seq:
+            if self._last_seq is not None and seq > self._last_seq + 1:
+                self.skipped += seq - self._last_seq - 1
+            self._last_seq = seq
+        received = info.get("received_timestamp")
+        if received:
+            self.max_wait = max(self.max_wait, (time.time_ns() - received) * 1e-9)
+
+    def report(self) -> dict:
+        """``skipped`` (total) and ``queue_wait_max_s`` since the previous report."""
+        out = {"skipped": self.skipped, "queue_wait_max_s": round(self.max_wait, 4)}
+        self.max_wait = 0.0
+        return out
+
+
 class InputMonitor:
     """Receipt times (node clock, s) and drop counts of one input, for rate and staleness.
 
@@ -45,9 +85,12 @@ class InputMonitor:
         self.received = 0
         self.dropped: dict[str, int] = defaultdict(int)
         self.recent_drops = RecentCount(window)
+        self.delivery = Delivery()
+        self.last = None    # node-clock time of the last message (s)
 
     def tick(self, now: float) -> None:
         self.received += 1
+        self.last = now
         self.times.append(now)
         while self.times and now - self.times[0] > self.window:
             self.times.popleft()
@@ -55,6 +98,7 @@ class InputMonitor:
     def restart(self) -> None:
         """Forget the arrival times (the clock jumped back); the counts stay."""
         self.times.clear()
+        self.last = None
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] += 1
@@ -70,7 +114,8 @@ class InputMonitor:
         return (len(self.times) - 1) / (now - self.times[0])
 
     def staleness(self, now: float) -> float:
-        return now - self.times[-1] if self.times else float("inf")
+        """Seconds since the last message (``inf`` before the first one or after a clock jump)."""
+        return now - self.last if self.last is not None else float("inf")
 
 
 class RejectionWindow:
@@ -123,21 +168,22 @@ def array(stamp, statuses) -> DiagnosticArray:
 def monitor_status(name: str, hardware_id: str, monitor: InputMonitor, now: float,
                    stale_after: float = float("inf"), extra: dict | None = None) -> DiagnosticStatus:
     """Status of one input: STALE before its first message, WARN when silent
-    longer than ``stale_after`` s or after drops in the last ``monitor.window``
-    seconds, OK otherwise (the totals stay in the values)."""
+    longer than ``stale_after`` s or after drops or skipped messages in the
+    last ``monitor.window`` seconds, OK otherwise (the totals stay in the values)."""
     stale = monitor.staleness(now)
     dropped = sum(monitor.dropped.values())
-    recent = monitor.recent_drops.update(now, dropped)
+    recent = monitor.recent_drops.update(now, dropped + monitor.delivery.skipped)
     if not monitor.received:
         level, text = STALE, "no messages received"
     elif stale > stale_after:
         level, text = WARN, f"silent for {stale:.1f} s"
     elif recent:
-        level, text = WARN, f"{recent} dropped in the last {monitor.window:g} s ({dropped} in all)"
+        level, text = WARN, (f"{recent} dropped or skipped in the last {monitor.window:g} s ({dropped} "
+                             f"dropped, {monitor.delivery.skipped} skipped in all)")
     else:
         level, text = OK, "ok"
     values = {"rate_hz": monitor.rate(now), "staleness_s": stale, "received": monitor.received,
-              **(extra or {}), **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
+              **monitor.delivery.report(), **(extra or {}), **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
     return status(name, hardware_id, level, text, values)
 
 

@@ -23,6 +23,7 @@ import yaml
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.serialization import deserialize_message, serialize_message
+from rclpy.subscription import Subscription
 from rclpy.time import Time
 
 from . import bagio
@@ -119,7 +120,7 @@ class OfflineRunner:
             if self._writer is not None:
                 self._writer.write(topic, msg, self._now_ns)
             for sub in self._subs.get(topic, ()):
-                sub.callback(deserialize_message(data, sub.msg_type))
+                _deliver(sub, deserialize_message(data, sub.msg_type))
         return publish
 
     def _set_clock(self, t_ns: int) -> None:
@@ -155,7 +156,7 @@ class OfflineRunner:
                 if writer and record_inputs:
                     writer.write(topic, msg, t_ns)
                 for sub in self._subs.get(topic, ()):
-                    sub.callback(msg)
+                    _deliver(sub, msg)
             if first is not None:
                 self._fire_timers(self._heap, self._seq, self._now_ns)
                 self.result.duration = (self._now_ns - first) * 1e-9
@@ -188,6 +189,15 @@ class OfflineRunner:
         for node in self.nodes:
             node.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+def _deliver(sub, msg) -> None:
+    """Call a subscription's callback as the executor would: with message info when it takes one
+    (in process there is no DDS: nothing skipped, no wait, so ``None``)."""
+    if sub._callback_type == Subscription.CallbackType.WithMessageInfo:  # rclpy's own dispatch flag
+        sub.callback(msg, None)
+    else:
+        sub.callback(msg)
 
 
 def run_offline(bag, params_file, out=None, remaps=(), node_types=None, topics=None, start=0.0,
