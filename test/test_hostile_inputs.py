@@ -153,6 +153,29 @@ def test_late_fusion_match_by_id_with_an_input_without_ids(tmp_path):
     assert len(out["/f"]) >= 6 and all(pointcloud.read(m)["sources"][0] == 1 for m in out["/f"])
 
 
+def test_late_fusion_counts_a_burst_that_overflows_the_synchronizer_queue(tmp_path):
+    # A burst of 30 on one input within one slop window: its queue (10) keeps the newest, the rest
+    # is pushed out before it can find a partner or expire; counted, not silent.
+    params = {"inputs": ["/a", "/b"], "input_names": ["a", "b"], "classes": ["hot", "cold"], "output_topic": "/f",
+              "slop": 0.05, "max_wait": 0.3, "queue_size": 10}
+
+    def dec(t):
+        cols = {"x": np.array([5.0]), "y": np.array([0.0]), "score_hot": np.array([0.7]),
+                "score_cold": np.array([0.3])}
+        return pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t), frame_id="base_link"))
+    msgs = []
+    for k in range(40):                 # 4 s: diagnostics (1 Hz) after the burst
+        t = 5.0 + 0.1 * k
+        msgs += [("/a", int((t + 0.001 * j) * 1e9), dec(t + 0.001 * j)) for j in range(30 if k == 10 else 1)]
+        msgs.append(("/b", int((t + 0.002) * 1e9), dec(t + 0.002)))
+    out, node = run(tmp_path, "late_fusion_node", params, msgs)
+    diag = [st for m in out["/diagnostics"] for st in m.status if st.name == "late_fusion_node: fusion"][-1]
+    values = {kv.key: kv.value for kv in diag.values}
+    # 30 of /a inside one 0.03 s span: one pairs with /b, the queue of 10 holds the newest of the rest.
+    assert int(values["synchronizer_queue_overflow"]) == node.sync.dropped > 0
+    assert int(values["synchronizer_partial"]) == node.sync.partial
+
+
 def test_stamp_order_and_psd_checks():
     order = StampOrder()
     order.check("s", 1.0)
