@@ -255,8 +255,7 @@ def relay_throughput(bench, rate: int, duration: float, tmp: Path, cloud: bool =
         cpu = (_cpu_seconds(proc.pid) - cpu0) / duration
         return {"sent": sent, "received": bench.counts[out], "cpu": cpu}
     finally:
-        proc.terminate()
-        proc.wait()
+        _stop(proc)
 
 
 def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: Path) -> dict:
@@ -293,8 +292,18 @@ def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: 
         received = _diag_received(bench.last.get("/diagnostics"))
         return {"sent": sent, "received": received, "out_rate": out / wall, "cpu": cpu}
     finally:
-        proc.terminate()
-        proc.wait()
+        _stop(proc)
+
+
+def _stop(proc, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the node is not gone within ``timeout`` s (a bench never hangs on a stop)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  (pid {proc.pid} ignored SIGTERM for {timeout:g} s: killed)")
+        proc.kill()
+        proc.wait(timeout)
 
 
 def _decisions(offset: float, n: int = 10):
@@ -331,8 +340,7 @@ def late_throughput(bench, rate: int, duration: float, tmp: Path) -> dict:
         time.sleep(0.5)
         return {"sent": sent, "fused": bench.counts[out], "cpu": cpu}
     finally:
-        proc.terminate()
-        proc.wait()
+        _stop(proc)
 
 
 def late_fusion_costs() -> list[tuple[str, float]]:
