@@ -41,6 +41,54 @@ def test_gate_cluster_features():
     assert car[radar.FEATURE_NAMES.index("rcs_mean")] == pytest.approx(10.0)
 
 
+def _exact_single_linkage(xyz, eps, min_points):
+    """Reference: every pair within eps (O(N^2) for dense blobs), connected components."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+    n = len(xyz)
+    pairs = cKDTree(xyz).query_pairs(eps, output_type="ndarray")
+    _, labels = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)),
+                                     directed=False)
+    sizes = np.bincount(labels)
+    return radar._renumber(np.where(sizes[labels] >= min_points, labels, -1))
+
+
+def _loop_features(s, labels, residual, moving_threshold):
+    """Reference: the per-cluster loop the grouped reductions replace."""
+    rows = []
+    for c in range(labels.max() + 1):
+        i = labels == c
+        p, d, rcs = s.xyz[i], residual[i], s.rcs[i]
+        rows.append([*p.mean(axis=0), *(p.max(axis=0) - p.min(axis=0)), d.mean(), d.std(), rcs.mean(),
+                     rcs.max(), i.sum(), float(abs(d.mean()) > moving_threshold)])
+    return np.array(rows).reshape(-1, len(radar.FEATURE_NAMES))
+
+
+@pytest.mark.parametrize("seed,n,span,eps,min_points", [(1, 300, 30.0, 1.5, 2), (2, 2000, 60.0, 1.5, 1),
+                                                          (3, 5000, 100.0, 2.0, 3), (4, 500, 10.0, 0.5, 2)])
+def test_grid_clustering_is_exact_single_linkage_and_features_match_the_loop(seed, n, span, eps, min_points):
+    rng = np.random.default_rng(seed)
+    xyz = rng.uniform([0, -span / 2, 0], [span, span / 2, 2.0], (n, 3))
+    labels = radar.cluster(xyz, eps, min_points)
+    np.testing.assert_array_equal(labels, _exact_single_linkage(xyz, eps, min_points))
+    s = radar.RadarScan(0.0, xyz, rng.normal(size=n), rng.normal(size=n), np.full(n, 20.0))
+    np.testing.assert_allclose(radar.cluster_features(s, labels, s.doppler, 0.5),
+                               _loop_features(s, labels, s.doppler, 0.5), rtol=1e-12, atol=1e-12)
+
+
+def test_dense_blobs_are_clustered_without_quadratic_pairs():
+    # 4,000 co-located detections used to make 8 million pairs (1 s per scan); two dense blobs 10 m
+    # apart joined by a sparse chain of points 1 m apart are one cluster, a third blob is alone.
+    rng = np.random.default_rng(5)
+    blob = [c + rng.normal(0, 0.02, (4000, 3)) for c in ([0.0, 0, 0], [10.0, 0, 0], [40.0, 0, 0])]
+    chain = np.column_stack([np.arange(1.0, 10.0), np.zeros(9), np.zeros(9)])
+    xyz = np.vstack([*blob, chain])
+    labels = radar.cluster(xyz, 1.5, 3)
+    assert labels.max() == 1
+    assert len(set(labels[:8000]) | set(labels[-9:])) == 1 and set(labels[8000:12000]) == {1}
+
+
 def test_ego_motion_makes_static_world_static():
     # Driving forward at 10 m/s: a static pole at 45 deg shows Doppler -10 cos 45.
     xyz = np.array([[10.0, 10.0, 0.0]])
