@@ -164,12 +164,16 @@ class StateEstimator:
             lets a slower sensor's message that is still in flight slot in
             before them instead of forcing a rewind of everything after it.
         """
+        late = []
+        # The heap pops in stamp order, so the late measurements (older than the filter) come first:
+        # all of them go in with one rewind and one replay instead of one replay each.
+        while self._queue and self.time is not None and self._queue[0][0] < self.time \
+                and (until is None or self._queue[0][0] <= until):
+            late.append(heapq.heappop(self._queue)[2])
+        if late:
+            self._insert_late(late)
         while self._queue and (until is None or self._queue[0][0] <= until):
-            _, _, m = heapq.heappop(self._queue)
-            if self.time is not None and m.stamp < self.time:
-                self._insert_late(m)
-            else:
-                self._step(m)
+            self._step(heapq.heappop(self._queue)[2])
         self._trim_history()
 
     def advance(self, now: float) -> None:
@@ -217,26 +221,38 @@ class StateEstimator:
     def _record(self, stamp: float, m: Measurement | None) -> None:
         self._history.append(_Step(stamp, m, self.filter.x.copy(), self.filter.P.copy()))
 
-    def _insert_late(self, m: Measurement) -> None:
-        """Rewind to the last step before ``m``, apply it, re-apply the rest."""
-        later = []
-        while self._history and self._history[-1].stamp > m.stamp:
-            later.append(self._history.pop())
-        if not self._history:
-            # Older than everything kept: cannot be placed in time.
-            self.stats[m.sensor].dropped["older_than_history"] += 1
-            self._history.extend(reversed(later))
+    def _insert_late(self, late: list[Measurement]) -> None:
+        """Rewind once to the last step before the earliest of ``late`` (stamp order), then re-apply the
+        later history merged with ``late``.
+
+        The same result as inserting them one by one: equal stamps keep the
+        history's step first, then the late ones in arrival order. A
+        measurement older than everything kept cannot be placed in time and is
+        dropped (``older_than_history``).
+        """
+        oldest = self._history[0].stamp if self._history else float("inf")
+        for m in late:
+            if m.stamp < oldest:
+                self.stats[m.sensor].dropped["older_than_history"] += 1
+        late = [m for m in late if m.stamp >= oldest]
+        if not late:
             return
+        later = []
+        while self._history[-1].stamp > late[0].stamp:
+            later.append(self._history.pop())
         base = self._history[-1]
         self.filter.set_state(base.x, base.P)
         self.time = base.stamp
-        self._step(m)
-        for step in reversed(later):
-            if step.measurement is None:
-                self._predict_to(step.stamp)
-                self._record(step.stamp, None)
+        events = sorted([(st.stamp, 0, i, st) for i, st in enumerate(reversed(later))]
+                        + [(m.stamp, 1, i, m) for i, m in enumerate(late)], key=lambda e: e[:3])
+        for _, is_late, _, item in events:
+            if is_late:
+                self._step(item)
+            elif item.measurement is None:
+                self._predict_to(item.stamp)
+                self._record(item.stamp, None)
             else:
-                self._step(step.measurement, replay=True)
+                self._step(item.measurement, replay=True)
 
     def _trim_history(self) -> None:
         if self.time is None:
