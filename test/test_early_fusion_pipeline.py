@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import PointCloud2
 
@@ -91,8 +92,12 @@ def test_offline_whole_graph_is_deterministic(tmp_path):
 @pytest.mark.integration
 def test_perception_graph_over_dds_fed_by_fusion_play(tmp_path, probe, nodes):
     bag = drive(tmp_path / "p.mcap", 7, 15.0)
-    for exe in ("imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node", "early_fusion_node"):
+    for exe in ("imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node"):
         nodes(exe, PARAMS, "-p", "use_sim_time:=true")
+    # max_wait is a latency budget in stamp time: on a loaded machine the camera node's detections can
+    # come more than the configured 0.3 s after the radar clusters they belong to, and the clusters
+    # would go out alone. This test is about the fused result, not the latency: give it 2 s.
+    nodes("early_fusion_node", PARAMS, "-p", "use_sim_time:=true", "-p", "max_wait:=2.0")
     probe.collect(PointCloud2, "/fusion/early/objects")
     probe.collect(PointCloud2, "/camera/detections")
     probe.collect(DiagnosticArray, "/diagnostics")
@@ -118,5 +123,16 @@ def test_perception_graph_over_dds_fed_by_fusion_play(tmp_path, probe, nodes):
         hits += list((objs["class_id"].astype(int) == y)[y >= 0])
     print(f"{len(out)} object lists, {len(hits)} labelled fused objects, accuracy {np.mean(hits):.3f}")
     assert len(hits) > 150 and np.mean(hits) > 0.85
-    d = diagnostics_values(probe.messages("/diagnostics"), "early_fusion_node: fusion")
-    assert int(d["sets"]) >= len(out) and int(d["associated"]) >= len(hits)
+    # The 1 Hz diagnostics (on the simulated clock, which stopped with the bag) lag the outputs:
+    # move the clock on so the timer fires again, and wait for a report that has counted them all.
+    from rosgraph_msgs.msg import Clock
+    clock_pub = probe.publisher(Clock, "/clock")
+    last = max(m.header.stamp.sec for m in out) + 3
+
+    def fusion_counts():
+        clock_pub.publish(Clock(clock=Time(sec=last)))
+        d = diagnostics_values(probe.messages("/diagnostics"), "early_fusion_node: fusion")
+        return d if d and int(d["sets"]) >= len(out) else None
+    assert probe.wait_for(fusion_counts, timeout=60.0, period=0.5), diagnostics_values(probe.messages("/diagnostics"),
+                                                                            "early_fusion_node: fusion")
+    assert int(fusion_counts()["associated"]) >= len(hits)
