@@ -23,3 +23,32 @@ def test_sim_offline_eval(tmp_path):
     assert set(rows) == {"EKF", "DR"}
     assert float(rows["EKF"][1].rstrip("m")) < 2.0
     assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def _subparsers():
+    import argparse
+    from fusion_nodes.tools.cli import parser
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_option_of_every_command_has_help_text():
+    missing = [f"{name} {a.dest}" for name, p in _subparsers().items() for a in p._actions
+               if a.dest != "help" and not a.help]
+    assert not missing, missing
+
+
+def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
+    from conftest import REPO
+    bag = REPO / "data" / "robot_localization" / "test2.bag"
+    cases = [(["play", tmp_path / "missing.bag"], "no such file or directory (give a rosbag2"),
+             (["play", bag, "--loop", "0"], "must be > 0"),
+             (["eval", bag, "--truth", "/odom"], "give --estimate TOPIC"),
+             (["offline", bag, "--params", tmp_path / "none.yaml", "--out", tmp_path / "o.mcap"],
+              "parameters YAML"),
+             (["eval", bag, "--truth", "/t", "--estimate", "/a", "--label", "A", "--label", "B"],
+              "--label must be given once per --estimate")]
+    for args, hint in cases:
+        r = subprocess.run([executable("fusion"), *map(str, args)], capture_output=True, text=True, timeout=120)
+        last = r.stderr.strip().splitlines()[-1]
+        assert r.returncode == 2 and hint in last and "Traceback" not in r.stderr, (args, r.stderr)

@@ -10,6 +10,35 @@ from pathlib import Path
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
+class UsageError(Exception):
+    """A misuse of the command line: reported as one line with a hint, exit 2."""
+
+
+def _positive(kind):
+    """argparse type: a number > 0."""
+    def check(text):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    check.__name__ = f"positive {kind.__name__}"
+    return check
+
+
+_INPUT_HINTS = {"bag": "a rosbag2 directory, .mcap, .db3 or ROS 1 .bag", "source": "the data directory or bag",
+                "params": "a ROS 2 parameters YAML file", "scenario": "a perception scenario YAML",
+                "model": "an early-fusion model JSON from fusion fit"}
+
+
+def _existing_inputs(a) -> None:
+    """Every input file or bag the command names must exist (outputs are created)."""
+    for name, hint in _INPUT_HINTS.items():
+        value = getattr(a, name, None)
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, str) and path and not Path(path).exists():
+                raise UsageError(f"{path}: no such file or directory (give {hint})")
+
+
 def _play(a) -> int:
     from .play import play
     play(a.bag, a.rate, a.topics, a.remap, a.start, delay=a.delay, loops=a.loop)
@@ -63,7 +92,7 @@ def _late(a) -> int:
         return 0
     from . import late_eval
     if not a.truth:
-        raise SystemExit("perception needs --truth")
+        raise UsageError("perception needs --truth TOPIC (the ground-truth objects, e.g. /ground_truth/objects)")
     print(late_eval.report(a.source, a.truth, a.params, a.bag, a.blackout))
     return 0
 
@@ -78,11 +107,11 @@ def _eval(a) -> int:
     if a.model:
         return _eval_models(a)
     if not a.estimate:
-        raise SystemExit("give --estimate TOPIC (odometry) or --model MODEL (early fusion)")
+        raise UsageError("give --estimate TOPIC (odometry) or --model MODEL (early fusion)")
     from . import evaluate
     labels = a.label or a.estimate
     if len(labels) != len(a.estimate):
-        raise SystemExit("--label must be given once per --estimate")
+        raise UsageError("--label must be given once per --estimate (or not at all)")
     est, truth, errs, summaries = evaluate.evaluate(a.bag, a.truth, dict(zip(labels, a.estimate)))
     print(evaluate.format_table(summaries))
     if a.plot:
@@ -95,7 +124,7 @@ def _demo(a) -> int:
     from . import demo
     if a.bag:
         if not a.params:
-            raise SystemExit("--bag needs --params")
+            raise UsageError("--bag needs --params FILE (the nodes to run over it)")
         demo.run_user_demo(a.bag, a.params, Path(a.out), a.truth)
     else:
         demo.run_sim_demo(Path(a.out), a.params, a.seed)
@@ -126,10 +155,10 @@ def parser() -> argparse.ArgumentParser:
 def _add_bag_commands(sub) -> None:
     s = sub.add_parser("play", help="publish a bag with its timing and /clock")
     s.add_argument("bag", help="rosbag2 (sqlite3 / mcap) or ROS 1 bag to publish")
-    s.add_argument("--rate", type=float, default=1.0, help="replay speed, times real time (default 1)")
+    s.add_argument("--rate", type=_positive(float), default=1.0, help="replay speed, times real time (default 1)")
     s.add_argument("--topics", nargs="*", help="publish only these topics (default: every readable one)")
     s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic (repeatable)")
-    s.add_argument("--loop", type=int, default=1, metavar="N",
+    s.add_argument("--loop", type=_positive(int), default=1, metavar="N",
                    help="play the bag N times; each loop restarts /clock, as ros2 bag play --loop")
     s.add_argument("--start", type=float, default=0.0, help="skip the first S seconds")
     s.add_argument("--delay", type=float, default=5.0,
@@ -137,22 +166,22 @@ def _add_bag_commands(sub) -> None:
     s.set_defaults(func=_play)
 
     s = sub.add_parser("offline", help="run nodes over a bag on a simulated clock")
-    s.add_argument("bag")
-    s.add_argument("--params", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO")
+    s.add_argument("bag", help="input bag (rosbag2 directory, .mcap, .db3 or ROS 1 .bag)")
+    s.add_argument("--params", required=True, help="ROS 2 parameters YAML; every node it names is run")
+    s.add_argument("--out", required=True, help="MCAP bag to write (inputs and outputs)")
+    s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic (repeatable)")
     s.add_argument("--node", action="append", default=[], metavar="NAME:=TYPE",
                    help="type of a node name in the params file (e.g. ekf_filter_node:=kalman_fusion_node)")
     s.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
                    help="parameter override for every node")
-    s.add_argument("--topics", nargs="*")
-    s.add_argument("--start", type=float, default=0.0)
+    s.add_argument("--topics", nargs="*", help="read only these bag topics (default: all)")
+    s.add_argument("--start", type=float, default=0.0, help="skip the first S seconds of the bag")
     s.set_defaults(func=_offline)
 
     s = sub.add_parser("sim", help="simulate a ground-vehicle drive with ground truth")
-    s.add_argument("--out", required=True)
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--duration", type=float, default=240.0)
+    s.add_argument("--out", required=True, help="MCAP bag to write")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--duration", type=_positive(float), default=240.0, help="seconds of drive (default 240)")
     s.add_argument("--imu-orientation", action="store_true", help="IMU reports orientation")
     s.add_argument("--perception", action="store_true",
                    help="objects seen by a camera and a radar instead of the IMU/GPS drive")
@@ -165,11 +194,11 @@ def _add_bag_commands(sub) -> None:
 def _add_evaluation_commands(sub) -> None:
     s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), or "
                                     "classification of camera/radar/early-fused models (--model)")
-    s.add_argument("bag")
-    s.add_argument("--truth", required=True)
-    s.add_argument("--estimate", action="append", default=[])
-    s.add_argument("--label", action="append")
-    s.add_argument("--plot")
+    s.add_argument("bag", help="bag with the estimates and the truth (e.g. from fusion offline)")
+    s.add_argument("--truth", required=True, help="ground-truth topic (nav_msgs/Odometry or objects)")
+    s.add_argument("--estimate", action="append", default=[], help="odometry topic to evaluate (repeatable)")
+    s.add_argument("--label", action="append", help="table label, once per --estimate (default: the topic)")
+    s.add_argument("--plot", help="write a trajectory / error plot (PNG) here")
     s.add_argument("--model", action="append", default=[], help="early-fusion model (repeatable)")
     s.add_argument("--params", help="perception params file (default config/perception.yaml)")
     s.add_argument("--out", help="--model: also write the early_fusion_node output bag here")
@@ -177,7 +206,7 @@ def _add_evaluation_commands(sub) -> None:
 
     s = sub.add_parser("late", help="late-fusion rules compared: on BasicMotions (real smartwatch data) "
                                     "or on a perception drive")
-    s.add_argument("what", choices=("basic-motions", "perception"))
+    s.add_argument("what", choices=("basic-motions", "perception"), help="which data set")
     s.add_argument("source", help="basic-motions: the data directory; perception: a bag from fusion sim "
                                   "--perception")
     s.add_argument("--window", type=int, nargs="*", default=[100, 10],
@@ -196,7 +225,8 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("--truth", required=True, help="ground-truth objects topic (PointCloud2 with class_id)")
     s.add_argument("--out", required=True, help="model file to write (JSON)")
     s.add_argument("--params", help="perception params file (default config/perception.yaml)")
-    s.add_argument("--projection", choices=("none", "pca", "cca", "mcca"), default="none")
+    s.add_argument("--projection", choices=("none", "pca", "cca", "mcca"), default="none",
+                   help="projection of the stacked features (default none)")
     s.add_argument("--k", type=int, help="PCA components / canonical directions (default: all)")
     s.add_argument("--l2", type=float, default=0.1, help="classifier weight decay")
     s.set_defaults(func=_fit)
@@ -204,11 +234,11 @@ def _add_evaluation_commands(sub) -> None:
 
 def _add_other_commands(sub) -> None:
     s = sub.add_parser("demo", help="simulated drive -> EKF/UKF -> table and plot")
-    s.add_argument("--bag")
-    s.add_argument("--params")
-    s.add_argument("--truth")
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--out", default="out/demo")
+    s.add_argument("--bag", help="your own bag instead of the simulated drive (needs --params)")
+    s.add_argument("--params", help="parameters YAML for the nodes (default: the demo's)")
+    s.add_argument("--truth", help="--bag: ground-truth odometry topic, if the bag has one")
+    s.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
+    s.add_argument("--out", default="out/demo", help="directory for the table, plots and bags (default out/demo)")
     s.set_defaults(func=_demo)
 
     s = sub.add_parser("params", help="print the nodes' parameter tables (Markdown)")
@@ -217,14 +247,20 @@ def _add_other_commands(sub) -> None:
 
     s = sub.add_parser("bench", help="core filter cost and node throughput over DDS")
     s.add_argument("--duration", type=float, default=4.0, help="seconds per throughput step")
-    s.add_argument("--rates", type=int, nargs="*", default=[250, 500, 1000, 2000])
+    s.add_argument("--rates", type=_positive(int), nargs="*", default=[250, 500, 1000, 2000],
+                   help="IMU message rates (Hz) for the throughput steps")
     s.set_defaults(func=_bench)
 
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    return args.func(args)
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        _existing_inputs(args)
+        return args.func(args)
+    except UsageError as exc:
+        p.exit(2, f"fusion {args.cmd}: error: {exc}\n")
 
 
 if __name__ == "__main__":
