@@ -47,7 +47,8 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
              (["offline", bag, "--params", tmp_path / "none.yaml", "--out", tmp_path / "o.mcap"],
               "parameters YAML"),
              (["eval", bag, "--truth", "/t", "--estimate", "/a", "--label", "A", "--label", "B"],
-              "--label must be given once per --estimate")]
+              "--label must be given once per --estimate"),
+             (["late", "basic-motions", tmp_path / "no_data"], "the data directory")]
     for args, hint in cases:
         r = subprocess.run([executable("fusion"), *map(str, args)], capture_output=True, text=True, timeout=120)
         last = r.stderr.strip().splitlines()[-1]

@@ -88,12 +88,12 @@ def _fit(a) -> int:
 def _late(a) -> int:
     if a.what == "basic-motions":
         from . import basic_motions
-        print(basic_motions.report(a.source, a.window, a.bag, a.stacking_out))
+        print(basic_motions.report(a.source, a.window, a.out_bag, a.stacking_out))
         return 0
     from . import late_eval
     if not a.truth:
         raise UsageError("perception needs --truth TOPIC (the ground-truth objects, e.g. /ground_truth/objects)")
-    print(late_eval.report(a.source, a.truth, a.params, a.bag, a.blackout))
+    print(late_eval.report(a.source, a.truth, a.params, a.out_bag, a.blackout))
     return 0
 
 
@@ -211,8 +211,8 @@ def _add_evaluation_commands(sub) -> None:
                                   "--perception")
     s.add_argument("--window", type=int, nargs="*", default=[100, 10],
                    help="basic-motions: window lengths in samples (100 = the archive's task)")
-    s.add_argument("--bag", help="write the decisions (basic-motions, first window) or the node outputs "
-                                 "(perception) to this bag")
+    s.add_argument("--bag", dest="out_bag", help="write the decisions (basic-motions, first window) or the "
+                   "node outputs (perception) to this bag")
     s.add_argument("--stacking-out", help="basic-motions: write the stacking meta-classifier (JSON)")
     s.add_argument("--truth", help="perception: ground-truth objects topic")
     s.add_argument("--params", help="perception: params file (default config/late_fusion.yaml)")
