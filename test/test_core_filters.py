@@ -4,7 +4,8 @@ import pytest
 from scipy.stats import chi2
 
 from fusion_nodes.core.estimator import EstimatorConfig, StateEstimator
-from fusion_nodes.core.filters import Ekf, Ukf
+from fusion_nodes.core.filters import FilterpyEkf, FilterpyUkf
+from fusion_nodes.core.kalman import Ekf, Ukf
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.motion import ConstantAcceleration3D
 from fusion_nodes.core.records import Measurement
@@ -15,7 +16,7 @@ def meas(t, idx, z, var, sensor="s", threshold=float("inf"), kind="k"):
                        StateSelection(np.atleast_1d(idx)), threshold, kind)
 
 
-@pytest.mark.parametrize("cls", [Ekf, Ukf])
+@pytest.mark.parametrize("cls", [Ekf, Ukf, FilterpyEkf, FilterpyUkf])
 def test_static_update_equals_information_weighted_mean(cls):
     # Prior x0 = 0 with variance 4, measurements 1.0 (var 1) and 3.0 (var 2):
     # posterior mean = (0/4 + 1/1 + 3/2) / (1/4 + 1 + 1/2) = 2.5/1.75, var = 1/1.75.
@@ -27,7 +28,7 @@ def test_static_update_equals_information_weighted_mean(cls):
     assert f.P[0, 0] == pytest.approx(1 / 1.75, abs=1e-9)
 
 
-@pytest.mark.parametrize("cls", [Ekf, Ukf])
+@pytest.mark.parametrize("cls", [Ekf, Ukf, FilterpyEkf, FilterpyUkf])
 def test_constant_velocity_prediction_matches_closed_form(cls):
     # Linear part of the model: x' = x + v dt, P' = F P F^T + q dt.
     q = np.zeros(15)
@@ -44,7 +45,7 @@ def test_constant_velocity_prediction_matches_closed_form(cls):
     assert f.P[0, 6] == pytest.approx(0.25 * 0.5, rel=1e-6)
 
 
-@pytest.mark.parametrize("cls", [Ekf, Ukf])
+@pytest.mark.parametrize("cls", [Ekf, Ukf, FilterpyEkf, FilterpyUkf])
 def test_yaw_update_across_pi_wraps(cls):
     f = cls(ConstantAcceleration3D())
     x = np.zeros(15)
@@ -55,7 +56,7 @@ def test_yaw_update_across_pi_wraps(cls):
     assert abs(abs(f.x[5]) - np.pi) < 1e-3
 
 
-@pytest.mark.parametrize("cls", [Ekf, Ukf])
+@pytest.mark.parametrize("cls", [Ekf, Ukf, FilterpyEkf, FilterpyUkf])
 def test_mahalanobis_gate_rejects_outlier_and_keeps_state(cls):
     f = cls(ConstantAcceleration3D())
     f.set_state(np.zeros(15), np.eye(15))

@@ -120,7 +120,7 @@ def parts_of(m):
 
 
 def test_stacked_imu_parts_are_gated_separately():
-    from fusion_nodes.core.filters import Ekf
+    from fusion_nodes.core.kalman import Ekf
     cfg = SensorConfig("imu0", [0] * 9 + [1, 1, 1, 1, 1, 1], pose_threshold=3.0, twist_threshold=3.0,
                        accel_threshold=3.0)
     (m,) = ImuModel(cfg).measurements(ImuSample(1.0, None, None, [0, 0, 0.05], np.eye(3) * 0.01,

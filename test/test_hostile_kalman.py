@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from conftest import DATA, REPO
-from fusion_nodes.core.filters import Ekf, Ukf
+from fusion_nodes.core.filters import FilterpyEkf, FilterpyUkf
+from fusion_nodes.core.kalman import Ekf, Ukf
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.motion import ConstantAcceleration3D
 from fusion_nodes.core.records import Measurement
@@ -93,9 +94,10 @@ def _measurement(z, R, idx):
 
 
 @pytest.mark.parametrize("cls,R,why", [
-    (Ekf, np.zeros((2, 2)), "certain prior and certain measurement: S singular"),
-    (Ekf, np.full((2, 2), np.nan), "non-finite R"),
-    (Ukf, np.full((2, 2), np.nan), "non-finite R")])
+    (c, R, why) for c in (Ekf, FilterpyEkf) for R, why in (
+        (np.zeros((2, 2)), "certain prior and certain measurement: S singular"),
+        (np.full((2, 2), np.nan), "non-finite R"))]
+    + [(c, np.full((2, 2), np.nan), "non-finite R") for c in (Ukf, FilterpyUkf)])
 def test_an_update_that_would_go_singular_or_non_finite_is_rejected_and_the_state_kept(cls, R, why):
     f = cls(ConstantAcceleration3D(np.diag(DEFAULT_PROCESS_NOISE)))
     f.set_state(np.zeros(STATE_SIZE), np.zeros((STATE_SIZE, STATE_SIZE)) if "singular" in why else np.eye(STATE_SIZE))

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from .filters import UpdateResult, make_filter
+from .filters import UpdateResult
+from .kalman import make_filter
 from .motion import ConstantAcceleration3D
 from .records import Measurement
 from .state import DEFAULT_PROCESS_NOISE, OUT_OF_PLANE, STATE_SIZE
@@ -75,8 +78,9 @@ class SensorStats:
     nis_dof_sum: int = 0
 
 
-@dataclass
-class _Step:
+class _Step(NamedTuple):
+    """The filter state after one step: what a rewind starts from and a replay re-applies."""
+
     stamp: float
     measurement: Measurement | None
     x: np.ndarray
@@ -204,9 +208,10 @@ class StateEstimator:
 
     def _predict_to(self, t: float) -> None:
         dt = t - self.time
-        n = max(1, int(np.ceil(dt / self.cfg.max_step))) if dt > 0 else 0
-        for _ in range(n):
-            self.filter.predict(dt / n)
+        if dt > 0.0:
+            n = max(1, math.ceil(dt / self.cfg.max_step))
+            for _ in range(n):
+                self.filter.predict(dt / n)
         self._enforce_plane()
         self.time = max(self.time, t)
 

@@ -1,7 +1,8 @@
-"""EKF and UKF over the 15-D state, built on filterpy.
+"""The reference EKF and UKF over the 15-D state, built on filterpy, and the update results.
 
-Both filters share one interface so the estimator does not care which is in
-use: ``predict(dt)`` and ``update(measurement) -> UpdateResult``. Notation is
+The estimator runs the lean filters of :mod:`fusion_nodes.core.kalman`;
+these filterpy-based ones are the reference the tests hold them to (1e-9)
+and the bench's comparison row. All four share one interface: ``predict(dt)`` and ``update(measurement) -> UpdateResult``. Notation is
 FilterPy's: state ``x``, covariance ``P``, transition Jacobian ``F``,
 process noise ``Q``, measurement Jacobian ``H``, measurement noise ``R``,
 innovation ``y`` and its covariance ``S``.
@@ -175,7 +176,7 @@ class _Ekf(ExtendedKalmanFilter):
         self.x = self.motion.f(self.x, self.dt)
 
 
-class Ekf(_FilterBase):
+class FilterpyEkf(_FilterBase):
     """Extended Kalman filter.
 
     Predict: ``x = f(x, dt)``, ``P = F P F^T + Q(dt)`` with ``F = df/dx``.
@@ -256,7 +257,7 @@ class _Ukf(UnscentedKalmanFilter):
         return (dx.T * self.Wc) @ dz
 
 
-class Ukf(_FilterBase):
+class FilterpyUkf(_FilterBase):
     """Unscented Kalman filter with Van der Merwe's scaled sigma points.
 
     Angles are averaged on the circle and residuals wrapped, both for the
@@ -312,11 +313,3 @@ def robust_sqrt(A: np.ndarray) -> np.ndarray:
         w, V = np.linalg.eigh(0.5 * (A + A.T))
         w = np.maximum(w, 1e-12)
         return np.linalg.qr((V * np.sqrt(w)).T, mode="r")
-
-
-def make_filter(kind: str, motion: ConstantAcceleration3D, **kwargs) -> _FilterBase:
-    """``'ekf'`` or ``'ukf'`` to a filter instance."""
-    kinds = {"ekf": Ekf, "ukf": Ukf}
-    if kind not in kinds:
-        raise ValueError(f"filter_type must be one of {sorted(kinds)}, got {kind!r}")
-    return kinds[kind](motion, **kwargs)

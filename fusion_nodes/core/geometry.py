@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 GRAVITY = 9.80665
 """Standard gravity (m/s^2), REP-103 ENU: gravity points along -z."""
@@ -90,21 +89,28 @@ def rpy_matrix_and_derivatives(roll: float, pitch: float, yaw: float) -> np.ndar
 
 
 def matrix_to_rpy(R: np.ndarray) -> np.ndarray:
-    """Fixed-axis (roll, pitch, yaw) of a rotation matrix, radians."""
-    pitch = np.arcsin(np.clip(-R[2, 0], -1.0, 1.0))
-    roll = np.arctan2(R[2, 1], R[2, 2])
-    yaw = np.arctan2(R[1, 0], R[0, 0])
-    return np.array([roll, pitch, yaw])
+    """Fixed-axis (roll, pitch, yaw) of a rotation matrix, radians.
+
+    ``pitch = asin(-R20)``, ``roll = atan2(R21, R22)``, ``yaw = atan2(R10, R00)``
+    (scalar math: this runs for every orientation message).
+    """
+    (r00, _, _), (r10, _, _), (r20, r21, r22) = np.asarray(R, dtype=float).tolist()
+    return np.array([math.atan2(r21, r22), math.asin(min(1.0, max(-1.0, -r20))), math.atan2(r10, r00)])
 
 
 def quaternion_to_rpy(q) -> np.ndarray:
-    """(x, y, z, w) quaternion to fixed-axis (roll, pitch, yaw), radians."""
-    return matrix_to_rpy(Rotation.from_quat(np.asarray(q, float)).as_matrix())
+    """(x, y, z, w) quaternion (normalised first) to fixed-axis (roll, pitch, yaw), radians."""
+    return matrix_to_rpy(quaternion_to_matrix(q))
 
 
 def rpy_to_quaternion(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """Fixed-axis (roll, pitch, yaw) to an (x, y, z, w) unit quaternion."""
-    return Rotation.from_matrix(rpy_to_matrix(roll, pitch, yaw)).as_quat()
+    """Fixed-axis (roll, pitch, yaw) to an (x, y, z, w) unit quaternion.
+
+    ``q = q_z(yaw) q_y(pitch) q_x(roll)`` written out, sign chosen as
+    :func:`matrix_to_quaternion` chooses it (so both give the same four
+    numbers for the same rotation).
+    """
+    return matrix_to_quaternion(rpy_to_matrix(roll, pitch, yaw))
 
 
 def euler_rate_matrix(roll: float, pitch: float) -> np.ndarray:
@@ -159,13 +165,46 @@ def circular_mean(angles: np.ndarray, weights: np.ndarray) -> float:
 
 
 def quaternion_to_matrix(q) -> np.ndarray:
-    """(x, y, z, w) quaternion (normalised first) to a 3x3 rotation matrix."""
-    return Rotation.from_quat(np.asarray(q, float)).as_matrix()
+    """(x, y, z, w) quaternion (normalised first) to a 3x3 rotation matrix.
+
+    ``R = I + 2 w [v]x + 2 [v]x^2`` for the unit quaternion ``(v, w)``,
+    element by element (no rotation object per message; scipy's
+    ``Rotation.from_quat(q).as_matrix()`` is the reference in the tests).
+    """
+    x, y, z, w = np.asarray(q, dtype=float).tolist()
+    n = x * x + y * y + z * z + w * w
+    if not n > 0.0:
+        raise ValueError("a zero quaternion is no rotation")
+    s = 2.0 / n
+    xx, yy, zz, xy, xz, yz, wx, wy, wz = (s * x * x, s * y * y, s * z * z, s * x * y, s * x * z,
+                                          s * y * z, s * w * x, s * w * y, s * w * z)
+    return np.array([[1.0 - yy - zz, xy - wz, xz + wy],
+                     [xy + wz, 1.0 - xx - zz, yz - wx],
+                     [xz - wy, yz + wx, 1.0 - xx - yy]])
 
 
 def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
-    """3x3 rotation matrix to an (x, y, z, w) unit quaternion."""
-    return Rotation.from_matrix(R).as_quat()
+    """3x3 rotation matrix to an (x, y, z, w) unit quaternion.
+
+    Shepperd's method: of ``w``, ``x``, ``y``, ``z`` the largest is taken
+    from the trace or a diagonal element and the others from the
+    off-diagonal sums, so no square root of a small number is needed. The
+    same choice as scipy's ``Rotation.from_matrix(R).as_quat()`` (the
+    reference in the tests), so the two give the same sign.
+    """
+    m = np.asarray(R, dtype=float)
+    t = m[0, 0] + m[1, 1] + m[2, 2]
+    k = int(np.argmax([m[0, 0], m[1, 1], m[2, 2], t]))
+    if k == 3:
+        q = [m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1], 1.0 + t]
+    else:
+        i, j, l = k, (k + 1) % 3, (k + 2) % 3
+        q = [0.0, 0.0, 0.0, m[l, j] - m[j, l]]
+        q[i] = 1.0 - t + 2.0 * m[i, i]
+        q[j] = m[j, i] + m[i, j]
+        q[l] = m[l, i] + m[i, l]
+    q = np.array(q)
+    return q / math.sqrt(q @ q)
 
 
 def compose(a, b):

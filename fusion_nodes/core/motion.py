@@ -1,12 +1,18 @@
 """Motion (process) models: how the 15-D state evolves between measurements."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .geometry import (cross, euler_rate_matrix, euler_rate_matrix_derivatives, rpy_matrix_and_derivatives,
                        rpy_to_matrix, skew, wrap_angle)
 from .state import (ANGLE_INDICES, ANGULAR_VELOCITY, LINEAR_ACCELERATION, LINEAR_VELOCITY,
                     ORIENTATION, POSITION, STATE_SIZE, DEFAULT_PROCESS_NOISE)
+
+
+_EYE = np.eye(STATE_SIZE)
+_EYE.setflags(write=False)
 
 
 class ConstantAcceleration3D:
@@ -75,7 +81,7 @@ class ConstantAcceleration3D:
         return out
 
     def jacobian(self, x: np.ndarray, dt: float) -> np.ndarray:
-        """Analytic ``F = df/dx`` at ``x``."""
+        """Analytic ``F = df/dx`` at ``x`` (reference form, block by block; see :meth:`step`)."""
         roll, pitch, yaw = x[ORIENTATION]
         v, w, a = x[LINEAR_VELOCITY], x[ANGULAR_VELOCITY], x[LINEAR_ACCELERATION]
         vdot = a - cross(w, v)
@@ -100,6 +106,78 @@ class ConstantAcceleration3D:
         F[6:9, 12:15] = np.eye(3) * dt
         return F
 
+    def step(self, x: np.ndarray, dt: float):
+        """``(f(x, dt), df/dx)`` in one pass: the EKF's prediction.
+
+        The same equations as :meth:`f` and :meth:`jacobian` (the tests hold
+        all three to each other and to finite differences), written with
+        scalar trigonometry and written into ``F`` block by block: ``F`` is
+        the identity except for the rows of position, attitude and velocity,
+        so only those 3 x 12, 3 x 2, 3 x 3 and 3 x 9 blocks are filled.
+        """
+        r, p, y, vx, vy, vz, wx, wy, wz, ax, ay, az = x[3:15].tolist()
+        cr, sr, cp, sp, cy, sy = math.cos(r), math.sin(r), math.cos(p), math.sin(p), math.cos(y), math.sin(y)
+        # vdot = a - w x v and the body displacement d = v dt + vdot dt^2 / 2
+        h = 0.5 * dt * dt
+        q0, q1, q2 = ax - (wy * vz - wz * vy), ay - (wz * vx - wx * vz), az - (wx * vy - wy * vx)
+        d0, d1, d2 = vx * dt + h * q0, vy * dt + h * q1, vz * dt + h * q2
+        # R = Rz(y) Ry(p) Rx(r), row by row
+        r00, r01, r02 = cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr
+        r10, r11, r12 = sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr
+        r20, r21, r22 = -sp, cp * sr, cp * cr
+        # Euler-rate map T(r, p); cos p kept away from zero (gimbal lock)
+        cpg = cp if abs(cp) > 1e-6 else math.copysign(1e-6, cp)
+        tp, sec = sp / cpg, 1.0 / cpg
+        out = x.copy()
+        out[0] += r00 * d0 + r01 * d1 + r02 * d2
+        out[1] += r10 * d0 + r11 * d1 + r12 * d2
+        out[2] += r20 * d0 + r21 * d1 + r22 * d2
+        out[3] = _wrap(r + (wx + sr * tp * wy + cr * tp * wz) * dt)
+        out[4] = _wrap(p + (cr * wy - sr * wz) * dt)
+        out[5] = _wrap(y + (sr * sec * wy + cr * sec * wz) * dt)
+        out[6] += q0 * dt
+        out[7] += q1 * dt
+        out[8] += q2 * dt
+        F = _EYE.copy()
+        # Position rows: dR/d(r, p, y) d | R (I dt - h [w]x) | R h [v]x | R h
+        e0, e1, e2 = dt, h * wz, h * wy      # (I dt - h[w]x) = [[dt, h wz, -h wy], [-h wz, dt, h wx], [h wy, -h wx, dt]]
+        e3 = h * wx
+        F[0:3, 3:15] = [
+            [0.0 * d0 + (cy * sp * cr + sy * sr) * d1 + (-cy * sp * sr + sy * cr) * d2,
+             -cy * sp * d0 + cy * cp * sr * d1 + cy * cp * cr * d2,
+             -sy * cp * d0 + (-sy * sp * sr - cy * cr) * d1 + (-sy * sp * cr + cy * sr) * d2,
+             r00 * e0 - r01 * e1 + r02 * e2, r00 * e1 + r01 * e0 - r02 * e3, -r00 * e2 + r01 * e3 + r02 * e0,
+             h * (r01 * vz - r02 * vy), h * (-r00 * vz + r02 * vx), h * (r00 * vy - r01 * vx),
+             r00 * h, r01 * h, r02 * h],
+            [(sy * sp * cr - cy * sr) * d1 + (-sy * sp * sr - cy * cr) * d2,
+             -sy * sp * d0 + sy * cp * sr * d1 + sy * cp * cr * d2,
+             cy * cp * d0 + (cy * sp * sr - sy * cr) * d1 + (cy * sp * cr + sy * sr) * d2,
+             r10 * e0 - r11 * e1 + r12 * e2, r10 * e1 + r11 * e0 - r12 * e3, -r10 * e2 + r11 * e3 + r12 * e0,
+             h * (r11 * vz - r12 * vy), h * (-r10 * vz + r12 * vx), h * (r10 * vy - r11 * vx),
+             r10 * h, r11 * h, r12 * h],
+            [cp * cr * d1 - cp * sr * d2,
+             -cp * d0 - sp * sr * d1 - sp * cr * d2,
+             0.0,
+             r20 * e0 - r21 * e1 + r22 * e2, r20 * e1 + r21 * e0 - r22 * e3, -r20 * e2 + r21 * e3 + r22 * e0,
+             h * (r21 * vz - r22 * vy), h * (-r20 * vz + r22 * vx), h * (r20 * vy - r21 * vx),
+             r20 * h, r21 * h, r22 * h]]
+        # Attitude rows: 1 + dT/dr w dt, dT/dp w dt | T dt
+        sec2 = sec * sec
+        F[3:6, 3:5] = [[1.0 + (cr * tp * wy - sr * tp * wz) * dt, (sr * sec2 * wy + cr * sec2 * wz) * dt],
+                       [(-sr * wy - cr * wz) * dt, 1.0],
+                       [(cr * sec * wy - sr * sec * wz) * dt, (sr * sp * sec2 * wy + cr * sp * sec2 * wz) * dt]]
+        F[3:6, 9:12] = [[dt, sr * tp * dt, cr * tp * dt], [0.0, cr * dt, -sr * dt], [0.0, sr * sec * dt, cr * sec * dt]]
+        # Velocity rows: I - [w]x dt | [v]x dt | I dt
+        F[6:9, 6:15] = [[1.0, wz * dt, -wy * dt, 0.0, -vz * dt, vy * dt, dt, 0.0, 0.0],
+                        [-wz * dt, 1.0, wx * dt, vz * dt, 0.0, -vx * dt, 0.0, dt, 0.0],
+                        [wy * dt, -wx * dt, 1.0, -vy * dt, vx * dt, 0.0, 0.0, 0.0, dt]]
+        return out, F
+
     def Q(self, dt: float) -> np.ndarray:
         """Discrete process noise ``Q = q |dt|``."""
         return self.q * abs(dt)
+
+
+def _wrap(a: float) -> float:
+    """Scalar :func:`~fusion_nodes.core.geometry.wrap_angle` (the same formula, without an array)."""
+    return (a + math.pi) % (2.0 * math.pi) - math.pi

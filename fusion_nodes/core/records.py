@@ -24,16 +24,21 @@ def _frozen(a) -> Optional[np.ndarray]:
 _FIELDS: dict = {}
 
 
+def _array_fields(cls) -> tuple:
+    """Names of the fields annotated as arrays (``ndarray`` or ``Optional[ndarray]``)."""
+    return tuple(f.name for f in fields(cls) if "ndarray" in str(f.type))
+
+
 class _Record:
-    """Freeze every ndarray-like field of a frozen dataclass on construction."""
+    """Freeze every array field of a frozen dataclass on construction (a float64 read-only copy)."""
 
     def __post_init__(self):
         names = _FIELDS.get(type(self))
         if names is None:
-            names = _FIELDS[type(self)] = tuple(f.name for f in fields(self) if f.name != "parts")
+            names = _FIELDS[type(self)] = _array_fields(type(self))
         for name in names:
             v = getattr(self, name)
-            if isinstance(v, (np.ndarray, list, tuple)):
+            if v is not None:
                 object.__setattr__(self, name, _frozen(v))
 
 

@@ -8,16 +8,16 @@ and returns :class:`~fusion_nodes.core.records.Measurement` objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
 
-from .geometry import GRAVITY, cross, matrix_to_rpy, rpy_to_matrix
+from .geometry import GRAVITY, cross, matrix_to_quaternion, matrix_to_rpy, quaternion_to_matrix, rpy_to_matrix
 from .models import MountedPosition, SpecificForce, StateSelection, Stacked
 from .records import ImuSample, Measurement, Part, PoseSample, TwistSample
 from .state import OUT_OF_PLANE, STATE_SIZE
 from .validation import check_quaternion, sanitize_covariance
-from scipy.spatial.transform import Rotation
 
 INF = float("inf")
 
@@ -40,11 +40,11 @@ class Mount:
             raise ValueError(f"a mount is [x, y, z, roll, pitch, yaw], got {list(values)!r}")
         return cls(v[:3].copy(), v[3:].copy())
 
-    @property
+    @cached_property
     def R(self) -> np.ndarray:
         return rpy_to_matrix(*self.rpy)
 
-    @property
+    @cached_property
     def is_identity(self) -> bool:
         return not np.any(self.translation) and not np.any(self.rpy)
 
@@ -145,7 +145,7 @@ class OdometryModel(_RepairCounter):
     def _base_pose(self, pose: PoseSample):
         """Sensor pose in its world -> (base orientation matrix, sensor position)."""
         q = check_quaternion(pose.orientation)
-        R_b = Rotation.from_quat(q).as_matrix() @ self.cfg.mount.R.T
+        R_b = quaternion_to_matrix(q) @ self.cfg.mount.R.T
         return R_b, np.asarray(pose.position, dtype=float)
 
     def _pose(self, pose: PoseSample):
@@ -212,8 +212,8 @@ def imu_heading_to_enu(s: ImuSample, yaw_correction: float) -> ImuSample:
     """
     if s.orientation is None or yaw_correction == 0.0:
         return s
-    R = rpy_to_matrix(0.0, 0.0, yaw_correction) @ Rotation.from_quat(s.orientation).as_matrix()
-    return replace(s, orientation=Rotation.from_matrix(R).as_quat())
+    R = rpy_to_matrix(0.0, 0.0, yaw_correction) @ quaternion_to_matrix(s.orientation)
+    return replace(s, orientation=matrix_to_quaternion(R))
 
 
 def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:
@@ -233,8 +233,7 @@ def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:
     rot = (lambda C: None if C is None else Rm @ C @ Rm.T)
     q = None
     if s.orientation is not None:
-        q = Rotation.from_matrix(Rotation.from_quat(check_quaternion(s.orientation)).as_matrix()
-                                 @ Rm.T).as_quat()
+        q = matrix_to_quaternion(quaternion_to_matrix(check_quaternion(s.orientation)) @ Rm.T)
     w = None if s.angular_velocity is None else Rm @ s.angular_velocity
     f = None
     if s.linear_acceleration is not None:
@@ -264,42 +263,84 @@ class ImuModel(_RepairCounter):
         self.gyro_idx = [i for i in range(9, 12) if mask[i]]
         self.acc_idx = [i for i in range(12, 15) if mask[i]]
         self.g = gravity
+        self._layouts: dict = {}
 
     def measurements(self, sample: ImuSample):
         """One stacked measurement per message (orientation, rates and
-        acceleration in a single update, each part with its own gate)."""
+        acceleration in a single update, each part with its own gate).
+
+        The covariance is checked once per message, as one block-diagonal
+        matrix (a block-diagonal matrix is positive definite exactly when
+        each block is); the layout of ``z`` (model, parts, rows) is built
+        once for each combination of present fields and reused.
+        """
         s = imu_in_base(sample, self.cfg.mount)
-        stamp = s.stamp + self.cfg.time_offset
         R_b = None
         if s.orientation is not None and s.orientation_cov is not None:
-            R_b = Rotation.from_quat(check_quaternion(s.orientation)).as_matrix()
-        out = []
+            R_b = quaternion_to_matrix(check_quaternion(s.orientation))
+        fields = {}
         if R_b is not None and self.rot_idx:
-            out.append(self._vector(stamp, matrix_to_rpy(R_b), s.orientation_cov, self.rot_idx, 3,
-                                    self.cfg.pose_threshold, "imu_orientation"))
+            fields["orientation"] = (matrix_to_rpy(R_b), s.orientation_cov)
         if s.angular_velocity is not None and s.angular_velocity_cov is not None and self.gyro_idx:
-            out.append(self._vector(stamp, s.angular_velocity, s.angular_velocity_cov,
-                                    self.gyro_idx, 9, self.cfg.twist_threshold, "imu_gyro"))
+            fields["gyro"] = (s.angular_velocity, s.angular_velocity_cov)
+        specific = False
         if s.linear_acceleration is not None and s.linear_acceleration_cov is not None and self.acc_idx:
-            out.append(self._acceleration(stamp, s, R_b))
-        return [stack(out)] if len(out) > 1 else out
-
-    def _vector(self, stamp, v, cov, idx, base, threshold, kind, model=None) -> Measurement:
-        local = [i - base for i in idx]
-        C = self._sanitize(cov, local, f"{kind} covariance")
-        return Measurement(self.cfg.name, stamp, np.asarray(v)[local], C,
-                           model or StateSelection(idx), threshold, kind)
-
-    def _acceleration(self, stamp, s: ImuSample, R_b) -> Measurement:
-        f = np.asarray(s.linear_acceleration)
-        model = None
-        if self.cfg.remove_gravity:
-            if R_b is not None:
-                f = f - R_b.T @ np.array([0.0, 0.0, self.g])
+            f = s.linear_acceleration
+            if self.cfg.remove_gravity:
+                if R_b is not None:
+                    f = f - self.g * R_b[2]          # f - R_b^T [0, 0, g]
+                else:
+                    specific = True                   # gravity removed with the filter's attitude
+            fields["accel"] = (f, s.linear_acceleration_cov)
+        if not fields:
+            return []
+        key = (tuple(fields), specific)
+        layout = self._layouts.get(key) or self._layouts.setdefault(key, self._layout(*key))
+        z, C = [], np.zeros((layout.size, layout.size))
+        for name, local, a, b in layout.blocks:
+            v, cov = fields[name]
+            if len(local) == 3:
+                z += v.tolist()
+                C[a:b, a:b] = cov
             else:
-                model = SpecificForce([i - 12 for i in self.acc_idx], self.g)
-        return self._vector(stamp, f, s.linear_acceleration_cov, self.acc_idx, 12,
-                            self.cfg.accel_threshold, "imu_accel", model)
+                z += v[local].tolist()
+                C[a:b, a:b] = cov[np.ix_(local, local)]
+        C = self._sanitize(C, None, "IMU covariance")
+        return [Measurement(self.cfg.name, s.stamp + self.cfg.time_offset, z, C, layout.model,
+                            layout.threshold, layout.kind, layout.parts)]
+
+    def _layout(self, present, specific) -> "_Layout":
+        specs = {"orientation": (self.rot_idx, 3, self.cfg.pose_threshold, "imu_orientation", None),
+                 "gyro": (self.gyro_idx, 9, self.cfg.twist_threshold, "imu_gyro", None),
+                 "accel": (self.acc_idx, 12, self.cfg.accel_threshold, "imu_accel",
+                           SpecificForce([i - 12 for i in self.acc_idx], self.g) if specific else None)}
+        models, parts, blocks, start = [], [], [], 0
+        for name in present:
+            idx, base, threshold, kind, model = specs[name]
+            n = len(idx)
+            parts.append(Part(start, start + n, threshold, kind))
+            blocks.append((name, np.array([i - base for i in idx]), start, start + n))
+            start += n
+            if model is None and models and isinstance(models[-1], StateSelection):
+                models[-1] = StateSelection(np.concatenate([models[-1].indices, idx]))
+            else:
+                models.append(model or StateSelection(idx))
+        model = models[0] if len(models) == 1 else Stacked(models)
+        kind = "+".join(p.kind for p in parts)
+        return _Layout(model, tuple(parts) if len(parts) > 1 else (), parts[0].threshold, kind,
+                       tuple(blocks), start)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each field of an IMU message goes in the stacked measurement."""
+
+    model: object
+    parts: tuple
+    threshold: float
+    kind: str
+    blocks: tuple      # (field, local indices, first row, end row)
+    size: int
 
 
 def stack(measurements) -> Measurement:

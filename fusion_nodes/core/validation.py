@@ -5,6 +5,7 @@ Every check raises :class:`InvalidInput` with a short machine-readable
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,11 +122,11 @@ def check_finite(name: str, value) -> None:
 
 def check_quaternion(q) -> np.ndarray:
     """Return ``q`` normalised; reject a (near) zero-length quaternion."""
-    q = np.asarray(q, dtype=float)
-    n = np.linalg.norm(q)
+    x, y, z, w = np.asarray(q, dtype=float).tolist()
+    n = math.sqrt(x * x + y * y + z * z + w * w)
     if not 0.5 < n < 1.5:
         raise InvalidInput("bad_quaternion", f"orientation quaternion has norm {n:.3g}")
-    return q / n
+    return np.array([x / n, y / n, z / n, w / n])
 
 
 def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
@@ -135,8 +136,8 @@ def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
     ----------
     cov : ndarray (n, n)
         Full covariance as reported.
-    indices : sequence of int
-        Rows/columns that will be fused.
+    indices : sequence of int or None
+        Rows/columns that will be fused (None: all of them).
     floor : float
         Smallest variance accepted (units^2). Zero (or tiny) diagonal entries
         are raised to it; a negative variance, or a block that is still not
@@ -147,14 +148,17 @@ def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
     (ndarray, bool)
         The fused block and whether it had to be repaired.
     """
-    idx = np.asarray(indices)
-    C = np.asarray(cov, dtype=float)[idx[:, None], idx]
-    if not np.isfinite(C).all():
+    C = np.asarray(cov, dtype=float)
+    if indices is not None:
+        idx = np.asarray(indices)
+        C = C[idx[:, None], idx]
+    if not math.isfinite(C.sum()):     # one sum: NaN or Inf anywhere makes it non-finite
         raise InvalidInput("non_finite", f"{name} contains NaN or Inf")
     d = C.diagonal()
-    if (d < 0.0).any():
+    smallest = d.min()
+    if smallest < 0.0:
         raise InvalidInput("bad_covariance", f"{name} has a negative variance")
-    repaired = bool((d < floor).any())
+    repaired = bool(smallest < floor)
     if repaired:
         C = C.copy()
         C[np.diag_indices_from(C)] = np.maximum(d, floor)

@@ -32,7 +32,7 @@ def _us(fn, number=2000, repeat=5) -> float:
 def core_costs() -> list[tuple[str, float]]:
     """Per-call cost (µs) of predict, update and a full IMU message for EKF and UKF."""
     from fusion_nodes.core.estimator import EstimatorConfig, StateEstimator
-    from fusion_nodes.core.filters import Ekf, Ukf
+    from fusion_nodes.core.kalman import Ekf, Ukf
     from fusion_nodes.core.motion import ConstantAcceleration3D
     from fusion_nodes.core.records import ImuSample
     from fusion_nodes.core.sensors import ImuModel, SensorConfig
