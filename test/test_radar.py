@@ -170,3 +170,18 @@ def test_radar_node_over_dds(tmp_path, probe, nodes):
     d = diagnostics_values(probe.messages("/diagnostics"), "radar_node: radar")
     assert d["dropped.malformed_cloud"] == "1" and d["scans"] == "1" and d["dropped.nan_points"] == "1"
     assert node.alive()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_two_pass_clustering_equals_single_linkage_in_mixed_scenes(seed):
+    # Blobs of every density in clutter, eps from fine to coarse: both the boundary pass (grid) and the
+    # plain pass are taken; whenever no cube holds more than the cap, the labels are exactly single linkage.
+    rng = np.random.default_rng(100 + seed)
+    span, eps = rng.choice([20.0, 60.0, 150.0]), float(rng.choice([0.3, 0.8, 1.5, 3.0]))
+    blobs = [c + rng.normal(0, rng.uniform(0.1, 2.0), (int(rng.integers(5, 300)), 3))
+             for c in rng.uniform([0, -span / 2, 0], [span, span / 2, 2], (int(rng.integers(1, 30)), 3))]
+    xyz = np.vstack(blobs + [rng.uniform([0, -span / 2, 0], [span, span / 2, 2], (int(rng.integers(0, 3000)), 3))])
+    cells = np.floor(xyz / (eps / np.sqrt(3.0))).astype(np.int64)
+    _, per_cube = np.unique(cells, axis=0, return_counts=True)
+    cap = max(radar.CELL_CAP, int(per_cube.max()))          # exact by construction
+    np.testing.assert_array_equal(radar.cluster(xyz, eps, 2, cell_cap=cap), _exact_single_linkage(xyz, eps, 2))
