@@ -98,6 +98,7 @@ class StateEstimator:
     def __init__(self, config: EstimatorConfig):
         self.cfg = config
         self.stats: dict[str, SensorStats] = defaultdict(SensorStats)
+        self.replays = 0          # rewinds of the history for late measurements (each one replays it)
         self._seq = itertools.count()
         self.reset()
 
@@ -246,6 +247,7 @@ class StateEstimator:
         while self._history[-1].stamp > late[0].stamp:
             later.append(self._history.pop())
         base = self._history[-1]
+        self.replays += 1
         self.filter.set_state(base.x, base.P)
         self.time = base.stamp
         events = sorted([(st.stamp, 0, i, st) for i, st in enumerate(reversed(later))]
@@ -296,3 +298,44 @@ class StateEstimator:
         self.filter.set_state(x, P)
         self.time = t0
         return out
+
+
+class LatenessWindow:
+    """The largest input lateness seen over the last ``window`` seconds: a processing delay that keeps inputs in order.
+
+    Lateness is ``arrival - stamp`` (s, node clock): how long after the time
+    it describes a measurement reached the node. Holding the filter back by
+    the largest recent lateness lets every such measurement slot in at its
+    own time instead of rewinding and replaying the history
+    (:meth:`StateEstimator.process` with ``until = now - delay``); the
+    output is still predicted to now (:meth:`StateEstimator.estimate_at`).
+    A monotonic deque gives the sliding maximum in O(1) per message.
+    """
+
+    def __init__(self, window: float = 5.0):
+        self.window = window
+        self._q: deque[tuple[float, float]] = deque()   # (arrival, lateness), lateness decreasing
+
+    def note(self, arrival: float, stamp: float) -> None:
+        """Record one accepted measurement (times in s)."""
+        late = arrival - stamp
+        q = self._q
+        if q and arrival < q[-1][0]:      # the clock jumped back (bag loop): start again
+            q.clear()
+        while q and q[-1][1] <= late:
+            q.pop()
+        q.append((arrival, late))
+        self._expire(arrival)
+
+    def current(self, now: float) -> float:
+        """The largest lateness (s, at least 0) of the measurements that arrived in the last ``window`` s."""
+        self._expire(now)
+        return max(0.0, self._q[0][1]) if self._q else 0.0
+
+    def _expire(self, now: float) -> None:
+        while self._q and self._q[0][0] < now - self.window:
+            self._q.popleft()
+
+    def reset(self) -> None:
+        self._q.clear()
+

@@ -17,7 +17,7 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Imu
 
-from fusion_nodes.core.estimator import StateEstimator
+from fusion_nodes.core.estimator import LatenessWindow, StateEstimator
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.sensors import ImuModel, OdometryModel
@@ -76,6 +76,8 @@ class KalmanFusionNode(Node):
         self.clock_jumps = ClockJumps(self, lambda why: self._reset(why, log=False),
                                       self.p["reset_on_time_jump"])
         self._last_receipt = float("-inf")
+        self.lateness = LatenessWindow()
+        self.cpu = diag.CpuLoad()
         self.resets = 0
         self.published = 0
         self.create_timer(1.0 / self.p["frequency"], self._tick)
@@ -136,6 +138,8 @@ class KalmanFusionNode(Node):
         reason = self.estimator.add(measurements)
         if reason:
             self._warn(inp.name, f"{reason}: message stamped {stamp:.3f} dropped")
+        elif measurements:
+            self.lateness.note(self._last_receipt, measurements[0].stamp)
 
     def _mount_from_tf(self, inp: _Input, msg) -> None:
         """Mount the sensor by base_link <- its frame from /tf_static (robot_localization's way).
@@ -178,7 +182,7 @@ class KalmanFusionNode(Node):
         now = self._now()
         if now <= 0.0:
             return  # use_sim_time and no /clock yet
-        delay = self.p["processing_delay"]
+        delay = self.processing_delay(now)
         self.estimator.process(now - delay if delay > 0 else None)
         timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
         if now - self._last_receipt > timeout:
@@ -197,11 +201,19 @@ class KalmanFusionNode(Node):
             if why:
                 self._warn("tf", why)
 
+    def processing_delay(self, now: float) -> float:
+        """``processing_delay``, or with ``auto_processing_delay`` the inputs' recent lateness within the bounds."""
+        delay = self.p["processing_delay"]
+        if self.p["auto_processing_delay"]:
+            delay = max(delay, min(self.p["max_processing_delay"], self.lateness.current(now)))
+        return delay
+
     def _reset(self, why: str, log: bool = True) -> None:
         if log:
             self.get_logger().warn(f"resetting filter: {why}")
         self.resets += 1
         self.estimator.reset()
+        self.lateness.reset()
         self._last_receipt = float("-inf")
         for inp in self.inputs.values():
             inp.monitor.restart()
@@ -212,13 +224,18 @@ class KalmanFusionNode(Node):
         now = self._now()
         statuses = [self._input_status(inp, now) for inp in self.inputs.values()]
         est = self.estimator
+        load = self.cpu.sample(now)
+        level, text = (diag.OK, "running") if est.initialized else (diag.WARN, "waiting for the first measurement")
+        if load > 0.9:
+            level, text = diag.WARN, (f"using {load:.0%} of a core: the node cannot keep up with its inputs "
+                                      "and DDS is dropping messages (see each input's skipped); lower the "
+                                      "input rates or the output frequency")
         statuses.append(diag.status(
-            f"{self.get_name()}: filter", self.world_frame,
-            diag.OK if est.initialized else diag.WARN,
-            "running" if est.initialized else "waiting for the first measurement",
+            f"{self.get_name()}: filter", self.world_frame, level, text,
             {"filter_type": self.p["filter_type"], "filter_time": est.time or 0.0,
              "resets": self.resets, "clock_jumps_back": self.clock_jumps.jumps_back,
-             "published": self.published}))
+             "published": self.published, "cpu_load": round(load, 3), "history_replays": est.replays,
+             "processing_delay_s": round(self.processing_delay(now), 4)}))
         self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
 
     def _input_status(self, inp: _Input, now: float):

@@ -70,6 +70,29 @@ class Delivery:
         return out
 
 
+class CpuLoad:
+    """CPU seconds the process used per second of node-clock time, since the previous sample.
+
+    A node that needs more than a core falls behind: DDS queues overflow and
+    messages are skipped. This says so in /diagnostics. Measured against
+    the node clock, it is the share of a core while running live or
+    replaying at the bag's rate, and small in an offline run that goes
+    faster than real time (which is not falling behind).
+    """
+
+    def __init__(self):
+        self._last = None
+        self.share = 0.0
+
+    def sample(self, now: float) -> float:
+        """``now``: node clock (s). A clock that did not advance (or jumped back) keeps the last value."""
+        cpu = time.process_time()
+        if self._last is not None and now > self._last[1]:
+            self.share = (cpu - self._last[0]) / (now - self._last[1])
+        self._last = (cpu, now)
+        return self.share
+
+
 class InputMonitor:
     """Receipt times (node clock, s) and drop counts of one input, for rate and staleness.
 

@@ -53,6 +53,13 @@ def global_specs() -> list[ParamSpec]:
                   "measurements so that slower or delayed inputs arrive in order instead of "
                   "forcing a rewind of the history; the output is still predicted to now. "
                   "0: fuse everything at once (robot_localization's behaviour).", 0.0, 1.0),
+        ParamSpec("auto_processing_delay", False, "Choose the processing delay from the inputs: the "
+                  "largest lateness (arrival minus stamp) of any input over the last 5 s, at least "
+                  "processing_delay and at most max_processing_delay. Late inputs then cost no "
+                  "replay; the output is predicted over the delay, so it carries the newest "
+                  "measurements only through the prediction."),
+        ParamSpec("max_processing_delay", 0.25, "Upper bound (s) of the automatic processing delay; "
+                  "inputs later than this go through the history replay.", 0.0, 1.0),
         ParamSpec("reset_on_time_jump", True, "Reset the filter when the clock jumps back "
                   "(bag loop).", read_only=True),
         ParamSpec("publish_tf", True, "Broadcast world_frame -> base_link_frame on /tf at the output "
