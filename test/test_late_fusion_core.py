@@ -120,3 +120,51 @@ def test_reliability_weights_and_online_updates():
     assert online.weights()[1] == 0.05                 # floored, not zero
     with pytest.raises(ValueError, match="unknown rule"):
         make_rule("dempster", 2)
+
+
+@pytest.mark.parametrize("rule_name", ["majority", "weighted_vote", "average", "bayes", "stacking"])
+def test_vectorised_fusion_equals_the_loop_of_fuse(rule_name):
+    # Random sets with missing sources, zero weights, hard labels (ties) and a quorum: fuse_table must give
+    # what a loop of fuse gives, group by group.
+    from fusion_nodes.core.classify import SoftmaxClassifier
+    from fusion_nodes.core.late_fusion import DecisionTable
+    rng = np.random.default_rng(11)
+    K, N = 4, 3
+    checked = ties = 0
+    for trial in range(60):
+        meta = SoftmaxClassifier(rng.normal(size=(K, K * N)), rng.normal(size=K))
+        rule = make_rule(rule_name, K, quorum=int(rng.integers(1, 3)), priors=rng.dirichlet(np.ones(K)),
+                         meta=meta)
+        tables = []
+        for i in range(N):
+            n = int(rng.integers(0, 8))
+            if rng.random() < 0.4:
+                t, _ = DecisionTable.from_arrays(f"s{i}", 1.0, K, labels=rng.integers(0, K, n))
+            else:
+                t, _ = DecisionTable.from_arrays(f"s{i}", 1.0, K, probabilities=rng.dirichlet(np.ones(K), n))
+            tables.append(t if n or rng.random() < 0.5 else None)
+        groups = [g for g in ({i: int(rng.integers(0, len(t))) for i, t in enumerate(tables)
+                               if t is not None and len(t) and rng.random() < 0.7} for _ in range(6)) if g]
+        weights = rng.choice([0.0, 0.3, 1.0, 2.0], N)
+        batch = rule.fuse_table(tables, groups, weights)
+        for k, g in enumerate(groups):
+            ref = rule.fuse([tables[i].decision(g[i]) if i in g else None for i in range(N)], weights)
+            assert batch.labels[k] == ref.label, (trial, k)
+            np.testing.assert_allclose(batch.probabilities[k], ref.probabilities, rtol=1e-12, atol=1e-12)
+            assert batch.confidence[k] == pytest.approx(ref.confidence, rel=1e-12, abs=1e-12)
+            assert batch.present[k].sum() == len(ref.sources)
+            checked += 1
+            ties += rule_name in ("majority", "weighted_vote") and len(ref.sources) == 2
+    assert checked > 150
+    print(f"{rule_name}: {checked} groups, {ties} two-voter groups (ties likely)")
+
+
+def test_decision_table_keeps_the_rows_a_decision_accepts():
+    from fusion_nodes.core.late_fusion import DecisionTable
+    P = np.array([[0.2, 0.8], [np.nan, 1.0], [-0.1, 1.1], [0.0, 0.0], [3.0, 1.0]])
+    t, keep = DecisionTable.from_arrays("a", 1.0, 2, probabilities=P)
+    assert keep.tolist() == [True, False, False, False, True]
+    np.testing.assert_allclose(t.probabilities, [[0.2, 0.8], [0.75, 0.25]])
+    assert t.labels.tolist() == [1, 0]
+    t, keep = DecisionTable.from_arrays("b", 1.0, 3, labels=[0, 2, 3, -1, 1.5, np.inf])
+    assert keep.tolist() == [True, True, False, False, False, False] and t.labels.tolist() == [0, 2]

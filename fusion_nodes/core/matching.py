@@ -45,10 +45,28 @@ def _bearings(obj: ObjectList, origin) -> np.ndarray:
     return b
 
 
+def _distance(a, b) -> np.ndarray:
+    """Pairwise Euclidean distances of 2-D rows (``sqrt(dx^2 + dy^2)``: libm's hypot is several times slower)."""
+    dx = a[:, 0, None] - b[:, 0]
+    dy = a[:, 1, None] - b[:, 1]
+    dx *= dx
+    dy *= dy
+    dx += dy
+    return np.sqrt(dx, out=dx)
+
+
 def _cost(a_xy, a_b, b_xy, b_b, position_gate, bearing_gate) -> np.ndarray:
-    pos = np.linalg.norm(a_xy[:, None, :] - b_xy[None, :, :], axis=2) / position_gate
+    """Pair costs (see module docstring); bearings are only computed for pairs that lack a position."""
+    a_ok, b_ok = np.isfinite(a_xy).all(axis=1), np.isfinite(b_xy).all(axis=1)
+    a_s, b_s = a_xy / position_gate, b_xy / position_gate        # scaled once, not per pair
+    if a_ok.all() and b_ok.all():
+        return _distance(a_s, b_s)
+    cost = np.full((len(a_xy), len(b_xy)), np.inf)
+    ia, ib = np.flatnonzero(a_ok), np.flatnonzero(b_ok)
+    if len(ia) and len(ib):
+        cost[np.ix_(ia, ib)] = _distance(a_s[ia], b_s[ib])
     ang = np.abs(wrap_angle(a_b[:, None] - b_b[None, :])) / bearing_gate
-    cost = np.where(np.isfinite(pos), pos, ang)
+    cost = np.where(a_ok[:, None] & b_ok[None, :], cost, ang)
     return np.where(np.isfinite(cost), cost, np.inf)
 
 
@@ -79,12 +97,13 @@ def group(sources: Sequence[Optional[ObjectList]], by: str = "position", positio
         if len(groups):
             cost = _cost(g_xy, g_b, xy, b, position_gate, bearing_gate)
             rows, cols = linear_sum_assignment(np.where(cost <= 1.0, cost, 1e6))
-            for r, c in zip(rows, cols):
-                if cost[r, c] <= 1.0:
-                    groups[r][i] = int(c)
-                    taken.add(int(c))
-                    if not np.isfinite(g_xy[r]).all():      # the group learns a position
-                        g_xy[r] = xy[c]
+            inside = cost[rows, cols] <= 1.0
+            rows, cols = rows[inside], cols[inside]
+            learn = ~np.isfinite(g_xy[rows]).all(axis=1)     # a group without a position learns this one
+            g_xy[rows[learn]] = xy[cols[learn]]
+            for r, c in zip(rows.tolist(), cols.tolist()):
+                groups[r][i] = c
+            taken = set(cols.tolist())
         new = [c for c in range(len(s)) if c not in taken]
         groups += [{i: c} for c in new]
         g_xy = np.vstack([g_xy, xy[new]])

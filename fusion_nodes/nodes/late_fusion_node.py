@@ -19,7 +19,7 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection3DArray
 
 from fusion_nodes.core import matching
-from fusion_nodes.core.late_fusion import OnlineReliability, load_stacking, make_rule
+from fusion_nodes.core.late_fusion import OnlineReliability, gather, load_stacking, make_rule
 from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import decisions as dec
 from fusion_nodes.ros import diagnostics as diag
@@ -100,18 +100,18 @@ class LateFusionNode(Node):
         parsed = [self._parse(i, c) for i, c in enumerate(clouds)]
         groups = matching.group([p[0] if p else None for p in parsed], self.p["match_by"],
                                 self.p["position_gate"], self.p["bearing_gate"], self.p["bearing_origin"])
-        weights, rows = self._weights(), []
-        for g in groups:
-            decisions = [parsed[i][1][g[i]] if i in g else None for i in range(len(parsed))]
-            fused = self.rule.fuse(decisions, weights)
-            if self.p["adaptive_weights"]:
-                self.reliability.update(decisions, fused)
-            rows.append((g, fused))
-            self.counts["abstained" if fused.abstained else "fused"] += 1
+        weights = self._weights()
+        tables = [p[1] if p else None for p in parsed]
+        fused = self.rule.fuse_table(tables, groups, weights)
+        if self.p["adaptive_weights"]:
+            self.reliability.update_table(gather(tables, groups, len(self.classes))[1], fused)
+        n_abstained = int((fused.labels < 0).sum())
+        self.counts["abstained"] += n_abstained
+        self.counts["fused"] += len(groups) - n_abstained
         stamp = max((c.header.stamp for c in clouds if c is not None), key=lambda s: (s.sec, s.nanosec))
         # Fused positions are those of the inputs (the first input present names the frame).
         frame = next((c.header.frame_id for c in clouds if c is not None and c.header.frame_id), "base_link")
-        header, cols = Header(stamp=stamp, frame_id=frame), self._columns(parsed, rows)
+        header, cols = Header(stamp=stamp, frame_id=frame), self._columns(parsed, groups, fused)
         self.pub.publish(pointcloud.write(PointCloud2(), cols, header))
         self.objects.publish(header, cols)
 
@@ -119,7 +119,7 @@ class LateFusionNode(Node):
         if cloud is None:
             return None
         try:
-            objects, decisions, bad = dec.parse(cloud.points, self.classes, self.names[i], cloud.stamp,
+            objects, table, bad = dec.parse(cloud.points, self.classes, self.names[i], cloud.stamp,
                                                 self.p["id_field"], require_ids=self.p["match_by"] == "id")
         except InvalidInput as exc:
             self.inputs[i].monitor.drop(exc.reason)
@@ -127,27 +127,34 @@ class LateFusionNode(Node):
             return None
         if bad:
             self.inputs[i].monitor.dropped["bad_decision"] += bad
-        return objects, decisions
+        return objects, table
 
-    def _columns(self, parsed, rows) -> dict:
-        n, K = len(rows), len(self.classes)
+    def _columns(self, parsed, groups, fused) -> dict:
+        """Output columns: each group's position (the first input that has one), bearing and fused decision."""
+        n = len(groups)
         xy, bearing = np.full((n, 2), np.nan), np.full(n, np.nan)
-        for r, (g, _) in enumerate(rows):
-            for i, row in sorted(g.items()):
-                objects = parsed[i][0]
-                if objects.xy is not None and np.isfinite(objects.xy[row]).all() and np.isnan(xy[r, 0]):
-                    xy[r] = objects.xy[row]
-                if objects.bearing is not None and np.isnan(bearing[r]):
-                    bearing[r] = objects.bearing[row]
+        for i, p in enumerate(parsed):
+            if p is None:
+                continue
+            objects = p[0]
+            rows = np.array([g.get(i, -1) for g in groups], dtype=int)
+            if objects.xy is not None:
+                fill = (rows >= 0) & np.isnan(xy[:, 0])
+                cand = np.full((n, 2), np.nan)
+                cand[fill] = objects.xy[rows[fill]]
+                fill &= np.isfinite(cand).all(axis=1)
+                xy[fill] = cand[fill]
+            if objects.bearing is not None:
+                fill = (rows >= 0) & np.isnan(bearing)
+                bearing[fill] = objects.bearing[rows[fill]]
         has_xy = np.isfinite(xy[:, 0])
         bearing[has_xy] = np.arctan2(xy[has_xy, 1], xy[has_xy, 0])
-        P = np.array([f.probabilities for _, f in rows]).reshape(n, K)
+        P = fused.probabilities.reshape(n, len(self.classes))
         cols = {"x": xy[:, 0], "y": xy[:, 1], "bearing": bearing,
-                "class_id": np.array([f.label for _, f in rows], float),
-                "confidence": np.array([f.confidence for _, f in rows], float),
+                "class_id": fused.labels.astype(float), "confidence": fused.confidence.astype(float),
                 **{f"score_{c}": P[:, k] for k, c in enumerate(self.classes)},
-                "sources": np.array([len(f.sources) for _, f in rows], float)}
-        cols.update({f"from_{name}": np.array([float(i in g) for g, _ in rows]) for i, name in enumerate(self.names)})
+                "sources": fused.present.sum(axis=1).astype(float)}
+        cols.update({f"from_{name}": np.array([float(i in g) for g in groups]) for i, name in enumerate(self.names)})
         return cols
 
     def _reset(self, why: str) -> None:

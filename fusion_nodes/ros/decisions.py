@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusion_nodes.core.late_fusion import Decision
+from fusion_nodes.core.late_fusion import DecisionTable
 from fusion_nodes.core.matching import ObjectList
 from fusion_nodes.core.validation import InvalidInput
 
 
-def _schema(points, classes, id_field: str, require_ids: bool):
-    """The decision rows of a cloud, as keyword arguments of :class:`Decision` per row.
+def _table(points, classes, source: str, stamp: float, id_field: str, require_ids: bool):
+    """``(DecisionTable, keep)`` of a cloud's rows: ``score_<class>`` fields (all of them), else ``class_id``.
 
     Raises
     ------
@@ -20,28 +20,14 @@ def _schema(points, classes, id_field: str, require_ids: bool):
     names = points.dtype.names or ()
     if require_ids and id_field not in names:
         raise InvalidInput("missing_field", f"no {id_field!r} field to match objects by id")
+    K = len(classes)
     score_fields = [f"score_{c}" for c in classes]
     if all(f in names for f in score_fields):
-        P = np.column_stack([points[f].astype(float) for f in score_fields]) if len(points) else \
-            np.zeros((0, len(classes)))
-        return [dict(probabilities=P[i]) for i in range(len(points))]
+        P = np.column_stack([points[f].astype(float) for f in score_fields]) if len(points) else np.zeros((0, K))
+        return DecisionTable.from_arrays(source, stamp, K, probabilities=P)
     if "class_id" in names:
-        return [dict(label=float(points["class_id"][i])) for i in range(len(points))]
+        return DecisionTable.from_arrays(source, stamp, K, labels=points["class_id"].astype(float))
     raise InvalidInput("missing_field", f"neither {score_fields} nor class_id in the cloud")
-
-
-def _decisions(points, classes, source: str, stamp: float, rows) -> tuple[list, list]:
-    """Row indices and :class:`Decision` of the usable rows (finite, non-negative, in range)."""
-    keep, decisions = [], []
-    for i, kw in enumerate(rows):
-        try:
-            dec = Decision(source, stamp, confidence=_get(points, "confidence", i), **kw)
-            dec.probs(len(classes))
-        except ValueError:
-            continue
-        keep.append(i)
-        decisions.append(dec)
-    return keep, decisions
 
 
 def screen(points: np.ndarray, classes, id_field: str = "object_id", require_ids: bool = False):
@@ -51,10 +37,10 @@ def screen(points: np.ndarray, classes, id_field: str = "object_id", require_ids
     removed. A cloud without the decision fields, or whose every row is
     unusable, is dropped whole (``InvalidInput``) so it takes no part in a set.
     """
-    keep, _ = _decisions(points, classes, "", 0.0, _schema(points, classes, id_field, require_ids))
-    if len(points) and not keep:
+    _, keep = _table(points, classes, "", 0.0, id_field, require_ids)
+    if len(points) and not keep.any():
         raise InvalidInput("bad_decision", f"none of the {len(points)} decisions is usable")
-    return points[keep], {"bad_decision": len(points) - len(keep)}
+    return points[keep], {"bad_decision": int(len(points) - keep.sum())}
 
 
 def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str = "object_id",
@@ -62,26 +48,21 @@ def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str 
     """Objects and decisions of one cloud's points.
 
     Probabilities come from ``score_<class>`` fields (all of them), else a
-    hard label from ``class_id``. Returns ``(ObjectList, decisions, bad)``
+    hard label from ``class_id``. Returns ``(ObjectList, DecisionTable, bad)``
     where rows whose scores are unusable (NaN, negative, all zero, label out
     of range) are left out and counted in ``bad``.
 
     Raises
     ------
     InvalidInput
-        As :func:`_schema`.
+        As :func:`_table`.
     """
     names = points.dtype.names or ()
-    keep, decisions = _decisions(points, classes, source, stamp,
-                                 _schema(points, classes, id_field, require_ids))
+    table, keep = _table(points, classes, source, stamp, id_field, require_ids)
     sel = points[keep]
     xy = np.column_stack([sel["x"], sel["y"]]).astype(float) if {"x", "y"} <= set(names) else None
     objects = ObjectList(xy, sel["bearing"].astype(float) if "bearing" in names else None,
                          sel[id_field].astype(float) if id_field in names else None)
-    if len(objects) == 0 and len(keep):
-        objects = ObjectList(ids=np.arange(len(keep), dtype=float))   # scene decisions: nothing to match by
-    return objects, decisions, len(points) - len(keep)
-
-
-def _get(points, name, i):
-    return float(points[name][i]) if name in (points.dtype.names or ()) else None
+    if len(objects) == 0 and len(table):
+        objects = ObjectList(ids=np.arange(len(table), dtype=float))   # scene decisions: nothing to match by
+    return objects, table, int(len(points) - keep.sum())

@@ -58,7 +58,7 @@ def grouped_decisions(bags, raw_bag, truth_topic, s, label_gate=2.5):
                 continue
             y = label(parsed[0][0].xy[g[0]][None, :], truths[ti][1], label_gate)[0]
             if y >= 0:
-                out.append(([parsed[i][1][g[i]] for i in range(len(parsed))], int(y)))
+                out.append(([parsed[i][1].decision(g[i]) for i in range(len(parsed))], int(y)))
     return out
 
 
