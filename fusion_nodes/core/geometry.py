@@ -106,11 +106,20 @@ def quaternion_to_rpy(q) -> np.ndarray:
 def rpy_to_quaternion(roll: float, pitch: float, yaw: float) -> np.ndarray:
     """Fixed-axis (roll, pitch, yaw) to an (x, y, z, w) unit quaternion.
 
-    ``q = q_z(yaw) q_y(pitch) q_x(roll)`` written out, sign chosen as
-    :func:`matrix_to_quaternion` chooses it (so both give the same four
-    numbers for the same rotation).
+    ``q = q_z(yaw) q_y(pitch) q_x(roll)`` written out with half-angle sines
+    and cosines. Of ``q`` and ``-q`` (the same rotation) it returns the one
+    :func:`matrix_to_quaternion` (and scipy) returns: the component of
+    largest magnitude (the first of x, y, z, w on a tie) is positive.
     """
-    return matrix_to_quaternion(rpy_to_matrix(roll, pitch, yaw))
+    cr, sr = math.cos(0.5 * roll), math.sin(0.5 * roll)
+    cp, sp = math.cos(0.5 * pitch), math.sin(0.5 * pitch)
+    cy, sy = math.cos(0.5 * yaw), math.sin(0.5 * yaw)
+    q = [sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+         cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy]
+    mags = [abs(c) for c in q]
+    if q[mags.index(max(mags))] < 0.0:
+        q = [-c for c in q]
+    return np.array(q)
 
 
 def euler_rate_matrix(roll: float, pitch: float) -> np.ndarray:

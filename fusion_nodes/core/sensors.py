@@ -297,14 +297,14 @@ class ImuModel(_RepairCounter):
         key = (tuple(fields), specific)
         layout = self._layouts.get(key) or self._layouts.setdefault(key, self._layout(*key))
         z, C = [], np.zeros((layout.size, layout.size))
-        for name, local, a, b in layout.blocks:
+        for name, local, ix, a, b in layout.blocks:
             v, cov = fields[name]
-            if len(local) == 3:
+            if ix is None:
                 z += v.tolist()
                 C[a:b, a:b] = cov
             else:
                 z += v[local].tolist()
-                C[a:b, a:b] = cov[np.ix_(local, local)]
+                C[a:b, a:b] = cov[ix]
         C = self._sanitize(C, None, "IMU covariance")
         return [Measurement(self.cfg.name, s.stamp + self.cfg.time_offset, z, C, layout.model,
                             layout.threshold, layout.kind, layout.parts)]
@@ -319,7 +319,8 @@ class ImuModel(_RepairCounter):
             idx, base, threshold, kind, model = specs[name]
             n = len(idx)
             parts.append(Part(start, start + n, threshold, kind))
-            blocks.append((name, np.array([i - base for i in idx]), start, start + n))
+            local = np.array([i - base for i in idx])
+            blocks.append((name, local, None if n == 3 else np.ix_(local, local), start, start + n))
             start += n
             if model is None and models and isinstance(models[-1], StateSelection):
                 models[-1] = StateSelection(np.concatenate([models[-1].indices, idx]))
@@ -339,7 +340,7 @@ class _Layout:
     parts: tuple
     threshold: float
     kind: str
-    blocks: tuple      # (field, local indices, first row, end row)
+    blocks: tuple      # (field, local indices, their np.ix_ (None: all 3), first row, end row)
     size: int
 
 

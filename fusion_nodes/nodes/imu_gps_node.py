@@ -30,6 +30,7 @@ from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
+from fusion_nodes.ros.draining import subscribe_draining
 from fusion_nodes.ros.imu_gps_params import specs
 from fusion_nodes.ros.params import declare, input_limits
 from fusion_nodes.ros.runner import run_node
@@ -55,7 +56,7 @@ class ImuGpsNode(Node):
             if self.p["features_topic"] else None
         self.gps_pub = self.create_publisher(Odometry, self.p["gps_output_topic"], sensor_qos(10))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
-        self.create_subscription(Imu, self.p["imu_topic"], self._on_imu, sensor_qos(50))
+        subscribe_draining(self, Imu, self.p["imu_topic"], self._on_imu, sensor_qos(50))
         self.create_subscription(NavSatFix, self.p["gps_topic"], self._on_fix, sensor_qos(10))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)

@@ -26,6 +26,7 @@ from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_odometry,
                                       stamp_to_sec, twist_to_sample)
+from fusion_nodes.ros.draining import subscribe_draining
 from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, global_specs,
                                             sensor_config, sensor_specs)
 from fusion_nodes.ros.params import declare, input_limits
@@ -91,8 +92,8 @@ class KalmanFusionNode(Node):
         kind = name.rstrip("0123456789")
         inp = _Input(name, kind, _model(kind, sensor_config(self.p, name)), diag.InputMonitor(),
                      mount_from_tf=f"{name}_mount" not in self._parameter_overrides)
-        self.create_subscription(MSG_TYPES[kind], self.p[name], lambda msg, info: self._on_message(inp, msg, info),
-                                 sensor_qos(self.p[f"{name}_queue_size"]))
+        subscribe_draining(self, MSG_TYPES[kind], self.p[name], lambda msg, info: self._on_message(inp, msg, info),
+                           sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
 
     def _warm_up(self) -> None:

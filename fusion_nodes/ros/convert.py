@@ -6,6 +6,8 @@ does not provide (returned as ``None``); an all-zero covariance means
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from builtin_interfaces.msg import Time as TimeMsg
 from geometry_msgs.msg import Quaternion
@@ -43,26 +45,33 @@ def _cov3(values):
 
 
 def imu_to_sample(msg, limits: Limits = DEFAULT_LIMITS) -> ImuSample:
-    """``sensor_msgs/Imu`` to :class:`ImuSample` (fields checked for NaN/Inf and plausibility)."""
-    q, w, a = _quat(msg.orientation), _vec3(msg.angular_velocity), _vec3(msg.linear_acceleration)
+    """``sensor_msgs/Imu`` to :class:`ImuSample` (fields checked for NaN/Inf and plausibility).
+
+    The common case costs one sum per field (a NaN or Inf anywhere makes the
+    total non-finite) and one ``max`` per limit; only a message that fails
+    is checked field by field, for the reason and the field's name.
+    """
     q_cov = _cov3(msg.orientation_covariance)
     w_cov = _cov3(msg.angular_velocity_covariance)
     a_cov = _cov3(msg.linear_acceleration_covariance)
-    for name, value in (("orientation", q if q_cov is not None else None), ("orientation_covariance", q_cov),
-                        ("angular_velocity", w if w_cov is not None else None),
-                        ("angular_velocity_covariance", w_cov),
-                        ("linear_acceleration", a if a_cov is not None else None),
-                        ("linear_acceleration_covariance", a_cov)):
-        check_finite(name, value)
-    for name, value, limit in (("angular_velocity", w if w_cov is not None else None, limits.angular_rate),
-                               ("linear_acceleration", a if a_cov is not None else None, limits.acceleration),
-                               ("covariance", [c for c in (q_cov, w_cov, a_cov) if c is not None],
-                                limits.variance)):
-        check_magnitude(name, value, limit)
-    return ImuSample(stamp_to_sec(msg.header.stamp),
-                     q if q_cov is not None else None, q_cov,
-                     w if w_cov is not None else None, w_cov,
-                     a if a_cov is not None else None, a_cov)
+    q = _quat(msg.orientation) if q_cov is not None else None
+    w = _vec3(msg.angular_velocity) if w_cov is not None else None
+    a = _vec3(msg.linear_acceleration) if a_cov is not None else None
+    fields = (("orientation", q), ("orientation_covariance", q_cov), ("angular_velocity", w),
+              ("angular_velocity_covariance", w_cov), ("linear_acceleration", a),
+              ("linear_acceleration_covariance", a_cov))
+    if not math.isfinite(sum(float(v.sum()) for _, v in fields if v is not None)):
+        for name, value in fields:
+            check_finite(name, value)
+    covs = [c for c in (q_cov, w_cov, a_cov) if c is not None]
+    if (w is not None and float(np.abs(w).max()) > limits.angular_rate) or \
+            (a is not None and float(np.abs(a).max()) > limits.acceleration) or \
+            (covs and max(float(np.abs(c).max()) for c in covs) > limits.variance):
+        for name, value, limit in (("angular_velocity", w, limits.angular_rate),
+                                   ("linear_acceleration", a, limits.acceleration),
+                                   ("covariance", covs, limits.variance)):
+            check_magnitude(name, value, limit)
+    return ImuSample(stamp_to_sec(msg.header.stamp), q, q_cov, w, w_cov, a, a_cov)
 
 
 def pose_to_sample(stamp: float, pose_with_cov, limits: Limits = DEFAULT_LIMITS) -> PoseSample:
@@ -139,12 +148,14 @@ def state_to_odometry(x: np.ndarray, P: np.ndarray, stamp, frame_id: str,
     msg.header.frame_id = frame_id
     msg.child_frame_id = child_frame_id
     p = msg.pose.pose
-    p.position.x, p.position.y, p.position.z = (float(v) for v in x[0:3])
-    qx, qy, qz, qw = rpy_to_quaternion(*x[3:6])
-    p.orientation = Quaternion(x=float(qx), y=float(qy), z=float(qz), w=float(qw))
-    msg.pose.covariance = np.ascontiguousarray(P[0:6, 0:6]).ravel().tolist()
+    v = x[0:12].tolist()
+    p.position.x, p.position.y, p.position.z = v[0:3]
+    qx, qy, qz, qw = rpy_to_quaternion(*v[3:6]).tolist()
+    p.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
+    # float64 arrays go into the message without a per-element type check (lists do not).
+    msg.pose.covariance = np.array(P[0:6, 0:6], dtype=np.float64).ravel()
     t = msg.twist.twist
-    t.linear.x, t.linear.y, t.linear.z = (float(v) for v in x[6:9])
-    t.angular.x, t.angular.y, t.angular.z = (float(v) for v in x[9:12])
-    msg.twist.covariance = np.ascontiguousarray(P[6:12, 6:12]).ravel().tolist()
+    t.linear.x, t.linear.y, t.linear.z = v[6:9]
+    t.angular.x, t.angular.y, t.angular.z = v[9:12]
+    msg.twist.covariance = np.array(P[6:12, 6:12], dtype=np.float64).ravel()
     return msg

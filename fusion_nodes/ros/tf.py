@@ -45,8 +45,8 @@ def transform_msg(stamp, parent: str, child: str, translation, quaternion) -> Tr
     msg = TransformStamped()
     msg.header.stamp, msg.header.frame_id, msg.child_frame_id = stamp, parent, child
     t, q = msg.transform.translation, msg.transform.rotation
-    t.x, t.y, t.z = (float(v) for v in translation)
-    q.x, q.y, q.z, q.w = (float(v) for v in quaternion)
+    t.x, t.y, t.z = np.asarray(translation, dtype=float).tolist()
+    q.x, q.y, q.z, q.w = np.asarray(quaternion, dtype=float).tolist()
     return msg
 
 
