@@ -46,9 +46,9 @@ def finite(scan: RadarScan) -> np.ndarray:
 
 def gate(scan: RadarScan, min_range: float, max_range: float, min_snr: float) -> RadarScan:
     """Keep :func:`finite` detections with ``min_range <= |p| <= max_range`` and ``snr >= min_snr``."""
-    finite_ = finite(scan)
-    r = np.linalg.norm(np.where(finite_[:, None], scan.xyz, 0.0), axis=1)
-    return scan.subset(finite_ & (r >= min_range) & (r <= max_range) & (scan.snr >= min_snr))
+    r2 = np.einsum("ij,ij->i", scan.xyz, scan.xyz)      # squared range; NaN / inf fail the comparisons
+    keep = finite(scan) & (r2 >= min_range * min_range) & (r2 <= max_range * max_range) & (scan.snr >= min_snr)
+    return scan.subset(keep)
 
 
 def doppler_residual(scan: RadarScan, v_sensor: np.ndarray) -> np.ndarray:
@@ -141,7 +141,8 @@ GRID_PER_POINT = 8.0
 
 def _links(xyz, points, cell_of, eps):
     """Cube pairs ``(a, b)`` with a pair of ``points`` closer than ``eps`` (pairs inside a cube left out)."""
-    pairs = cKDTree(xyz[points]).query_pairs(eps, output_type="ndarray")
+    # An unbalanced tree builds in about half the time and answers these radius queries as fast.
+    pairs = cKDTree(xyz[points], balanced_tree=False, compact_nodes=False).query_pairs(eps, output_type="ndarray")
     a, b = cell_of[points[pairs[:, 0]]], cell_of[points[pairs[:, 1]]]
     between = a != b
     return a[between], b[between]
