@@ -43,7 +43,14 @@ fuzz: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/fusion demo $(if $(BAG),--bag $(BAG)) $(if $(PARAMS),--params $(PARAMS)) --out out/demo
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+# Every figure next to its baseline, peer and limit, in one run (Stone Soup installed as the Kalman peer).
+bench: $(BENCH_STAMP)
 	$(VENV)/bin/fusion bench
 
 clean:

@@ -245,10 +245,10 @@ def _add_other_commands(sub) -> None:
     s.add_argument("node", nargs="?", help="only this node")
     s.set_defaults(func=_params)
 
-    s = sub.add_parser("bench", help="core filter cost and node throughput over DDS")
-    s.add_argument("--duration", type=float, default=4.0, help="seconds per throughput step")
-    s.add_argument("--rates", type=_positive(int), nargs="*", default=[250, 500, 1000, 2000],
-                   help="IMU message rates (Hz) for the throughput steps")
+    s = sub.add_parser("bench", help="every cost next to its baseline, peer and limit, in one run")
+    s.add_argument("--duration", type=_positive(float), default=4.0, help="seconds per throughput step (default 4)")
+    s.add_argument("--rates", type=_positive(int), nargs="+", default=[500, 1000, 1500, 2000, 2500, 3000],
+                   help="IMU message rates (Hz) for the DDS throughput steps (default 500 ... 3000)")
     s.set_defaults(func=_bench)
 
 
