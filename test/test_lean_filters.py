@@ -109,3 +109,27 @@ def test_whole_drive_outputs_equal_the_filterpy_reference(tmp_path, monkeypatch,
     diff = np.abs(a - b).max()
     print(f"{case} {kind}: {len(a)} outputs, largest difference lean - filterpy {diff:.2e}")
     assert diff < 1e-6
+
+
+def test_the_bench_limit_does_the_same_arithmetic_as_the_package():
+    # make bench compares the package's full IMU message with a bare numpy EKF (the limit); the limit is only
+    # honest if it computes the same estimate from the same message.
+    from fusion_nodes.core.records import ImuSample
+    from fusion_nodes.core.sensors import ImuModel
+    from fusion_nodes.tools.bench_core import PlainEkf, _imu_config
+    rng = np.random.default_rng(3)
+    limit, lean = PlainEkf(), kalman.Ekf(ConstantAcceleration3D())
+    lean.set_state(limit.x, limit.P)
+    model, t = ImuModel(_imu_config()), limit.t
+    for _ in range(200):
+        t += 0.01
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        w, a = rng.normal(0, 0.2, 3), rng.normal([0, 0, 9.8], 0.3)
+        covs = [np.diag(rng.uniform(1e-4, 1e-2, 3)) for _ in range(3)]
+        limit.message(t, q, covs[0], w, covs[1], a, covs[2])
+        (m,) = model.measurements(ImuSample(t, q, covs[0], w, covs[1], a, covs[2]))
+        lean.predict(0.01)
+        lean.update(m)
+        np.testing.assert_allclose(lean.x, limit.x, atol=1e-9)
+        np.testing.assert_allclose(lean.P, limit.P, atol=1e-12, rtol=1e-9)

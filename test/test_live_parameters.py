@@ -119,9 +119,9 @@ def _file(name):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-def kalman_config():
+def kalman_config(**extra):
     cfg = _file("rl_test2.yaml")
-    cfg["kalman_fusion_node"]["ros__parameters"]["print_diagnostics"] = True
+    cfg["kalman_fusion_node"]["ros__parameters"].update(print_diagnostics=True, **extra)
     return cfg
 
 
@@ -264,6 +264,10 @@ CASES = [
     Case(K, PNC, None, kalman_config, bag2_inputs, pose_variance, "more", "sensor_timeout"),
     Case(K, "sensor_timeout", 5.0, kalman_config, lambda: bag2_inputs(gap=True), silent_statuses, "less", PNC),
     Case(K, "processing_delay", 0.5, kalman_config, bag2_inputs, filter_lag, "more", PNC),
+    # test2's odometry is recorded ~30 ms after its stamps: the automatic delay takes that lateness.
+    Case(K, "auto_processing_delay", True, kalman_config, bag2_inputs, filter_lag, "more", PNC),
+    Case(K, "max_processing_delay", 0.0, lambda: kalman_config(auto_processing_delay=True), bag2_inputs,
+         filter_lag, "less", PNC),
     Case(K, "odom0_rejection_threshold", 0.01, kalman_config, bag2_inputs, rejected("odom0"), "more", PNC),
     Case(K, "odom0_twist_rejection_threshold", 0.01, kalman_config, bag2_inputs, rejected("odom0"), "more",
          "imu0_twist_rejection_threshold"),

@@ -54,7 +54,9 @@ class PlainEkf:
         K = PHt @ np.linalg.inv(PHt[IMU_INDICES] + Rm)
         IKH = self.I.copy()
         IKH[:, IMU_INDICES] -= K
-        self.x, self.P = x + K @ y, IKH @ P @ IKH.T + K @ Rm @ K.T
+        x = x + K @ y
+        x[3:6] = (x[3:6] + np.pi) % (2 * np.pi) - np.pi
+        self.x, self.P = x, IKH @ P @ IKH.T + K @ Rm @ K.T
 
 
 def _imu_config():
