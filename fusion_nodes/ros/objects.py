@@ -202,14 +202,23 @@ class ObjectOutputs:
         self._classes = None
 
     def publish(self, header, cols: dict) -> None:
+        """Publish ``cols``; the detections and markers are only built when someone listens (RViz off: no cost)."""
         if self.det_pub is not None:
             classes = class_names(cols)
             if classes and classes != self._classes:
                 self._classes = classes
-                self.label_pub.publish(label_info(header, classes))
-            self.det_pub.publish(detections_2d(header, cols) if self.kind == "2d" else detections_3d(header, cols))
-        if self.marker_pub is not None:
+                self.label_pub.publish(label_info(header, classes))     # latched: late joiners get it
+            if has_audience(self.det_pub):
+                self.det_pub.publish(detections_2d(header, cols) if self.kind == "2d"
+                                     else detections_3d(header, cols))
+        if self.marker_pub is not None and has_audience(self.marker_pub):
             self.marker_pub.publish(markers(header, cols, self.ns))
+
+
+def has_audience(pub) -> bool:
+    """Whether a publisher's messages go anywhere: a subscription (RViz, Foxglove, ``ros2 bag record``), or a
+    recorder that took over ``publish`` (the offline runner marks those ``recorded``)."""
+    return getattr(pub, "recorded", False) or pub.get_subscription_count() > 0
 
 
 def output_specs(vision_topic: str, markers_topic: str):

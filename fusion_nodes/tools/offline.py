@@ -110,6 +110,7 @@ class OfflineRunner:
             for pub in node.publishers:
                 if pub.topic_name not in _INTERNAL:
                     pub.publish = self._make_publish(pub.topic_name)
+                    pub.recorded = True      # see fusion_nodes.ros.objects.has_audience
 
     def _make_publish(self, topic: str):
         def publish(msg):
