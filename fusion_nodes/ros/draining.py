@@ -5,16 +5,18 @@ cycle rebuilds the wait set of every entity of the node (subscriptions,
 timers, the parameter services, /tf ...). A node with a dozen entities and
 a 2 kHz IMU then spends more time waiting than fusing, the DDS reader queue
 fills and the oldest messages are overwritten. A draining subscription's
-callback, once called, also takes what else is queued on the same reader
-(up to ``batch`` messages, so timers still run), with the same message info
-the executor would have passed.
+callback, once called, also takes what else is queued on the same reader,
+with the same message info the executor would have passed, up to ``batch``
+messages: 25 keeps a wakeup to a few milliseconds, so a 200 Hz output
+timer still fires on time (100 made the wakeups long enough for the timer to
+skip periods: 140 Hz output at 2,000 IMU messages per second).
 """
 from __future__ import annotations
 
 from rclpy.exceptions import InvalidHandle
 
 
-def subscribe_draining(node, msg_type, topic: str, callback, qos, batch: int = 100):
+def subscribe_draining(node, msg_type, topic: str, callback, qos, batch: int = 25):
     """``node.create_subscription`` whose ``callback(msg, info)`` also sees the messages queued behind ``msg``."""
     sub = None
 
