@@ -121,14 +121,13 @@ def cluster(xyz: np.ndarray, eps: float, min_points: int, cell_cap: int = CELL_C
         a, b = _links(xyz, first, cell_of, eps)
         comp = _components(a, b, m)
         on_boundary = _boundary_cells(c[first], dims, comp)
-        points = np.flatnonzero(on_boundary[cell_of])
-        if counts[on_boundary].max(initial=0) > cell_cap:
-            points = np.intersect1d(points, _sample_per_cell(xyz, order, starts, counts, cell_cap))
+        # The boundary cubes' points, still grouped by cube: sampled there only.
+        points = _sample_per_cell(xyz, order[on_boundary[cell_of[order]]], counts[on_boundary], cell_cap)
         a2, b2 = _links(xyz, points, cell_of, eps)
         # The second pass only merges first-pass components: a graph over those, not over every cube.
         labels = _components(comp[a2], comp[b2], int(comp.max()) + 1)[comp][cell_of]
     else:
-        a, b = _links(xyz, _sample_per_cell(xyz, order, starts, counts, cell_cap), cell_of, eps)
+        a, b = _links(xyz, _sample_per_cell(xyz, order, counts, cell_cap), cell_of, eps)
         labels = _components(a, b, m)[cell_of]
     sizes = np.bincount(labels)
     labels = np.where(sizes[labels] >= min_points, labels, -1)
@@ -166,29 +165,27 @@ def _boundary_cells(cells, dims, comp):
     return (high != comp) | (low != comp)
 
 
-def _sample_per_cell(xyz, order, starts, counts, cell_capacity: int) -> np.ndarray:
-    """Indices of at most ``cell_capacity`` points per cell: the 6 axis extremes, then scan order.
+def _sample_per_cell(xyz, order, counts, cell_capacity: int) -> np.ndarray:
+    """At most ``cell_capacity`` of the points ``order`` per cell: the 6 axis extremes, then scan order.
 
-    ``order`` sorts the points by cell (stable), ``starts`` / ``counts`` are
-    the cells' runs in it; each axis extreme is the first point of its cell
-    equal to the cell's grouped minimum / maximum (no sort per axis).
+    ``order`` lists point indices grouped by cell (scan order inside a
+    cell), ``counts`` the group sizes. Each axis extreme is the first point
+    of its cell equal to the cell's grouped minimum / maximum (no sort per
+    axis, no ``ufunc.at``).
     """
-    if counts.max() <= cell_capacity:
-        return np.arange(len(xyz))
+    if len(order) == 0 or counts.max() <= cell_capacity:
+        return order
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
     seg = np.repeat(np.arange(len(counts)), counts)
-    keep = np.zeros(len(xyz), dtype=bool)
-    first = np.full(len(counts), len(xyz), dtype=np.int64)
+    keep = np.zeros(len(order), dtype=bool)
     for axis in range(3):
         v = xyz[order, axis]
         for reduce in (np.minimum, np.maximum):
             hit = np.flatnonzero(v == reduce.reduceat(v, starts)[seg])
-            first[:] = len(xyz)
-            np.minimum.at(first, seg[hit], hit)
-            keep[order[first]] = True
-    rank = np.empty(len(xyz), dtype=np.int64)
-    rank[order] = np.arange(len(xyz)) - starts[seg]
-    keep |= rank < cell_capacity - 6
-    return np.flatnonzero(keep)
+            sh = seg[hit]
+            keep[hit[np.r_[True, sh[1:] != sh[:-1]]]] = True      # the first hit of each cell
+    keep |= np.arange(len(order)) - starts[seg] < cell_capacity - 6
+    return order[keep]
 
 
 def _renumber(labels: np.ndarray) -> np.ndarray:
