@@ -143,7 +143,7 @@ class ConstantAcceleration3D:
         e0, e1, e2 = dt, h * wz, h * wy      # (I dt - h[w]x) = [[dt, h wz, -h wy], [-h wz, dt, h wx], [h wy, -h wx, dt]]
         e3 = h * wx
         F[0:3, 3:15] = [
-            [0.0 * d0 + (cy * sp * cr + sy * sr) * d1 + (-cy * sp * sr + sy * cr) * d2,
+            [(cy * sp * cr + sy * sr) * d1 + (-cy * sp * sr + sy * cr) * d2,
              -cy * sp * d0 + cy * cp * sr * d1 + cy * cp * cr * d2,
              -sy * cp * d0 + (-sy * sp * sr - cy * cr) * d1 + (-sy * sp * cr + cy * sr) * d2,
              r00 * e0 - r01 * e1 + r02 * e2, r00 * e1 + r01 * e0 - r02 * e3, -r00 * e2 + r01 * e3 + r02 * e0,
@@ -161,21 +161,29 @@ class ConstantAcceleration3D:
              r20 * e0 - r21 * e1 + r22 * e2, r20 * e1 + r21 * e0 - r22 * e3, -r20 * e2 + r21 * e3 + r22 * e0,
              h * (r21 * vz - r22 * vy), h * (-r20 * vz + r22 * vx), h * (r20 * vy - r21 * vx),
              r20 * h, r21 * h, r22 * h]]
-        # Attitude rows: 1 + dT/dr w dt, dT/dp w dt | T dt
-        sec2 = sec * sec
-        F[3:6, 3:5] = [[1.0 + (cr * tp * wy - sr * tp * wz) * dt, (sr * sec2 * wy + cr * sec2 * wz) * dt],
-                       [(-sr * wy - cr * wz) * dt, 1.0],
-                       [(cr * sec * wy - sr * sec * wz) * dt, (sr * sp * sec2 * wy + cr * sp * sec2 * wz) * dt]]
-        F[3:6, 9:12] = [[dt, sr * tp * dt, cr * tp * dt], [0.0, cr * dt, -sr * dt], [0.0, sr * sec * dt, cr * sec * dt]]
-        # Velocity rows: I - [w]x dt | [v]x dt | I dt
-        F[6:9, 6:15] = [[1.0, wz * dt, -wy * dt, 0.0, -vz * dt, vy * dt, dt, 0.0, 0.0],
-                        [-wz * dt, 1.0, wx * dt, vz * dt, 0.0, -vx * dt, 0.0, dt, 0.0],
-                        [wy * dt, -wx * dt, 1.0, -vy * dt, vx * dt, 0.0, 0.0, 0.0, dt]]
+        _attitude_and_velocity_rows(F, cr, sr, sp, tp, sec, (vx, vy, vz), (wx, wy, wz), dt)
         return out, F
 
     def Q(self, dt: float) -> np.ndarray:
         """Discrete process noise ``Q = q |dt|``."""
         return self.q * abs(dt)
+
+
+def _attitude_and_velocity_rows(F, cr, sr, sp, tp, sec, v, w, dt) -> None:
+    """Rows 3-8 of the EKF Jacobian (see :meth:`ConstantAcceleration3D.step`), written into ``F``.
+
+    Attitude: ``1 + dT/droll w dt``, ``dT/dpitch w dt`` | ``T dt``; velocity:
+    ``I - [w]x dt`` | ``[v]x dt`` | ``I dt``.
+    """
+    (vx, vy, vz), (wx, wy, wz) = v, w
+    sec2 = sec * sec
+    F[3:6, 3:5] = [[1.0 + (cr * tp * wy - sr * tp * wz) * dt, (sr * sec2 * wy + cr * sec2 * wz) * dt],
+                   [(-sr * wy - cr * wz) * dt, 1.0],
+                   [(cr * sec * wy - sr * sec * wz) * dt, (sr * sp * sec2 * wy + cr * sp * sec2 * wz) * dt]]
+    F[3:6, 9:12] = [[dt, sr * tp * dt, cr * tp * dt], [0.0, cr * dt, -sr * dt], [0.0, sr * sec * dt, cr * sec * dt]]
+    F[6:9, 6:15] = [[1.0, wz * dt, -wy * dt, 0.0, -vz * dt, vy * dt, dt, 0.0, 0.0],
+                    [-wz * dt, 1.0, wx * dt, vz * dt, 0.0, -vx * dt, 0.0, dt, 0.0],
+                    [wy * dt, -wx * dt, 1.0, -vy * dt, vx * dt, 0.0, 0.0, 0.0, dt]]
 
 
 def _wrap(a: float) -> float:
