@@ -47,3 +47,16 @@ def test_recent_count_restarts_after_a_clock_jump_back():
     assert rc.update(100.0, 3) == 3
     assert rc.update(50.0, 4) == 0
     assert rc.update(51.0, 6) == 2
+
+
+def test_cpu_load_is_cpu_seconds_per_second_of_the_node_clock():
+    from fusion_nodes.ros.diagnostics import CpuLoad
+    load = CpuLoad()
+    assert load.sample(100.0) == 0.0                 # the first sample only sets the baseline
+    start = time.process_time()
+    while time.process_time() - start < 0.2:         # 0.2 s of CPU while the node clock moves 0.1 s
+        pass
+    assert load.sample(100.1) > 1.5                  # more than a core's worth: the node cannot keep up
+    assert load.sample(100.1) > 1.5                  # a clock that did not advance keeps the last value
+    assert load.sample(99.0) > 1.5                   # nor does one that jumped back (bag loop)
+    assert load.sample(1099.0) < 0.01                # an offline run far faster than real time is no overload
