@@ -204,7 +204,7 @@ class FilterpyEkf(_FilterBase):
         self._kf.update(m.z, model.jacobian, model.h, R=m.R, residual=_residual_fn(model.angle_mask))
 
 
-def _deviations(sigmas: np.ndarray, mean: np.ndarray, angle_idx) -> np.ndarray:
+def deviations(sigmas: np.ndarray, mean: np.ndarray, angle_idx) -> np.ndarray:
     """``sigmas - mean`` row-wise, angle columns wrapped."""
     d = sigmas - mean
     if len(angle_idx):
@@ -212,7 +212,7 @@ def _deviations(sigmas: np.ndarray, mean: np.ndarray, angle_idx) -> np.ndarray:
     return d
 
 
-def _weighted_mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
+def weighted_mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
     """``sum Wm_i s_i`` with angle columns averaged on the circle."""
     m = Wm @ sigmas
     if len(angle_idx):
@@ -224,8 +224,8 @@ def _weighted_mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
 def _unscented_transform(angle_idx):
     """Vectorised unscented transform: mean and ``sum Wc_i d_i d_i^T + noise``."""
     def ut(sigmas, Wm, Wc, noise_cov=None, mean_fn=None, residual_fn=None):
-        m = _weighted_mean(sigmas, Wm, angle_idx)
-        d = _deviations(sigmas, m, angle_idx)
+        m = weighted_mean(sigmas, Wm, angle_idx)
+        d = deviations(sigmas, m, angle_idx)
         P = (d.T * Wc) @ d
         return m, P if noise_cov is None else P + noise_cov
     return ut
@@ -252,8 +252,8 @@ class _Ukf(UnscentedKalmanFilter):
         self.sigmas_f = self.motion.f_batch(self.points_fn.sigma_points(self.x, self.P), dt)
 
     def cross_variance(self, x, z, sigmas_f, sigmas_h):
-        dx = _deviations(sigmas_f, x, _ANGLES)
-        dz = _deviations(sigmas_h, z, self.z_angles)
+        dx = deviations(sigmas_f, x, _ANGLES)
+        dz = deviations(sigmas_h, z, self.z_angles)
         return (dx.T * self.Wc) @ dz
 
 

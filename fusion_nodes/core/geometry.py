@@ -30,6 +30,11 @@ def wrap_angle(a):
     return (np.asarray(a) + np.pi) % (2.0 * np.pi) - np.pi
 
 
+def wrap_scalar(a: float) -> float:
+    """:func:`wrap_angle` of one float, without an array (for the per-message motion step)."""
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
 def rot_x(a: float) -> np.ndarray:
     """Rotation about x by ``a`` radians (3x3)."""
     c, s = np.cos(a), np.sin(a)

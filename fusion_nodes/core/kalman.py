@@ -27,7 +27,8 @@ import math
 import numpy as np
 from scipy.linalg import lapack
 
-from .filters import PartResult, UpdateResult, robust_sqrt, FilterpyEkf, FilterpyUkf
+from .filters import (FilterpyEkf, FilterpyUkf, PartResult, UpdateResult, deviations, robust_sqrt,
+                      weighted_mean)
 from .geometry import wrap_angle
 from .models import StateSelection
 from .motion import ConstantAcceleration3D
@@ -229,8 +230,8 @@ class Ukf(_Lean):
         if dt <= 0.0:
             return
         sf = self.motion.f_batch(self.sigma_points(self.x, self.P), dt)
-        x = _mean(sf, self.Wm, _ANGLES)
-        d = _dev(sf, x, _ANGLES)
+        x = weighted_mean(sf, self.Wm, _ANGLES)
+        d = deviations(sf, x, _ANGLES)
         P = (d.T * self.Wc) @ d
         P += self.motion.Q(dt)
         x[_ANGLES] = wrap_angle(x[_ANGLES])
@@ -248,8 +249,8 @@ class Ukf(_Lean):
         return result
 
     def _gain(self, m, sig, sh, za, rows):
-        zp = _mean(sh, self.Wm, za)
-        dz = _dev(sh, zp, za)
+        zp = weighted_mean(sh, self.Wm, za)
+        dz = deviations(sh, zp, za)
         S = (dz.T * self.Wc) @ dz + m.R
         y = m.z - zp
         if len(za):
@@ -261,14 +262,14 @@ class Ukf(_Lean):
                 return UpdateResult(results, total, len(y)), None, None
             sh, R = sh[:, keep], m.R[np.ix_(keep, keep)]
             za = np.flatnonzero(np.asarray(m.model.angle_mask)[keep])
-            zp = _mean(sh, self.Wm, za)
-            dz = _dev(sh, zp, za)
+            zp = weighted_mean(sh, self.Wm, za)
+            dz = deviations(sh, zp, za)
             S = (dz.T * self.Wc) @ dz + R
             y = m.z[keep] - zp
             if len(za):
                 y[za] = wrap_angle(y[za])
             U = cholesky(S)
-        dx = _dev(sig, self.x, _ANGLES)
+        dx = deviations(sig, self.x, _ANGLES)
         K = solve(U, ((dx.T * self.Wc) @ dz).T).T
         return UpdateResult(results, total, len(m.z)), self.x + K @ y, self.P - K @ S @ K.T
 
@@ -291,23 +292,6 @@ def _angle_rows(model):
         except AttributeError:      # a model that does not take attributes: recomputed each time
             pass
     return rows
-
-
-def _dev(sigmas: np.ndarray, mean: np.ndarray, angle_idx) -> np.ndarray:
-    """``sigmas - mean`` row-wise, angle columns wrapped."""
-    d = sigmas - mean
-    if len(angle_idx):
-        d[:, angle_idx] = wrap_angle(d[:, angle_idx])
-    return d
-
-
-def _mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
-    """``sum Wm_i s_i`` with angle columns averaged on the circle."""
-    mean = Wm @ sigmas
-    if len(angle_idx):
-        A = sigmas[:, angle_idx]
-        mean[angle_idx] = np.arctan2(Wm @ np.sin(A), Wm @ np.cos(A))
-    return mean
 
 
 FILTERS = {"ekf": Ekf, "ukf": Ukf}

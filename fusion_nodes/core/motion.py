@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .geometry import (cross, euler_rate_matrix, euler_rate_matrix_derivatives, rpy_matrix_and_derivatives,
-                       rpy_to_matrix, skew, wrap_angle)
+                       rpy_to_matrix, skew, wrap_angle, wrap_scalar)
 from .state import (ANGLE_INDICES, ANGULAR_VELOCITY, LINEAR_ACCELERATION, LINEAR_VELOCITY,
                     ORIENTATION, POSITION, STATE_SIZE, DEFAULT_PROCESS_NOISE)
 
@@ -132,9 +132,9 @@ class ConstantAcceleration3D:
         out[0] += r00 * d0 + r01 * d1 + r02 * d2
         out[1] += r10 * d0 + r11 * d1 + r12 * d2
         out[2] += r20 * d0 + r21 * d1 + r22 * d2
-        out[3] = _wrap(r + (wx + sr * tp * wy + cr * tp * wz) * dt)
-        out[4] = _wrap(p + (cr * wy - sr * wz) * dt)
-        out[5] = _wrap(y + (sr * sec * wy + cr * sec * wz) * dt)
+        out[3] = wrap_scalar(r + (wx + sr * tp * wy + cr * tp * wz) * dt)
+        out[4] = wrap_scalar(p + (cr * wy - sr * wz) * dt)
+        out[5] = wrap_scalar(y + (sr * sec * wy + cr * sec * wz) * dt)
         out[6] += q0 * dt
         out[7] += q1 * dt
         out[8] += q2 * dt
@@ -184,8 +184,3 @@ def _attitude_and_velocity_rows(F, cr, sr, sp, tp, sec, v, w, dt) -> None:
     F[6:9, 6:15] = [[1.0, wz * dt, -wy * dt, 0.0, -vz * dt, vy * dt, dt, 0.0, 0.0],
                     [-wz * dt, 1.0, wx * dt, vz * dt, 0.0, -vx * dt, 0.0, dt, 0.0],
                     [wy * dt, -wx * dt, 1.0, -vy * dt, vx * dt, 0.0, 0.0, 0.0, dt]]
-
-
-def _wrap(a: float) -> float:
-    """Scalar :func:`~fusion_nodes.core.geometry.wrap_angle` (the same formula, without an array)."""
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
