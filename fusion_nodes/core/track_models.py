@@ -1,0 +1,359 @@
+"""Motion and measurement models of the object tracker (ground plane, world frame).
+
+Every track lives in the world (odom) frame, REP-103: x east / forward, y
+left, SI units. The two roles are kept apart the way Stone Soup keeps its
+transition and measurement models apart:
+
+* a :class:`MotionModel` owns the state layout, its prediction
+  ``x' = f(x, dt)`` with Jacobian ``F`` and process noise ``Q``, and the map
+  from its state to the *kinematics* ``k = [px, py, vx, vy]`` (m, m/s) with
+  the Jacobian ``J = dk/dx``;
+* a :class:`MeasurementModel` predicts a measurement from kinematics only,
+  ``z = h(k, sensor)``, with ``dh/dk``; the filter chains the two
+  (``H = dh/dk J``), so any measurement model works with any motion model.
+
+Measurement models are evaluated for many tracks at once (rows of ``K``),
+which is what the association cost matrix needs.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .geometry import wrap_angle
+
+UNKNOWN_SPEED = 15.0
+"""m/s: standard deviation of a velocity component nothing has measured yet (a new track)."""
+
+
+@dataclass(frozen=True)
+class SensorPose:
+    """Where a sensor was when it measured: origin ``x, y`` (m, world) and heading ``yaw`` (rad)."""
+
+    x: float = 0.0
+    y: float = 0.0
+    yaw: float = 0.0
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What one measurement says about a new object: kinematics ``k`` and their covariance ``P`` (4 x 4)."""
+
+    k: np.ndarray
+    P: np.ndarray
+
+
+# -- motion models ---------------------------------------------------------------------------------------
+class MotionModel(ABC):
+    """State layout, prediction and process noise of one kind of object motion."""
+
+    dim: int
+
+    @abstractmethod
+    def predict(self, x: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """``x' = f(x, dt)`` and ``F = df/dx`` for ``dt`` seconds."""
+
+    @abstractmethod
+    def noise(self, x: np.ndarray, dt: float) -> np.ndarray:
+        """Process noise ``Q`` (dim x dim) accumulated over ``dt`` seconds."""
+
+    @abstractmethod
+    def kinematics(self, X: np.ndarray) -> np.ndarray:
+        """Rows of ``[px, py, vx, vy]`` for state rows ``X`` (n x dim)."""
+
+    @abstractmethod
+    def kinematics_jacobian(self, X: np.ndarray) -> np.ndarray:
+        """``dk/dx`` per row (n x 4 x dim)."""
+
+    @abstractmethod
+    def from_kinematics(self, seed: Seed) -> tuple[np.ndarray, np.ndarray]:
+        """Initial ``x, P`` of a track from a measurement's :class:`Seed`."""
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with angular components wrapped (after an update)."""
+        return x
+
+    def difference(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a - b`` of states (rows), angular components wrapped."""
+        return np.asarray(a, float) - b
+
+
+@dataclass(frozen=True)
+class ConstantVelocity(MotionModel):
+    """``x = [px, py, vx, vy]``, white-noise acceleration of spectral density ``q`` (m^2/s^3).
+
+    ``F = [[I, dt I], [0, I]]``,
+    ``Q = q [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]]``.
+    """
+
+    q: float = 1.0
+    dim: int = 4
+
+    def predict(self, x, dt):
+        F = np.eye(4)
+        F[0, 2] = F[1, 3] = dt
+        return F @ x, F
+
+    def noise(self, x, dt):
+        a, b, c = dt ** 3 / 3.0, dt ** 2 / 2.0, dt
+        return self.q * np.kron(np.array([[a, b], [b, c]]), np.eye(2))
+
+    def kinematics(self, X):
+        return np.asarray(X, float)[..., :4]
+
+    def kinematics_jacobian(self, X):
+        return np.broadcast_to(np.eye(4), (len(X), 4, 4))
+
+    def from_kinematics(self, seed):
+        return np.asarray(seed.k, float).copy(), np.asarray(seed.P, float).copy()
+
+
+@dataclass(frozen=True)
+class ConstantTurnRate(MotionModel):
+    """CTRV: ``x = [px, py, v, yaw, w]`` (m, m, m/s, rad, rad/s), for vehicles that turn.
+
+    ``px' = px + v/w (sin(yaw + w dt) - sin yaw)``, ``py' = py + v/w (cos yaw - cos(yaw + w dt))``,
+    straight-line limit for ``|w| < 1e-4``; ``v`` and ``w`` are random walks driven by a longitudinal
+    acceleration (variance ``q_accel``, m^2/s^4) and a yaw acceleration (``q_yaw``, rad^2/s^4).
+    ``F`` by central differences of ``f`` (exact to ~1e-8 for these smooth terms).
+    """
+
+    q_accel: float = 1.0
+    q_yaw: float = 0.1
+    dim: int = 5
+
+    @staticmethod
+    def _f(x, dt):
+        px, py, v, yaw, w = x
+        if abs(w) < 1e-4:
+            px, py = px + v * np.cos(yaw) * dt, py + v * np.sin(yaw) * dt
+        else:
+            px = px + v / w * (np.sin(yaw + w * dt) - np.sin(yaw))
+            py = py + v / w * (np.cos(yaw) - np.cos(yaw + w * dt))
+        return np.array([px, py, v, yaw + w * dt, w])
+
+    def predict(self, x, dt):
+        x = np.asarray(x, float)
+        eps = 1e-6
+        F = np.empty((5, 5))
+        for j in range(5):
+            d = np.zeros(5)
+            d[j] = eps
+            F[:, j] = (self._f(x + d, dt) - self._f(x - d, dt)) / (2 * eps)
+        out = self._f(x, dt)
+        out[3] = wrap_angle(out[3])
+        return out, F
+
+    def noise(self, x, dt):
+        c, s = np.cos(x[3]), np.sin(x[3])
+        G = np.array([[dt ** 2 / 2 * c, 0.0], [dt ** 2 / 2 * s, 0.0], [dt, 0.0], [0.0, dt ** 2 / 2], [0.0, dt]])
+        return G @ np.diag([self.q_accel, self.q_yaw]) @ G.T
+
+    def kinematics(self, X):
+        X = np.atleast_2d(X)
+        return np.column_stack([X[:, 0], X[:, 1], X[:, 2] * np.cos(X[:, 3]), X[:, 2] * np.sin(X[:, 3])])
+
+    def kinematics_jacobian(self, X):
+        X = np.atleast_2d(X)
+        J = np.zeros((len(X), 4, 5))
+        c, s, v = np.cos(X[:, 3]), np.sin(X[:, 3]), X[:, 2]
+        J[:, 0, 0] = J[:, 1, 1] = 1.0
+        J[:, 2, 2], J[:, 2, 3] = c, -v * s
+        J[:, 3, 2], J[:, 3, 3] = s, v * c
+        return J
+
+    def from_kinematics(self, seed):
+        k, P = np.asarray(seed.k, float), np.asarray(seed.P, float)
+        speed = float(np.hypot(k[2], k[3]))
+        x = np.array([k[0], k[1], speed, np.arctan2(k[3], k[2]) if speed > 0 else 0.0, 0.0])
+        P0 = np.zeros((5, 5))
+        P0[:2, :2] = P[:2, :2]
+        # speed and heading from the velocity block, linearised; a slow seed knows no heading
+        sv = float(np.sqrt(max(np.trace(P[2:, 2:]) / 2, 1e-6)))
+        P0[2, 2] = sv ** 2
+        P0[3, 3] = min((sv / speed) ** 2, np.pi ** 2 / 3) if speed > 0 else np.pi ** 2 / 3
+        P0[4, 4] = 0.3 ** 2
+        return x, P0
+
+    def normalise(self, x):
+        x = x.copy()
+        x[3] = wrap_angle(x[3])
+        return x
+
+    def difference(self, a, b):
+        d = np.asarray(a, float) - b
+        d[..., 3] = wrap_angle(d[..., 3])
+        return d
+
+
+# -- measurement models ----------------------------------------------------------------------------------
+class MeasurementModel(ABC):
+    """A sensor's measurement of an object, as a function of the object's kinematics."""
+
+    dim: int
+    angular: tuple = ()          # indices of components that are angles (residuals wrapped)
+
+    @abstractmethod
+    def predict(self, K: np.ndarray, sensor: SensorPose) -> np.ndarray:
+        """Predicted measurements (n x dim) for kinematics rows ``K`` (n x 4)."""
+
+    @abstractmethod
+    def jacobian(self, K: np.ndarray, sensor: SensorPose) -> np.ndarray:
+        """``dh/dk`` per row (n x dim x 4)."""
+
+    @abstractmethod
+    def seed(self, z: np.ndarray, R: np.ndarray, sensor: SensorPose) -> Optional[Seed]:
+        """Kinematics a measurement implies for a new track, or None if it cannot start one."""
+
+    def residual(self, z: np.ndarray, zhat: np.ndarray) -> np.ndarray:
+        """``z - zhat`` with angular components wrapped to [-pi, pi)."""
+        y = np.asarray(z, float) - zhat
+        if self.angular:
+            y[..., list(self.angular)] = wrap_angle(y[..., list(self.angular)])
+        return y
+
+
+def _line_of_sight(K, sensor):
+    d = K[:, :2] - [sensor.x, sensor.y]
+    r = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)
+    return d, r
+
+
+def _velocity_seed(pos, P_pos, u=None, radial=None, radial_var=None) -> Seed:
+    """A seed at ``pos``; the velocity is unknown except, with Doppler, along the line of sight ``u``."""
+    P = np.zeros((4, 4))
+    P[:2, :2] = P_pos
+    vel = np.zeros(2)
+    Pv = np.eye(2) * UNKNOWN_SPEED ** 2
+    if u is not None and np.isfinite(radial):
+        vel = radial * u
+        t = np.array([-u[1], u[0]])
+        Pv = radial_var * np.outer(u, u) + UNKNOWN_SPEED ** 2 * np.outer(t, t)
+    P[2:, 2:] = Pv
+    return Seed(np.r_[pos, vel], P)
+
+
+@dataclass(frozen=True)
+class Position(MeasurementModel):
+    """``z = [px, py]`` (m, world): a located object, e.g. the early-fusion output or a radar cluster."""
+
+    dim: int = 2
+
+    def predict(self, K, sensor):
+        return K[:, :2].copy()
+
+    def jacobian(self, K, sensor):
+        H = np.zeros((len(K), 2, 4))
+        H[:, 0, 0] = H[:, 1, 1] = 1.0
+        return H
+
+    def seed(self, z, R, sensor):
+        return _velocity_seed(z[:2], R[:2, :2])
+
+
+@dataclass(frozen=True)
+class PositionDoppler(MeasurementModel):
+    """``z = [px, py, rr]``: a radar cluster's centroid (m, world) and ego-compensated Doppler (m/s).
+
+    ``rr = u . v`` with ``u = (p - s) / |p - s|`` the line of sight from the
+    radar origin ``s``: the object's own velocity along it (positive away);
+    ``d rr / dp = (v - u rr) / r``, ``d rr / dv = u``.
+    """
+
+    dim: int = 3
+
+    def predict(self, K, sensor):
+        d, r = _line_of_sight(K, sensor)
+        u = d / r[:, None]
+        return np.column_stack([K[:, 0], K[:, 1], (u * K[:, 2:4]).sum(axis=1)])
+
+    def jacobian(self, K, sensor):
+        d, r = _line_of_sight(K, sensor)
+        u = d / r[:, None]
+        rr = (u * K[:, 2:4]).sum(axis=1)
+        H = np.zeros((len(K), 3, 4))
+        H[:, 0, 0] = H[:, 1, 1] = 1.0
+        H[:, 2, :2] = (K[:, 2:4] - u * rr[:, None]) / r[:, None]
+        H[:, 2, 2:] = u
+        return H
+
+    def seed(self, z, R, sensor):
+        d = z[:2] - [sensor.x, sensor.y]
+        u = d / max(np.hypot(*d), 1e-6)
+        return _velocity_seed(z[:2], R[:2, :2], u, z[2], R[2, 2])
+
+
+@dataclass(frozen=True)
+class RangeBearingRate(MeasurementModel):
+    """``z = [range, bearing, range rate]`` (m, rad from the sensor heading, m/s): a radar in polar form."""
+
+    dim: int = 3
+    angular: tuple = (1,)
+
+    def predict(self, K, sensor):
+        d, r = _line_of_sight(K, sensor)
+        return np.column_stack([r, wrap_angle(np.arctan2(d[:, 1], d[:, 0]) - sensor.yaw),
+                                (d * K[:, 2:4]).sum(axis=1) / r])
+
+    def jacobian(self, K, sensor):
+        d, r = _line_of_sight(K, sensor)
+        u = d / r[:, None]
+        rr = (u * K[:, 2:4]).sum(axis=1)
+        H = np.zeros((len(K), 3, 4))
+        H[:, 0, :2] = u
+        H[:, 1, 0], H[:, 1, 1] = -d[:, 1] / r ** 2, d[:, 0] / r ** 2
+        H[:, 2, :2] = (K[:, 2:4] - u * rr[:, None]) / r[:, None]
+        H[:, 2, 2:] = u
+        return H
+
+    def seed(self, z, R, sensor):
+        a = z[1] + sensor.yaw
+        u = np.array([np.cos(a), np.sin(a)])
+        G = np.column_stack([u, z[0] * np.array([-u[1], u[0]])])    # d(px, py)/d(range, bearing)
+        return _velocity_seed(np.array([sensor.x, sensor.y]) + z[0] * u, G @ R[:2, :2] @ G.T, u, z[2], R[2, 2])
+
+
+@dataclass(frozen=True)
+class BearingRange(MeasurementModel):
+    """``z = [bearing, range]`` (rad from the sensor heading, m): a camera detection.
+
+    The range is the monocular ground-contact estimate (the ray through the
+    box's bottom edge meets the ground plane), so its variance is large and
+    grows with range; a detection whose ray misses the ground carries no range,
+    which the caller expresses as a range variance of :data:`NO_RANGE_VARIANCE`
+    (the update then moves the track along the bearing only).
+    """
+
+    dim: int = 2
+    angular: tuple = (0,)
+    max_seed_variance: float = 25.0     # m^2: a range less certain than this starts no track
+
+    def predict(self, K, sensor):
+        d, r = _line_of_sight(K, sensor)
+        return np.column_stack([wrap_angle(np.arctan2(d[:, 1], d[:, 0]) - sensor.yaw), r])
+
+    def jacobian(self, K, sensor):
+        d, r = _line_of_sight(K, sensor)
+        H = np.zeros((len(K), 2, 4))
+        H[:, 0, 0], H[:, 0, 1] = -d[:, 1] / r ** 2, d[:, 0] / r ** 2
+        H[:, 1, :2] = d / r[:, None]
+        return H
+
+    def seed(self, z, R, sensor):
+        if not R[1, 1] <= self.max_seed_variance:
+            return None
+        a = z[0] + sensor.yaw
+        u = np.array([np.cos(a), np.sin(a)])
+        G = np.column_stack([z[1] * np.array([-u[1], u[0]]), u])
+        return _velocity_seed(np.array([sensor.x, sensor.y]) + z[1] * u, G @ R @ G.T)
+
+
+NO_RANGE_VARIANCE = 1e12
+"""m^2: the range variance of a camera detection without a ground contact (an uninformative range)."""
+
+MEASUREMENT_MODELS = {"position": Position, "position_doppler": PositionDoppler,
+                      "range_bearing_rate": RangeBearingRate, "bearing_range": BearingRange}
+MOTION_MODELS = {"constant_velocity": ConstantVelocity, "constant_turn_rate": ConstantTurnRate}

@@ -1,0 +1,401 @@
+"""Multi-object tracker: camera and radar detections fused into object tracks (world frame).
+
+Composed from one component per role, each with one verb, in the manner of
+Stone Soup's tracker components:
+
+========================  ============================  =========================================
+role                      component                     verb
+========================  ============================  =========================================
+per-track filter          :mod:`.track_filters`         ``predict`` / ``update``
+gater                     :class:`MahalanobisGate`      ``admits(d2, dof)``
+data associator           :class:`NearestNeighbour`     ``assign(d2, log_det, admitted)``
+initiator                 :class:`MOfN`                 ``status(hits)``
+existence                 :class:`Existence`            ``revise(p, hit, dt)``
+deleter                   :class:`Deleter`              ``expired(track, now)``
+class belief              :class:`ClassBelief`          ``fuse(belief, scores, weight, dt)``
+========================  ============================  =========================================
+
+A frame (:class:`Detections`) is one sensor's detections at one stamp, with
+its measurement model; frames must come in stamp order (:class:`FrameQueue`
+restores it within a delay). Per frame: every track is predicted to the
+stamp; the Mahalanobis distance of every track-detection pair
+``d2 = y^T S^-1 y`` with ``S = H P H^T + R`` is gated *before* any gain; the
+assignment minimises ``sum(d2 + ln det S)`` (the negative log-likelihood,
+global nearest neighbour via ``scipy.optimize.linear_sum_assignment``);
+assigned tracks are updated, unassigned detections that can locate an object
+start tentative tracks, and tracks the sensor should have seen but did not
+count a miss.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
+
+from .late_fusion import Decision, make_rule
+from .track_filters import TrackFilter, measurement_jacobian
+from .track_models import MeasurementModel, SensorPose
+
+TENTATIVE, CONFIRMED = "tentative", "confirmed"
+
+
+@dataclass(frozen=True)
+class FieldOfView:
+    """Where a sensor can see: up to ``max_range`` (m), within ``half_angle`` (rad) of its heading."""
+
+    max_range: float = np.inf
+    half_angle: float = np.pi
+
+    def contains(self, xy: np.ndarray, sensor: SensorPose) -> np.ndarray:
+        d = np.atleast_2d(xy) - [sensor.x, sensor.y]
+        bearing = np.angle(np.exp(1j * (np.arctan2(d[:, 1], d[:, 0]) - sensor.yaw)))
+        return (np.hypot(d[:, 0], d[:, 1]) <= self.max_range) & (np.abs(bearing) <= self.half_angle)
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One sensor's detections at one stamp, in the world frame.
+
+    Attributes
+    ----------
+    stamp : float
+        s.
+    sensor : str
+        Input name (diagnostics, "which sensors contributed").
+    model : MeasurementModel
+    origin : SensorPose
+        The sensor's pose in the world frame at ``stamp``.
+    z, R : ndarray
+        Measurements (n x m) and their covariances (n x m x m).
+    scores : ndarray, optional
+        Per-detection class probabilities (n x C), if the sensor classifies.
+    size : ndarray, optional
+        Object extent (n x 2: length, width, m), if the sensor measures it.
+    fov : FieldOfView
+        Tracks outside it are not expected to be seen (no miss counted).
+    initiates : bool
+        Whether unassigned detections start tracks.
+    class_weight : float
+        Exponent / weight of this sensor's scores in the class belief.
+    """
+
+    stamp: float
+    sensor: str
+    model: MeasurementModel
+    origin: SensorPose
+    z: np.ndarray
+    R: np.ndarray
+    scores: Optional[np.ndarray] = None
+    size: Optional[np.ndarray] = None
+    fov: FieldOfView = FieldOfView()
+    initiates: bool = True
+    class_weight: float = 1.0
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+
+@dataclass(frozen=True)
+class TrackState:
+    """A track as published: kinematics ``k = [px, py, vx, vy]`` and ``P`` (4 x 4) at ``stamp``."""
+
+    id: int
+    status: str
+    stamp: float
+    k: np.ndarray
+    P: np.ndarray
+    existence: float
+    age: float
+    classes: Optional[np.ndarray]
+    size: Optional[np.ndarray]
+    sensors: tuple
+
+
+@dataclass
+class _Track:
+    id: int
+    x: np.ndarray
+    P: np.ndarray
+    stamp: float
+    born: float
+    hits: deque
+    existence: float
+    belief: Optional[np.ndarray] = None
+    size: Optional[np.ndarray] = None
+    status: str = TENTATIVE
+    last_update: float = 0.0
+    class_stamp: float = 0.0                          # s, last class evidence
+    seen_by: dict = field(default_factory=dict)      # sensor -> stamp of its last update
+
+
+@dataclass(frozen=True)
+class MahalanobisGate:
+    """Admit a pair when ``d2`` is below the chi-square quantile ``probability`` of ``dof`` degrees."""
+
+    probability: float = 0.99
+
+    def admits(self, d2: np.ndarray, dof: int) -> np.ndarray:
+        return d2 <= chi2.ppf(self.probability, dof)
+
+
+@dataclass(frozen=True)
+class NearestNeighbour:
+    """Global nearest neighbour: the admitted assignment of least total ``d2 + ln det S``."""
+
+    def assign(self, d2: np.ndarray, log_det: np.ndarray, admitted: np.ndarray) -> list[tuple[int, int]]:
+        if d2.size == 0 or not admitted.any():
+            return []
+        cost = np.where(admitted, d2 + log_det, 0.0)
+        big = 1e6 + np.abs(cost).max()
+        rows, cols = linear_sum_assignment(np.where(admitted, cost, big))
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if admitted[r, c]]
+
+
+@dataclass(frozen=True)
+class MOfN:
+    """Confirm a tentative track after ``m`` hits in its first ``n`` looks; give it up when that is out of reach."""
+
+    m: int = 3
+    n: int = 5
+
+    def status(self, hits: deque) -> Optional[str]:
+        """CONFIRMED, TENTATIVE, or None (cannot be confirmed any more)."""
+        if sum(hits) >= self.m:
+            return CONFIRMED
+        return TENTATIVE if hits.count(False) <= self.n - self.m else None
+
+
+@dataclass(frozen=True)
+class Existence:
+    """Existence probability: Bayes on hit / miss with detection probability ``pd`` and ``p_false``
+    (the chance a non-object gets a detection), and a survival ``survival`` per second."""
+
+    pd: float = 0.8
+    p_false: float = 0.1
+    survival: float = 0.98
+
+    def revise(self, p: float, hit: Optional[bool], dt: float) -> float:
+        p *= self.survival ** max(dt, 0.0)
+        if hit is None:
+            return p
+        a, b = (self.pd, self.p_false) if hit else (1 - self.pd, 1 - self.p_false)
+        return p * a / (p * a + (1 - p) * b)
+
+
+@dataclass(frozen=True)
+class Deleter:
+    """Delete a track unseen for ``max_coast`` s, too uncertain (position std above ``max_position_std``
+    m), or unlikely to exist (existence below ``min_existence``)."""
+
+    max_coast: float = 1.5
+    max_position_std: float = 6.0
+    min_existence: float = 0.05
+
+    def expired(self, track: _Track, P_pos: np.ndarray, now: float) -> bool:
+        return (now - track.last_update > self.max_coast or track.existence < self.min_existence
+                or np.sqrt(max(np.linalg.eigvalsh(P_pos)[-1], 0.0)) > self.max_position_std)
+
+
+@dataclass(frozen=True)
+class ClassBelief:
+    """Class probabilities of a track fused over frames with a late-fusion rule (default Bayes).
+
+    Before each fusion the belief is tempered toward uniform, ``b <- b^lambda``
+    (normalised) with ``lambda = 0.5^(dt / half_life)``: evidence older than a
+    few half-lives fades, so a track that only the radar still sees
+    drifts gracefully back to "unknown" instead of keeping a stale label.
+    """
+
+    n_classes: int
+    rule: str = "bayes"
+    half_life: float = 3.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "_rule", make_rule(self.rule, self.n_classes))
+
+    def decay(self, belief: np.ndarray, dt: float) -> np.ndarray:
+        lam = 0.5 ** (max(dt, 0.0) / self.half_life)
+        b = np.power(np.maximum(belief, 1e-12), lam)
+        return b / b.sum()
+
+    def fuse(self, belief: Optional[np.ndarray], scores: np.ndarray, weight: float, dt: float) -> np.ndarray:
+        s = np.clip(np.asarray(scores, float), 1e-6, None)
+        if belief is None:
+            return s / s.sum()
+        prior = self.decay(belief, dt)
+        fused = self._rule.fuse(
+            [Decision("track", 0.0, prior), Decision("sensor", 0.0, s)], [1.0, weight])
+        return fused.probabilities
+
+
+@dataclass(frozen=True)
+class FrameReport:
+    """What one frame did: assignments, new / deleted / confirmed tracks, NIS of each update."""
+
+    sensor: str
+    detections: int
+    assigned: int
+    started: int
+    confirmed: int
+    deleted: int
+    nis: tuple            # one value per update, d2 / dof
+
+
+class Tracker:
+    """Tracks from frames of detections, with the components of the module table.
+
+    Parameters
+    ----------
+    filter : TrackFilter
+        Per-track predict / update; its motion model defines the state.
+    gate, associator, initiator, existence, deleter, belief
+        The components (defaults: the documented ones; ``belief`` None keeps no class belief).
+    initial_existence : float
+        Existence probability of a new tentative track.
+    """
+
+    def __init__(self, filter: TrackFilter, gate=MahalanobisGate(), associator=NearestNeighbour(),
+                 initiator=MOfN(), existence=Existence(), deleter=Deleter(), belief: Optional[ClassBelief] = None,
+                 initial_existence: float = 0.5):
+        self.filter, self.gate, self.associator = filter, gate, associator
+        self.initiator, self.existence, self.deleter, self.belief = initiator, existence, deleter, belief
+        self.initial_existence = initial_existence
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (a bag loop, a clock jump back)."""
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self.stamp = -np.inf
+
+    def step(self, frame: Detections) -> FrameReport:
+        """Apply one frame (stamps must not decrease; :class:`FrameQueue` restores order)."""
+        if frame.stamp < self.stamp:
+            raise ValueError(f"frame at {frame.stamp} s is older than the tracker ({self.stamp} s)")
+        self.stamp = frame.stamp
+        for t in self._tracks:
+            dt = frame.stamp - t.stamp
+            t.x, t.P = self.filter.predict(t.x, t.P, dt)
+            t.existence = self.existence.revise(t.existence, None, dt)
+            t.stamp = frame.stamp
+        pairs, d2 = self._associate(frame)
+        nis = self._update(frame, pairs, d2)
+        visible = self._visible(frame)
+        assigned = {ti for ti, _ in pairs}
+        for i, t in enumerate(self._tracks):
+            if i not in assigned and visible[i]:
+                t.hits.append(False)
+                t.existence = self.existence.revise(t.existence, False, 0.0)
+        started = self._start(frame, {di for _, di in pairs})
+        confirmed, deleted = self._maintain()
+        return FrameReport(frame.sensor, len(frame), len(pairs), started, confirmed, deleted, tuple(nis))
+
+    def _associate(self, frame: Detections):
+        n_t, n_d = len(self._tracks), len(frame)
+        if n_t == 0 or n_d == 0:
+            return [], None
+        X = np.array([t.x for t in self._tracks])
+        P = np.array([t.P for t in self._tracks])
+        zhat, H = measurement_jacobian(self.filter.motion, frame.model, X, frame.origin)
+        HPH = H @ P @ H.transpose(0, 2, 1)
+        S = HPH[:, None] + frame.R[None]                               # tracks x detections x m x m
+        y = frame.model.residual(frame.z[None], zhat[:, None])
+        d2 = (y * np.linalg.solve(S, y[..., None])[..., 0]).sum(axis=-1)
+        log_det = np.linalg.slogdet(S)[1]
+        admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
+        return self.associator.assign(d2, log_det, admitted), d2
+
+    def _update(self, frame: Detections, pairs, d2) -> list[float]:
+        nis = []
+        for ti, di in pairs:
+            t = self._tracks[ti]
+            t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], frame.model, frame.origin)
+            t.hits.append(True)
+            t.existence = self.existence.revise(t.existence, True, 0.0)
+            t.last_update = frame.stamp
+            t.seen_by[frame.sensor] = frame.stamp
+            if frame.size is not None and np.all(np.isfinite(frame.size[di])):
+                t.size = frame.size[di] if t.size is None else 0.8 * t.size + 0.2 * frame.size[di]
+            self._fuse_class(t, frame, di)
+            nis.append(float(d2[ti, di]) / frame.model.dim)
+        return nis
+
+    def _fuse_class(self, t: _Track, frame: Detections, di: int) -> None:
+        if self.belief is None or frame.scores is None or not np.all(np.isfinite(frame.scores[di])):
+            return
+        t.belief = self.belief.fuse(t.belief, frame.scores[di], frame.class_weight, frame.stamp - t.class_stamp)
+        t.class_stamp = frame.stamp
+
+    def _visible(self, frame: Detections) -> np.ndarray:
+        if not self._tracks:
+            return np.zeros(0, bool)
+        K = self.filter.motion.kinematics(np.array([t.x for t in self._tracks]))
+        return frame.fov.contains(K[:, :2], frame.origin)
+
+    def _start(self, frame: Detections, used: set) -> int:
+        if not frame.initiates:
+            return 0
+        started = 0
+        for di in range(len(frame)):
+            seed = None if di in used else frame.model.seed(frame.z[di], frame.R[di], frame.origin)
+            if seed is None:
+                continue
+            x, P = self.filter.motion.from_kinematics(seed)
+            t = _Track(self._next_id, x, P, frame.stamp, frame.stamp, deque([True], maxlen=self.initiator.n),
+                       self.initial_existence, last_update=frame.stamp, seen_by={frame.sensor: frame.stamp})
+            if frame.size is not None and np.all(np.isfinite(frame.size[di])):
+                t.size = frame.size[di]
+            self._fuse_class(t, frame, di)
+            self._tracks.append(t)
+            self._next_id += 1
+            started += 1
+        return started
+
+    def _maintain(self) -> tuple[int, int]:
+        keep, confirmed = [], 0
+        for t in self._tracks:
+            if t.status == TENTATIVE:
+                status = self.initiator.status(t.hits)
+                if status is None:
+                    continue
+                if status == CONFIRMED:
+                    t.status, confirmed = CONFIRMED, confirmed + 1
+            K, J = self._kinematics(t)
+            if self.deleter.expired(t, (J @ t.P @ J.T)[:2, :2], self.stamp):
+                continue
+            keep.append(t)
+        deleted = len(self._tracks) - len(keep)
+        self._tracks = keep
+        return confirmed, deleted
+
+    def _kinematics(self, t: _Track):
+        m = self.filter.motion
+        return m.kinematics(t.x[None])[0], m.kinematics_jacobian(t.x[None])[0]
+
+    def tracks(self, at: Optional[float] = None, confirmed_only: bool = True) -> list[TrackState]:
+        """The tracks, predicted to ``at`` (s; default: the last frame) without changing them."""
+        out = []
+        for t in self._tracks:
+            if confirmed_only and t.status != CONFIRMED:
+                continue
+            x, P = self.filter.predict(t.x, t.P, (at - t.stamp) if at is not None else 0.0)
+            m = self.filter.motion
+            k, J = m.kinematics(x[None])[0], m.kinematics_jacobian(x[None])[0]
+            stamp = t.stamp if at is None else max(at, t.stamp)
+            belief = None if t.belief is None else self.belief.decay(t.belief, stamp - t.class_stamp)
+            out.append(TrackState(t.id, t.status, stamp, k, J @ P @ J.T, float(t.existence), stamp - t.born,
+                                  belief, None if t.size is None else np.array(t.size),
+                                  tuple(sorted(s for s, ts in t.seen_by.items()
+                                               if stamp - ts <= self.deleter.max_coast))))
+        return out
+
+    def counts(self) -> dict:
+        """Tracks by status."""
+        c = {TENTATIVE: 0, CONFIRMED: 0}
+        for t in self._tracks:
+            c[t.status] += 1
+        return c

@@ -1,0 +1,190 @@
+"""The object tracker's core: model Jacobians, the tracker on synthetic scenes, metrics, time order."""
+from collections import deque
+
+import numpy as np
+import pytest
+
+from fusion_nodes.core import track_models as tm
+from fusion_nodes.core.timeline import FrameQueue, PoseHistory
+from fusion_nodes.core.track_filters import EkfTrackFilter, UkfTrackFilter
+from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, gospa, ospa
+from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, FieldOfView, MOfN, Tracker)
+
+SENSOR = tm.SensorPose(1.0, -2.0, 0.3)
+
+
+def _numeric(f, k, eps=1e-6):
+    cols = []
+    for j in range(len(k)):
+        d = np.zeros(len(k))
+        d[j] = eps
+        cols.append((f(k + d) - f(k - d)) / (2 * eps))
+    return np.column_stack(cols)
+
+
+@pytest.mark.parametrize("model", [tm.Position(), tm.PositionDoppler(), tm.RangeBearingRate(), tm.BearingRange()])
+def test_measurement_jacobians_match_finite_differences(model):
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        k = np.r_[rng.uniform(-30, 30, 2), rng.uniform(-8, 8, 2)]
+        H = model.jacobian(k[None], SENSOR)[0]
+        num = _numeric(lambda q: model.residual(model.predict(q[None], SENSOR)[0], 0 * q[:model.dim]), k)
+        np.testing.assert_allclose(H, num, atol=1e-5)
+
+
+def test_ctrv_kinematics_jacobian_and_straight_line_limit():
+    m = tm.ConstantTurnRate()
+    x = np.array([2.0, 1.0, 5.0, 0.7, 0.2])
+    J = m.kinematics_jacobian(x[None])[0]
+    np.testing.assert_allclose(J, _numeric(lambda q: m.kinematics(q[None])[0], x), atol=1e-6)
+    straight, _ = m.predict(np.array([0.0, 0.0, 4.0, 0.0, 0.0]), 1.0)
+    np.testing.assert_allclose(straight[:2], [4.0, 0.0], atol=1e-9)
+    quarter, _ = m.predict(np.array([0.0, 0.0, np.pi / 2, 0.0, np.pi / 2]), 1.0)   # quarter circle, radius 1
+    np.testing.assert_allclose(quarter[:2], [1.0, 1.0], atol=1e-9)
+
+
+def test_seeds_invert_the_measurements():
+    k = np.array([12.0, 5.0, 3.0, -1.0])
+    for model in (tm.RangeBearingRate(), tm.BearingRange(), tm.PositionDoppler()):
+        z = model.predict(k[None], SENSOR)[0]
+        seed = model.seed(z, np.eye(model.dim) * 0.01, SENSOR)
+        np.testing.assert_allclose(seed.k[:2], k[:2], atol=1e-9)
+        if model.dim == 3:     # Doppler: the radial part of the velocity is known
+            u = (k[:2] - [SENSOR.x, SENSOR.y]) / np.linalg.norm(k[:2] - [SENSOR.x, SENSOR.y])
+            assert seed.k[2:] @ u == pytest.approx(k[2:] @ u)
+    assert tm.BearingRange().seed(np.array([0.1, 0.0]), np.diag([1e-4, tm.NO_RANGE_VARIANCE]), SENSOR) is None
+
+
+def _scene(seed, steps=60, dt=0.1, clutter=3, sigma=0.3, doppler=True):
+    """Two crossing objects seen by a radar at the origin; yields frames and truth."""
+    rng = np.random.default_rng(seed)
+    p0 = np.array([[10.0, -6.0], [10.0, 6.0]])
+    v = np.array([[0.5, 2.0], [0.5, -2.0]])
+    model = tm.PositionDoppler() if doppler else tm.Position()
+    for i in range(1, steps + 1):
+        t = i * dt
+        truth = p0 + v * t
+        k = np.hstack([truth, v])
+        z = model.predict(k, tm.SensorPose()) + rng.normal(0, sigma, (2, model.dim))
+        z = np.vstack([z, np.column_stack([rng.uniform(0, 30, (clutter, 2)), rng.normal(0, 2, clutter)])
+                       [:, :model.dim]])
+        R = np.broadcast_to(np.eye(model.dim) * sigma ** 2, (len(z), model.dim, model.dim)).copy()
+        yield Detections(t, "radar", model, tm.SensorPose(), z, R), truth, v
+
+
+def _run(tracker, frames):
+    metrics = TrackingMetrics(threshold=2.0)
+    for frame, truth, v in frames:
+        tracker.step(frame)
+        tr = tracker.tracks()
+        metrics.add(Frame(frame.stamp, np.array([0, 1]), truth, v, np.array([t.id for t in tr]),
+                          np.array([t.k[:2] for t in tr]).reshape(-1, 2), np.array([t.k[2:] for t in tr]).reshape(-1, 2)))
+    return metrics.summary()
+
+
+@pytest.mark.parametrize("filter_cls,motion", [(EkfTrackFilter, tm.ConstantVelocity(0.5)),
+                                               (UkfTrackFilter, tm.ConstantVelocity(0.5)),
+                                               (EkfTrackFilter, tm.ConstantTurnRate(0.5, 0.05))])
+def test_two_crossing_objects_are_tracked_through_clutter_with_stable_ids(filter_cls, motion):
+    s = _run(Tracker(filter_cls(motion)), _scene(1))
+    assert s["id_switches"] == 0
+    assert s["mota"] > 0.8 and s["idf1"] > 0.8
+    raw = 0.3 * np.sqrt(2)                      # the detections' own 2-D position error (RMS)
+    assert s["position_rmse"] < raw and s["velocity_rmse"] < 1.0
+
+
+def test_doppler_makes_velocity_better():
+    with_d = _run(Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))), _scene(2))
+    without = _run(Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))), _scene(2, doppler=False))
+    assert with_d["velocity_rmse"] < without["velocity_rmse"]
+
+
+def test_a_gated_outlier_leaves_every_track_as_it_was():
+    frames = [f for f, _, _ in _scene(4, steps=30, clutter=0)]
+    a, b = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))), Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)))
+    for f in frames:
+        a.step(f)
+        b.step(f)
+    far = Detections(frames[-1].stamp, "radar", frames[0].model, tm.SensorPose(), np.array([[200.0, 200.0, 5.0]]),
+                     np.eye(3)[None] * 0.09, initiates=False)
+    report = b.step(far)
+    assert report.assigned == 0
+    for ta, tb in zip(a.tracks(), b.tracks()):
+        np.testing.assert_array_equal(ta.k, tb.k)
+        np.testing.assert_array_equal(ta.P, tb.P)
+
+
+def test_tracks_outside_the_field_of_view_coast_and_then_expire():
+    tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)))
+    frames = [f for f, _, _ in _scene(5, steps=20, clutter=0)]
+    for f in frames:
+        tracker.step(f)
+    ids = {t.id for t in tracker.tracks()}
+    empty = dict(model=frames[0].model, origin=tm.SensorPose(), z=np.zeros((0, 3)), R=np.zeros((0, 3, 3)))
+    blind = FieldOfView(max_range=1.0)          # sees nothing out there: no misses counted
+    tracker.step(Detections(frames[-1].stamp + 1.0, "radar", fov=blind, **empty))
+    assert {t.id for t in tracker.tracks()} == ids
+    tracker.step(Detections(frames[-1].stamp + 3.0, "radar", fov=blind, **empty))
+    assert tracker.tracks() == []              # unseen for longer than max_coast
+
+
+def test_m_of_n_confirmation():
+    rule = MOfN(3, 5)
+    assert rule.status(deque([True, True], maxlen=5)) == "tentative"
+    assert rule.status(deque([True, False, True, True], maxlen=5)) == CONFIRMED
+    assert rule.status(deque([True, False, False, False], maxlen=5)) is None
+
+
+def test_class_belief_accumulates_and_decays_toward_uniform():
+    belief = ClassBelief(3, "bayes", half_life=1.0)
+    b = None
+    for _ in range(5):
+        b = belief.fuse(b, np.array([0.6, 0.3, 0.1]), 1.0, 0.1)
+    assert b[0] > 0.9                             # evidence accumulates over frames
+    later = belief.decay(b, 2.0)
+    much_later = belief.decay(b, 20.0)
+    assert 1 / 3 < later[0] < b[0] and abs(much_later[0] - 1 / 3) < 0.01
+
+
+def test_gospa_and_ospa_values():
+    X = np.array([[0.0, 0.0], [10.0, 0.0]])
+    assert gospa(X, X)["gospa"] == 0.0
+    g = gospa(X, np.array([[0.0, 1.0]]), c=5.0)
+    assert g["gospa"] == pytest.approx(np.sqrt(1.0 + 25.0 / 2)) and g["missed"] == 1 and g["false"] == 0
+    assert ospa(X, np.array([[0.0, 1.0]]), c=5.0) == pytest.approx(np.sqrt((1.0 + 25.0) / 2))
+    assert ospa(np.zeros((0, 2)), np.zeros((0, 2))) == 0.0
+
+
+def test_mota_idf1_and_switches_on_a_swapped_sequence():
+    m = TrackingMetrics(threshold=1.0)
+    xy = np.array([[0.0, 0.0], [5.0, 0.0]])
+    v = np.zeros((2, 2))
+    for t in range(4):
+        m.add(Frame(t, np.array([1, 2]), xy, v, np.array([10, 20]), xy, v))
+    for t in range(4, 8):                         # the tracker swaps the ids halfway
+        m.add(Frame(t, np.array([1, 2]), xy, v, np.array([20, 10]), xy, v))
+    s = m.summary()
+    assert s["id_switches"] == 2
+    assert s["mota"] == pytest.approx(1 - 2 / 16)
+    assert s["idf1"] == pytest.approx(0.5)
+
+
+def test_frame_queue_orders_and_refuses_the_past():
+    class F:
+        def __init__(self, stamp):
+            self.stamp = stamp
+    q = FrameQueue(delay=0.2)
+    for s in (1.0, 1.3, 1.1):
+        assert q.push(F(s))
+    assert [f.stamp for f in q.pop_ready(1.35)] == [1.0, 1.1]
+    assert not q.push(F(1.05))                   # older than what was released
+    assert [f.stamp for f in q.pop_ready(2.0)] == [1.3]
+
+
+def test_pose_history_interpolates_and_wraps_yaw():
+    h = PoseHistory()
+    h.add(1.0, 0.0, 0.0, np.pi - 0.1)
+    h.add(2.0, 2.0, 4.0, -np.pi + 0.1)
+    x, y, yaw = h.at(1.5, tolerance=0.1)
+    assert (x, y) == (1.0, 2.0) and abs(abs(yaw) - np.pi) < 1e-9
+    assert h.at(2.05, 0.1)[0] == 2.0 and h.at(3.0, 0.1) is None
