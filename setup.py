@@ -31,6 +31,7 @@ setup(
             "camera_node = fusion_nodes.nodes.entry:camera_node",
             "early_fusion_node = fusion_nodes.nodes.entry:early_fusion_node",
             "late_fusion_node = fusion_nodes.nodes.entry:late_fusion_node",
+            "tracker_node = fusion_nodes.nodes.entry:tracker_node",
             "fusion = fusion_nodes.tools.cli:main",
         ],
     },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the interface packages in interfaces/ into a venv, each only when the
 # venv's Python cannot import it already (a ROS install provides them).
-#   usage: scripts/build_interfaces.sh VENV [PKG ...]     (default: tf2_msgs vision_msgs)
+#   usage: scripts/build_interfaces.sh VENV [PKG ...]     (default: tf2_msgs vision_msgs fusion_msgs; in dependency order)
 # Uses the PyPI ament_cmake / rosidl generator wheels (requirements-interfaces.txt),
 # gcc and cmake. Installs into the venv prefix: the ros-jazzy wheels put
 # $VENV/lib on the library path, so the generated libraries are found.
@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=$(realpath "${1:?usage: build_interfaces.sh VENV [PKG ...]}"); shift
 py="$venv/bin/python"
-pkgs=("$@"); [ ${#pkgs[@]} -gt 0 ] || pkgs=(tf2_msgs vision_msgs)
+pkgs=("$@"); [ ${#pkgs[@]} -gt 0 ] || pkgs=(tf2_msgs vision_msgs fusion_msgs)
 todo=()
 for p in "${pkgs[@]}"; do
   "$py" -c "import $p.msg" 2>/dev/null || todo+=("$p")

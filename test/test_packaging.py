@@ -11,7 +11,7 @@ def test_console_scripts_install_to_lib_for_ros2_run():
     assert cfg["install"]["install_scripts"] == "$base/lib/fusion_nodes"
     setup = (REPO / "setup.py").read_text()
     for exe in ("imu_gps_node", "kalman_fusion_node", "relay_node", "camera_node", "radar_node",
-                "early_fusion_node", "late_fusion_node", "fusion"):
+                "early_fusion_node", "late_fusion_node", "tracker_node", "fusion"):
         assert f'"{exe} = ' in setup
 
 
@@ -25,13 +25,14 @@ def test_package_xml_declares_runtime_dependencies():
 
 
 def test_readme_documents_every_parameter():
-    from fusion_nodes.ros import camera_params, early_fusion_params, late_fusion_params, radar_params
+    from fusion_nodes.ros import camera_params, early_fusion_params, late_fusion_params, radar_params, tracker_params
     from fusion_nodes.ros.imu_gps_params import specs
     from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
     readme = (REPO / "README.md").read_text()
     names = [s.name for s in global_specs() + specs()]
     for module in (camera_params, radar_params, early_fusion_params, late_fusion_params):
         names += [s.name for s in module.specs()]
+    names += [s.name for s in tracker_params.specs()]
     names += [s.name.replace("imu0", "<sensor>").replace("odom0", "<sensor>")
               for s in sensor_specs("imu0") + sensor_specs("odom0")]
     missing = sorted({n for n in names if f"`{n}`" not in readme})

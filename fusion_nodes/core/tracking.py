@@ -81,6 +81,8 @@ class Detections:
         Whether unassigned detections start tracks.
     class_weight : float
         Exponent / weight of this sensor's scores in the class belief.
+    detection_probability : float
+        Chance that an object in the field of view is detected in a frame (existence on hit / miss).
     """
 
     stamp: float
@@ -94,6 +96,7 @@ class Detections:
     fov: FieldOfView = FieldOfView()
     initiates: bool = True
     class_weight: float = 1.0
+    detection_probability: float = 0.8
 
     def __len__(self) -> int:
         return len(self.z)
@@ -171,18 +174,17 @@ class MOfN:
 
 @dataclass(frozen=True)
 class Existence:
-    """Existence probability: Bayes on hit / miss with detection probability ``pd`` and ``p_false``
-    (the chance a non-object gets a detection), and a survival ``survival`` per second."""
+    """Existence probability: Bayes on hit / miss with the frame's detection probability ``pd`` and
+    ``p_false`` (the chance a non-object gets a detection), and a survival ``survival`` per second."""
 
-    pd: float = 0.8
     p_false: float = 0.1
     survival: float = 0.98
 
-    def revise(self, p: float, hit: Optional[bool], dt: float) -> float:
+    def revise(self, p: float, hit: Optional[bool], dt: float, pd: float = 0.8) -> float:
         p *= self.survival ** max(dt, 0.0)
         if hit is None:
             return p
-        a, b = (self.pd, self.p_false) if hit else (1 - self.pd, 1 - self.p_false)
+        a, b = (pd, self.p_false) if hit else (1 - pd, 1 - self.p_false)
         return p * a / (p * a + (1 - p) * b)
 
 
@@ -282,22 +284,25 @@ class Tracker:
             t.x, t.P = self.filter.predict(t.x, t.P, dt)
             t.existence = self.existence.revise(t.existence, None, dt)
             t.stamp = frame.stamp
-        pairs, d2 = self._associate(frame)
+        pairs, d2, admitted = self._associate(frame)
         nis = self._update(frame, pairs, d2)
         visible = self._visible(frame)
         assigned = {ti for ti, _ in pairs}
         for i, t in enumerate(self._tracks):
             if i not in assigned and visible[i]:
                 t.hits.append(False)
-                t.existence = self.existence.revise(t.existence, False, 0.0)
-        started = self._start(frame, {di for _, di in pairs})
+                t.existence = self.existence.revise(t.existence, False, 0.0, frame.detection_probability)
+        # a detection inside some track's gate is that object seen twice (a split radar cluster),
+        # not a new object: only detections no track admits start tracks
+        claimed = set(np.flatnonzero(admitted.any(axis=0))) if admitted is not None else set()
+        started = self._start(frame, claimed | {di for _, di in pairs})
         confirmed, deleted = self._maintain()
         return FrameReport(frame.sensor, len(frame), len(pairs), started, confirmed, deleted, tuple(nis))
 
     def _associate(self, frame: Detections):
         n_t, n_d = len(self._tracks), len(frame)
         if n_t == 0 or n_d == 0:
-            return [], None
+            return [], None, None
         X = np.array([t.x for t in self._tracks])
         P = np.array([t.P for t in self._tracks])
         zhat, H = measurement_jacobian(self.filter.motion, frame.model, X, frame.origin)
@@ -307,7 +312,7 @@ class Tracker:
         d2 = (y * np.linalg.solve(S, y[..., None])[..., 0]).sum(axis=-1)
         log_det = np.linalg.slogdet(S)[1]
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
-        return self.associator.assign(d2, log_det, admitted), d2
+        return self.associator.assign(d2, log_det, admitted), d2, admitted
 
     def _update(self, frame: Detections, pairs, d2) -> list[float]:
         nis = []
@@ -315,7 +320,7 @@ class Tracker:
             t = self._tracks[ti]
             t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], frame.model, frame.origin)
             t.hits.append(True)
-            t.existence = self.existence.revise(t.existence, True, 0.0)
+            t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
             t.last_update = frame.stamp
             t.seen_by[frame.sensor] = frame.stamp
             if frame.size is not None and np.all(np.isfinite(frame.size[di])):

@@ -44,3 +44,7 @@ def early_fusion_node() -> int:
 
 def late_fusion_node() -> int:
     return _run("late_fusion_node", "LateFusionNode")
+
+
+def tracker_node() -> int:
+    return _run("tracker_node", "TrackerNode")

@@ -36,6 +36,7 @@ NODE_TYPES = {
     "camera_node": "fusion_nodes.nodes.camera_node:CameraNode",
     "early_fusion_node": "fusion_nodes.nodes.early_fusion_node:EarlyFusionNode",
     "late_fusion_node": "fusion_nodes.nodes.late_fusion_node:LateFusionNode",
+    "tracker_node": "fusion_nodes.nodes.tracker_node:TrackerNode",
 }
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 

@@ -30,7 +30,7 @@ def table(specs, rename=lambda n: n) -> str:
 
 def tables() -> dict[str, str]:
     from fusion_nodes.ros import (camera_params, early_fusion_params, imu_gps_params, late_fusion_params,
-                                  radar_params)
+                                  radar_params, tracker_params)
     from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
     per_sensor = sensor_specs("imu0") + [s for s in sensor_specs("odom0")
                                          if s.name.endswith(("differential", "relative"))]
@@ -43,6 +43,7 @@ def tables() -> dict[str, str]:
         "camera_node": table(camera_params.specs()),
         "early_fusion_node": table(early_fusion_params.specs()),
         "late_fusion_node": table(late_fusion_params.specs()),
+        "tracker_node": table(tracker_params.specs()),
     }
 
 

@@ -1,0 +1,202 @@
+"""tracker_node: radar clusters, camera detections and / or early-fused objects -> object tracks.
+
+Each configured input becomes world-frame measurements (ego pose from
+``odometry/filtered`` at the detection stamp), waits ``processing_delay`` s
+so that frames of all inputs are applied in stamp order, and updates the
+tracker (:mod:`fusion_nodes.core.tracking`). After each frame the confirmed
+tracks go out as ``fusion_msgs/TrackedObjectArray`` (and a MarkerArray);
+/diagnostics has one status per input (rate, drops by reason) and one for
+the tracker (tracks tentative / confirmed / deleted, association counts,
+NIS per input).
+"""
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from fusion_msgs.msg import TrackedObjectArray
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from fusion_nodes.core import track_models as tm
+from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_matrix
+from fusion_nodes.core.timeline import FrameQueue, PoseHistory
+from fusion_nodes.core.track_filters import TRACK_FILTERS
+from fusion_nodes.core.tracking import ClassBelief, Deleter, MahalanobisGate, MOfN, Tracker
+from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
+from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros import tracks as conv
+from fusion_nodes.ros.clock_jumps import ClockJumps
+from fusion_nodes.ros.convert import sec_to_stamp, stamp_to_sec
+from fusion_nodes.ros.objects import has_audience
+from fusion_nodes.ros.params import declare
+from fusion_nodes.ros.qos import output_qos, sensor_qos
+from fusion_nodes.ros.runner import run_node
+from fusion_nodes.ros.tracker_params import cross_checks, specs
+
+INPUTS = ("radar", "camera", "fused")
+
+
+def make_tracker(p: dict) -> Tracker:
+    """The tracker the parameters describe."""
+    motion = tm.ConstantVelocity(p["process_noise"]) if p["motion_model"] == "constant_velocity" \
+        else tm.ConstantTurnRate(p["process_noise"], p["yaw_noise"])
+    belief = ClassBelief(len(p["classes"]), p["class_rule"], p["class_half_life"]) if p["classes"] else None
+    return Tracker(TRACK_FILTERS[p["filter"]](motion), gate=MahalanobisGate(p["gate_probability"]),
+                   initiator=MOfN(p["confirm_hits"], p["confirm_window"]),
+                   deleter=Deleter(p["max_coast"], p["max_position_std"]), belief=belief)
+
+
+class TrackerNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("tracker_node", **kwargs)
+        self.p = declare(self, specs(), cross=cross_checks())
+        self.classes = list(self.p["classes"])
+        self.tracker = make_tracker(self.p)
+        self.queue = FrameQueue(self.p["processing_delay"])
+        self.poses = PoseHistory()
+        self.order = StampOrder()
+        self.camera = conv.CameraGeometry.from_params(self.p["camera_mount"], self.p["camera_intrinsics"])
+        r = self.p["radar_mount"]
+        self.radar_mount = conv.Mounting(np.asarray(r[:2], float), float(np.arctan2(*rpy_to_matrix(*r[3:])[1::-1, 0])))
+        self.monitors = {n: diag.InputMonitor() for n in (*INPUTS, "odometry")}
+        self.stats = defaultdict(float)
+        self.nis = defaultdict(list)
+        self.pub = self.create_publisher(TrackedObjectArray, self.p["output_topic"], output_qos())
+        self.marker_pub = self.create_publisher(MarkerArray, self.p["markers_topic"], 10) \
+            if self.p["markers_topic"] else None
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        for name in INPUTS:
+            if self.p[f"{name}_topic"]:
+                self.create_subscription(PointCloud2, self.p[f"{name}_topic"],
+                                         lambda msg, info, n=name: self._on_frame(n, msg, info), sensor_qos(10))
+        if self.p["odometry_topic"]:
+            self.create_subscription(Odometry, self.p["odometry_topic"], self._on_odom, sensor_qos(20))
+        self.clock_jumps = ClockJumps(self, self._reset)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    def _reset(self, why: str) -> None:
+        """A bag loop or clock jump: every track, queued frame and pose is from another time."""
+        self.tracker.reset()
+        self.queue.clear()
+        self.poses.clear()
+        self.order.reset()
+        for m in self.monitors.values():
+            m.restart()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _checked_stamp(self, stream: str, header) -> float:
+        stamp = stamp_to_sec(header.stamp)
+        check_stamp(stamp)
+        check_future(stamp, self._now(), self.p["max_future"])
+        self.order.check(stream, stamp)
+        return stamp
+
+    def _on_odom(self, msg: Odometry, info) -> None:
+        mon = self.monitors["odometry"]
+        mon.tick(self._now())
+        mon.delivery.note(info)
+        try:
+            stamp = self._checked_stamp("odometry", msg.header)
+            p, q = msg.pose.pose.position, msg.pose.pose.orientation
+            values = np.array([p.x, p.y, q.x, q.y, q.z, q.w])
+            if not np.all(np.isfinite(values)):
+                raise InvalidInput("non_finite", "pose has NaN or Inf")
+            if max(abs(p.x), abs(p.y)) > 1e7 or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
+                raise InvalidInput("absurd_value", "position beyond 1e7 m or quaternion far from unit")
+        except InvalidInput as exc:
+            self._drop("odometry", exc)
+            return
+        self.order.accept("odometry", stamp)
+        self.world_frame = msg.header.frame_id or "odom"
+        self.poses.add(stamp, p.x, p.y, float(quaternion_to_rpy(values[2:] / np.linalg.norm(values[2:]))[2]))
+
+    def _ego(self, stamp: float):
+        if not self.p["odometry_topic"]:
+            return (0.0, 0.0, 0.0)
+        ego = self.poses.at(stamp, self.p["pose_tolerance"])
+        if ego is None:
+            raise InvalidInput("no_ego_pose", f"no odometry pose around {stamp:.3f} s")
+        return ego
+
+    def _on_frame(self, name: str, msg: PointCloud2, info) -> None:
+        mon = self.monitors[name]
+        mon.tick(self._now())
+        mon.delivery.note(info)
+        try:
+            stamp = self._checked_stamp(name, msg.header)
+            ego = self._ego(stamp)
+            if name == "radar":
+                frame = conv.radar_frame(msg, stamp, ego, self.p, self.radar_mount, self.classes)
+            elif name == "camera":
+                frame = conv.camera_frame(msg, stamp, ego, self.p, self.camera, self.classes)
+            else:
+                frame = conv.fused_frame(msg, stamp, ego, self.p, self.classes)
+            if not self.queue.push(frame):
+                raise InvalidInput("late", f"{stamp:.3f} s is older than frames already applied "
+                                           f"(processing_delay {self.p['processing_delay']} s)")
+        except InvalidInput as exc:
+            self._drop(name, exc)
+            return
+        self.order.accept(name, stamp)
+        self._apply(self.queue.pop_ready(stamp))
+
+    def _apply(self, frames) -> None:
+        for frame in frames:
+            report = self.tracker.step(frame)
+            self.stats["frames"] += 1
+            self.stats["assigned"] += report.assigned
+            self.stats["started"] += report.started
+            self.stats["confirmed"] += report.confirmed
+            self.stats["deleted"] += report.deleted
+            self.nis[frame.sensor] += report.nis
+        if frames:
+            self._publish(frames[-1].stamp)
+
+    def _publish(self, stamp: float) -> None:
+        tracks = self.tracker.tracks()
+        frame_id = getattr(self, "world_frame", None) if self.p["odometry_topic"] else self.p["base_link_frame"]
+        header = Header(stamp=sec_to_stamp(stamp), frame_id=frame_id or "odom")
+        self.pub.publish(conv.tracked_objects(header, tracks, self.classes))
+        if self.marker_pub is not None and has_audience(self.marker_pub):
+            self.marker_pub.publish(conv.markers(header, tracks, self.classes, self.get_name()))
+
+    def _drop(self, name: str, exc: InvalidInput) -> None:
+        self.monitors[name].drop(exc.reason)
+        self.get_logger().warn(f"{name} dropped: {exc}", throttle_duration_sec=5.0)
+
+    def _publish_diagnostics(self) -> None:
+        now = self.get_clock().now()
+        t = now.nanoseconds * 1e-9
+        statuses = []
+        for name in (*INPUTS, "odometry"):
+            topic = self.p[f"{name}_topic"]
+            if topic:
+                statuses.append(diag.monitor_status(f"{self.get_name()}: {name}", topic, self.monitors[name], t,
+                                                    stale_after=max(1.0, self.p["max_coast"])))
+        counts = self.tracker.counts()
+        values = {"tracks_tentative": counts["tentative"], "tracks_confirmed": counts["confirmed"],
+                  **{f"{k}_total": int(v) for k, v in sorted(self.stats.items())},
+                  **{f"nis_per_dof.{k}": float(np.mean(v)) for k, v in sorted(self.nis.items()) if v},
+                  "queued_frames": len(self.queue), "clock_jumps_back": self.clock_jumps.jumps_back}
+        high = [k for k, v in self.nis.items() if v and np.mean(v) > 3.0]
+        level, text = (diag.WARN, f"NIS per dof above 3 for {', '.join(sorted(high))}: noise too low or "
+                       "the sensor lies") if high else (diag.OK, "ok")
+        statuses.append(diag.status(f"{self.get_name()}: tracks", self.p["output_topic"], level, text, values))
+        self.nis.clear()
+        self.diag_pub.publish(diag.array(now.to_msg(), statuses))
+
+
+def main(args=None) -> int:
+    return run_node(TrackerNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

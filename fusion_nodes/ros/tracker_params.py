@@ -1,0 +1,86 @@
+"""tracker_node parameters."""
+from __future__ import annotations
+
+from fusion_nodes.core.track_filters import TRACK_FILTERS
+from fusion_nodes.core.track_models import MOTION_MODELS
+
+from .early_fusion_params import _intrinsics
+from .params import ParamSpec, length, stamp_specs
+
+
+def _one_of(options):
+    return lambda v: None if v in options else f"one of {sorted(options)}"
+
+
+def cross_checks():
+    """At least one detection input."""
+    return [lambda p: None if any(p[k] for k in ("radar_topic", "camera_topic", "fused_topic")) else
+            "radar_topic, camera_topic and fused_topic are all empty: nothing to track"]
+
+
+def specs() -> list[ParamSpec]:
+    ro = dict(read_only=True)
+    return [
+        ParamSpec("radar_topic", "radar/clusters", "radar_node clusters (PointCloud2, base_link: x y "
+                  "doppler_mean [score_<class>]); empty: off.", **ro),
+        ParamSpec("camera_topic", "camera/detections", "camera_node detections (PointCloud2: u v width_px "
+                  "height_px [score_<class>]); empty: off.", **ro),
+        ParamSpec("fused_topic", "", "early_fusion_node objects (PointCloud2, base_link: x y "
+                  "[score_<class>]); empty: off.", **ro),
+        ParamSpec("odometry_topic", "odometry/filtered", "Ego pose (nav_msgs/Odometry) that places detections "
+                  "in its world frame; empty: tracks in base_link (a robot that does not move).", **ro),
+        ParamSpec("output_topic", "tracks", "Tracked objects (fusion_msgs/TrackedObjectArray).", **ro),
+        ParamSpec("markers_topic", "tracks/markers", "Tracks as visualization_msgs/MarkerArray (boxes, ids, "
+                  "velocity arrows); empty: off.", **ro),
+        ParamSpec("base_link_frame", "base_link", "Frame of the detections.", **ro),
+        ParamSpec("classes", ["car", "pedestrian", "cyclist", "pole"], "Class names; an input's "
+                  "score_<class> fields give the per-frame class probabilities.", **ro),
+        ParamSpec("motion_model", "constant_velocity", "constant_velocity or constant_turn_rate (CTRV).",
+                  check=_one_of(MOTION_MODELS), **ro),
+        ParamSpec("filter", "ekf", "Per-track filter: ekf or ukf (filterpy).", check=_one_of(TRACK_FILTERS), **ro),
+        ParamSpec("process_noise", 1.0, "Acceleration noise (m^2/s^3 for constant velocity, m^2/s^4 for "
+                  "CTRV).", 1e-6, 1e4, **ro),
+        ParamSpec("yaw_noise", 0.1, "CTRV yaw acceleration noise (rad^2/s^4).", 1e-6, 1e3, **ro),
+        ParamSpec("gate_probability", 0.99, "Mahalanobis gate: chi-square probability mass admitted.",
+                  0.5, 0.999999, **ro),
+        ParamSpec("confirm_hits", 3, "M of the M-of-N confirmation.", 1, 100, **ro),
+        ParamSpec("confirm_window", 5, "N of the M-of-N confirmation.", 1, 100, **ro),
+        ParamSpec("max_coast", 1.5, "A track no sensor updated for this long (s) is deleted.", 0.01, 60.0, **ro),
+        ParamSpec("max_position_std", 6.0, "A track whose position std exceeds this (m) is deleted.",
+                  0.01, 1000.0, **ro),
+        ParamSpec("class_rule", "bayes", "How per-frame class scores combine over time: bayes or average.",
+                  check=_one_of(("bayes", "average")), **ro),
+        ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
+                  0.01, 1e4, **ro),
+        ParamSpec("radar_mount", [0.0] * 6, "Transform base_link -> radar: x y z (m) roll pitch yaw (rad); "
+                  "the Doppler's line of sight starts at the radar.", check=length(6), **ro),
+        ParamSpec("radar_fov", [60.0, 0.6], "Radar coverage: max range (m), half angle (rad); tracks outside "
+                  "are not expected in its frames.", check=length(2), **ro),
+        ParamSpec("radar_position_std", 0.7, "Radar cluster centroid std (m) per axis.", 1e-3, 100.0, **ro),
+        ParamSpec("radar_doppler_std", 0.4, "Ego-compensated Doppler std (m/s).", 1e-3, 100.0, **ro),
+        ParamSpec("radar_detection_probability", 0.8, "Chance the radar detects an object in its field of "
+                  "view in a scan (track existence).", 0.01, 0.99, **ro),
+        ParamSpec("radar_use_doppler", True, "Use doppler_mean (ego-compensated by radar_node) as a range "
+                  "rate measurement.", **ro),
+        ParamSpec("camera_mount", [0.0, 0.0, 0.0, -1.5707963267948966, 0.0, -1.5707963267948966],
+                  "Transform base_link -> camera optical frame: x y z (m) roll pitch yaw (rad).",
+                  check=length(6), **ro),
+        ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera.",
+                  check=_intrinsics, **ro),
+        ParamSpec("camera_bearing_std", 0.01, "Camera bearing std (rad).", 1e-5, 1.0, **ro),
+        ParamSpec("camera_range_std", 0.2, "Monocular ground-contact range std as a fraction of the range.",
+                  1e-3, 10.0, **ro),
+        ParamSpec("camera_detection_probability", 0.4, "Chance the camera detects an object in its field of "
+                  "view in a frame (track existence).", 0.01, 0.99, **ro),
+        ParamSpec("camera_max_range", 60.0, "Camera coverage (m); farther ground contacts carry no range.",
+                  0.1, 1e4, **ro),
+        ParamSpec("fused_position_std", 0.7, "Early-fusion object position std (m) per axis.", 1e-3, 100.0, **ro),
+        ParamSpec("fused_detection_probability", 0.6, "Chance early fusion reports a located object in its "
+                  "view (track existence).", 0.01, 0.99, **ro),
+        ParamSpec("processing_delay", 0.1, "Frames wait this long (s, stamp time) so that inputs with different "
+                  "latencies are applied in stamp order; later frames are dropped as late.", 0.0, 10.0, **ro),
+        ParamSpec("pose_tolerance", 0.2, "Ego poses are held this long (s) past the newest one.", 0.0, 10.0, **ro),
+        ParamSpec("max_range", 200.0, "Detections farther than this (m) are absurd and drop the message.",
+                  1.0, 1e5, **ro),
+        *stamp_specs(),
+    ]

@@ -1,0 +1,225 @@
+"""tracker_node's messages: detection clouds -> world-frame :class:`Detections`, tracks -> messages.
+
+The one validation point of the tracker's detection inputs: a cloud that
+cannot be read, lacks its fields, or holds a non-finite or absurd value is
+refused as a whole (:class:`InvalidInput` with the reason), so the tracks
+stay as if it never came.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from fusion_msgs.msg import TrackedObject, TrackedObjectArray
+from geometry_msgs.msg import Point
+from vision_msgs.msg import ObjectHypothesis
+from visualization_msgs.msg import Marker, MarkerArray
+
+from fusion_nodes.core import track_models as tm
+from fusion_nodes.core.geometry import rpy_to_matrix, rpy_to_quaternion
+from fusion_nodes.core.tracking import Detections, FieldOfView, TrackState
+from fusion_nodes.core.validation import InvalidInput
+
+from . import pointcloud
+from .convert import sec_to_stamp
+
+
+@dataclass(frozen=True)
+class Mounting:
+    """A sensor's mount on base_link: origin ``xy`` (m), heading ``yaw`` (rad) of its forward axis."""
+
+    xy: np.ndarray
+    yaw: float
+
+    def in_world(self, ego) -> tm.SensorPose:
+        """The sensor's pose in the world frame for the ego pose ``(x, y, yaw)``."""
+        x, y, a = ego
+        c, s = np.cos(a), np.sin(a)
+        return tm.SensorPose(x + c * self.xy[0] - s * self.xy[1], y + s * self.xy[0] + c * self.xy[1], a + self.yaw)
+
+
+def to_world(xy: np.ndarray, ego) -> np.ndarray:
+    """base_link points (n x 2) into the world frame of the ego pose ``(x, y, yaw)``."""
+    x, y, a = ego
+    c, s = np.cos(a), np.sin(a)
+    return np.column_stack([x + c * xy[:, 0] - s * xy[:, 1], y + s * xy[:, 0] + c * xy[:, 1]])
+
+
+def _table(msg, required, max_range):
+    pts = pointcloud.read(msg, required=required)
+    cols = {k: np.asarray(pts[k], float) for k in pts.dtype.names}
+    for k in required:
+        if not np.all(np.isfinite(cols[k])):
+            raise InvalidInput("non_finite", f"{k} has NaN or Inf")
+    for k in ("x", "y"):
+        if k in required and np.any(np.abs(cols[k]) > max_range):
+            raise InvalidInput("absurd_value", f"{k} beyond {max_range} m")
+    return cols
+
+
+def class_scores(cols: dict, classes) -> np.ndarray | None:
+    """The ``score_<class>`` columns as rows (n x C), None when the input does not classify (or is invalid)."""
+    if not all(f"score_{c}" in cols for c in classes):
+        return None
+    S = np.column_stack([cols[f"score_{c}"] for c in classes]) if len(classes) else None
+    if S is None or not np.all(np.isfinite(S)) or np.any(S < 0):
+        return None
+    return S
+
+
+def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
+    """radar_node clusters as world-frame position (+ Doppler) measurements."""
+    need = ["x", "y"] + (["doppler_mean"] if p["radar_use_doppler"] else [])
+    cols = _table(msg, need, p["max_range"])
+    xy = to_world(np.column_stack([cols["x"], cols["y"]]), ego)
+    if p["radar_use_doppler"] and np.any(np.abs(cols["doppler_mean"]) > 150.0):
+        raise InvalidInput("absurd_value", "doppler_mean beyond 150 m/s")
+    model = tm.PositionDoppler() if p["radar_use_doppler"] else tm.Position()
+    z = np.column_stack([xy, cols["doppler_mean"]]) if p["radar_use_doppler"] else xy
+    var = [p["radar_position_std"] ** 2] * 2 + ([p["radar_doppler_std"] ** 2] if p["radar_use_doppler"] else [])
+    R = np.broadcast_to(np.diag(var), (len(z), model.dim, model.dim)).copy()
+    size = np.column_stack([cols["extent_x"], cols["extent_y"]]) if "extent_x" in cols and "extent_y" in cols \
+        else None
+    return Detections(stamp, "radar", model, mount.in_world(ego), z, R, class_scores(cols, classes), size,
+                      FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"])
+
+
+@dataclass(frozen=True)
+class CameraGeometry:
+    """Camera intrinsics and mount: pixel rays in base_link, ground-contact ranges."""
+
+    K: np.ndarray
+    R: np.ndarray                   # optical -> base_link rotation
+    t: np.ndarray                   # optical origin in base_link (m)
+    width: float
+
+    @classmethod
+    def from_params(cls, mount, intrinsics) -> "CameraGeometry":
+        fx, fy, cx, cy = intrinsics
+        return cls(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), rpy_to_matrix(*mount[3:]),
+                   np.asarray(mount[:3], float), 2 * cx)
+
+    @property
+    def mounting(self) -> Mounting:
+        forward = self.R[:, 2]
+        return Mounting(self.t[:2], float(np.arctan2(forward[1], forward[0])))
+
+    @property
+    def half_angle(self) -> float:
+        return float(np.arctan2(self.width / 2, self.K[0, 0]))
+
+    def rays(self, u, v) -> np.ndarray:
+        """Unit-free rays (n x 3, base_link) through pixels ``u, v``."""
+        pix = np.column_stack([u, v, np.ones(len(u))])
+        return np.linalg.solve(self.K, pix.T).T @ self.R.T
+
+
+def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections:
+    """camera_node detections as bearing + monocular ground-contact range measurements.
+
+    Bearing: the ray through the box centre, measured from the camera's
+    forward axis. Range: where the ray through the middle of the box's bottom
+    edge meets the ground plane (base_link z = 0); a ray at or above the
+    horizon, or beyond ``camera_max_range``, carries no range
+    (:data:`~fusion_nodes.core.track_models.NO_RANGE_VARIANCE`).
+    """
+    cols = _table(msg, ["u", "v", "width_px", "height_px"], 1e6)
+    if np.any(cols["width_px"] < 0) or np.any(cols["height_px"] < 0):
+        raise InvalidInput("absurd_value", "negative box size")
+    mount = cam.mounting
+    centre = cam.rays(cols["u"], cols["v"])
+    bearing = np.angle(np.exp(1j * (np.arctan2(centre[:, 1], centre[:, 0]) - mount.yaw)))
+    bottom = cam.rays(cols["u"], cols["v"] + cols["height_px"] / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(bottom[:, 2] < -1e-6, -cam.t[2] / bottom[:, 2], np.nan)
+    rng = np.hypot(s * bottom[:, 0], s * bottom[:, 1])
+    ok = np.isfinite(rng) & (rng <= p["camera_max_range"])
+    z = np.column_stack([bearing, np.where(ok, rng, 0.0)])
+    R = np.zeros((len(z), 2, 2))
+    R[:, 0, 0] = p["camera_bearing_std"] ** 2
+    R[:, 1, 1] = np.where(ok, (p["camera_range_std"] * np.where(ok, rng, 1.0)) ** 2, tm.NO_RANGE_VARIANCE)
+    return Detections(stamp, "camera", tm.BearingRange(), mount.in_world(ego), z, R, class_scores(cols, classes),
+                      None, FieldOfView(p["camera_max_range"], cam.half_angle),
+                      detection_probability=p["camera_detection_probability"])
+
+
+def fused_frame(msg, stamp, ego, p, classes) -> Detections:
+    """early_fusion_node objects with a position (camera-only ones carry none and are left out)."""
+    pts = pointcloud.read(msg, required=["x", "y"])
+    cols = {k: np.asarray(pts[k], float) for k in pts.dtype.names}
+    located = np.isfinite(cols["x"]) & np.isfinite(cols["y"])
+    if np.any(np.isinf(cols["x"]) | np.isinf(cols["y"])):
+        raise InvalidInput("non_finite", "x or y is infinite")
+    cols = {k: v[located] for k, v in cols.items()}
+    if np.any(np.abs(cols["x"]) > p["max_range"]) or np.any(np.abs(cols["y"]) > p["max_range"]):
+        raise InvalidInput("absurd_value", f"x or y beyond {p['max_range']} m")
+    z = to_world(np.column_stack([cols["x"], cols["y"]]), ego)
+    R = np.broadcast_to(np.eye(2) * p["fused_position_std"] ** 2, (len(z), 2, 2)).copy()
+    return Detections(stamp, "fused", tm.Position(), tm.SensorPose(*ego), z, R, class_scores(cols, classes),
+                      detection_probability=p["fused_detection_probability"])
+
+
+def _duration(seconds: float) -> Duration:
+    seconds = max(seconds, 0.0)
+    return Duration(sec=int(seconds), nanosec=int((seconds % 1) * 1e9))
+
+
+def tracked_objects(header, tracks: list[TrackState], classes) -> TrackedObjectArray:
+    """Tracks as ``fusion_msgs/TrackedObjectArray`` (position / velocity covariances, -1 where unknown)."""
+    out = TrackedObjectArray(header=header)
+    for t in tracks:
+        o = TrackedObject(id=t.id, status=TrackedObject.STATUS_CONFIRMED if t.status == "confirmed"
+                          else TrackedObject.STATUS_TENTATIVE, existence_probability=t.existence)
+        o.pose.pose.position.x, o.pose.pose.position.y = float(t.k[0]), float(t.k[1])
+        heading = float(np.arctan2(t.k[3], t.k[2]))
+        q = rpy_to_quaternion(0.0, 0.0, heading)
+        o.pose.pose.orientation.x, o.pose.pose.orientation.y = float(q[0]), float(q[1])
+        o.pose.pose.orientation.z, o.pose.pose.orientation.w = float(q[2]), float(q[3])
+        o.pose.covariance = _cov6(t.P[:2, :2])
+        o.twist.twist.linear.x, o.twist.twist.linear.y = float(t.k[2]), float(t.k[3])
+        o.twist.covariance = _cov6(t.P[2:, 2:])
+        if t.size is not None:
+            o.size.x, o.size.y = float(t.size[0]), float(t.size[1])
+        if t.classes is not None:
+            order = np.argsort(-t.classes)
+            o.classes = [ObjectHypothesis(class_id=classes[i], score=float(t.classes[i])) for i in order]
+        o.age = _duration(t.age)
+        o.last_update = sec_to_stamp(t.stamp)
+        o.sensors = list(t.sensors)
+        out.objects.append(o)
+    return out
+
+
+def _cov6(block: np.ndarray) -> np.ndarray:
+    """A 6 x 6 row-major covariance with the x y block known, z and the angular part unknown (-1)."""
+    c = np.zeros((6, 6))
+    c[:2, :2] = block
+    c[2, 2] = c[3, 3] = c[4, 4] = c[5, 5] = -1.0
+    return c.ravel()
+
+
+def markers(header, tracks: list[TrackState], classes, ns: str, lifetime: float = 0.5) -> MarkerArray:
+    """A box, an id / class text and a velocity arrow (1 s of motion) per track, after a DELETEALL."""
+    out = MarkerArray(markers=[Marker(header=header, ns=ns, action=Marker.DELETEALL)])
+    life = _duration(lifetime)
+    for t in tracks:
+        box = Marker(header=header, ns=ns, id=3 * t.id, type=Marker.CUBE, action=Marker.ADD, lifetime=life)
+        box.pose.position.x, box.pose.position.y, box.pose.position.z = float(t.k[0]), float(t.k[1]), 0.75
+        box.pose.orientation.w = 1.0
+        size = t.size if t.size is not None else (0.5, 0.5)
+        box.scale.x, box.scale.y, box.scale.z = max(float(size[0]), 0.2), max(float(size[1]), 0.2), 1.5
+        box.color.r, box.color.g, box.color.b, box.color.a = 0.2, 0.6, 0.9, 0.5
+        label = classes[int(np.argmax(t.classes))] if t.classes is not None else ""
+        text = Marker(header=header, ns=ns, id=3 * t.id + 1, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
+                      lifetime=life, text=f"#{t.id} {label}".strip())
+        text.pose.position.x, text.pose.position.y, text.pose.position.z = float(t.k[0]), float(t.k[1]), 2.0
+        text.pose.orientation.w, text.scale.z = 1.0, 0.5
+        text.color.r = text.color.g = text.color.b = text.color.a = 1.0
+        arrow = Marker(header=header, ns=ns, id=3 * t.id + 2, type=Marker.ARROW, action=Marker.ADD, lifetime=life)
+        arrow.points = [Point(x=float(t.k[0]), y=float(t.k[1]), z=0.75),
+                        Point(x=float(t.k[0] + t.k[2]), y=float(t.k[1] + t.k[3]), z=0.75)]
+        arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.1, 0.2, 0.2
+        arrow.color.g = arrow.color.a = 1.0
+        out.markers += [box, text, arrow]
+    return out
