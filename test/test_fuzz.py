@@ -474,3 +474,40 @@ def test_fuzz_early_fusion_node(tmp_path_factory):
         check(tmp_path_factory.mktemp("e"), "early_fusion_node", PARAMS, early_clean(), garbage, positions,
               lambda n: sum(sum(i.monitor.dropped.values()) for i in n.inputs.values()))
     prop()
+
+
+TRACKER = {"radar_topic": "/r", "camera_topic": "", "odometry_topic": "", "output_topic": "/tracks",
+           "markers_topic": "", "radar_mount": [2.0, 0.0, 0.5, 0.0, 0.0, 0.0], "processing_delay": 0.0}
+
+
+def tracker_clean():
+    out = []
+    for k in range(10):
+        t = 50.0 + 0.1 * k
+        cols = {"x": np.array([10.0 + 0.1 * k, 20.0]), "y": np.array([0.0, 5.0 - 0.2 * k]),
+                "doppler_mean": np.array([1.0, -0.5])}
+        out.append(("/r", int(t * 1e9), pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))))
+    return out
+
+
+@st.composite
+def bad_cluster_values(draw, t):
+    """A well-formed cluster cloud whose values are impossible: NaN / Inf / absurd positions or Dopplers."""
+    n = draw(st.integers(1, 4))
+    cols = {k: np.asarray(draw(st.lists(st.floats(-40, 40), min_size=n, max_size=n)), float)
+            for k in ("x", "y", "doppler_mean")}
+    cols[draw(st.sampled_from(["x", "y", "doppler_mean"]))][draw(st.integers(0, n - 1))] = draw(ABSURD)
+    return pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))
+
+
+def test_fuzz_tracker_node(tmp_path_factory):
+    clean = tracker_clean()
+
+    @FUZZ
+    @given(garbage=st.lists(st.one_of(bad_cloud(50.45, required=("x", "y", "doppler_mean")),
+                                      bad_cluster_values(50.45)), min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(0, len(clean) - 1)) for _ in garbage]
+        check(tmp_path_factory.mktemp("t"), "tracker_node", TRACKER, tracker_clean(), [("/r", g) for g in garbage],
+              positions, lambda n: sum(n.monitors["radar"].dropped.values()))
+    prop()

@@ -269,9 +269,9 @@ class Tracker:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every track (a bag loop, a clock jump back)."""
+        """Forget every track (a bag loop, a clock jump back); ids go on counting, so none is reused."""
         self._tracks: list[_Track] = []
-        self._next_id = 1
+        self._next_id = getattr(self, "_next_id", 1)
         self.stamp = -np.inf
 
     def step(self, frame: Detections) -> FrameReport:
