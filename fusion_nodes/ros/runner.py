@@ -18,8 +18,9 @@ def run_node(node_class, args=None) -> int:
 
     The first SIGINT or SIGTERM (:mod:`fusion_nodes.ros.stopping`) asks the
     spin loop to stop; it ends within ``_POLL`` s, the node is destroyed and
-    the process exits 0. A request during start-up is honoured as soon as the
-    node is built. Later signals are absorbed; the stopping deadline bounds
+    the process exits 0. A request during the start-up imports exits 0 at once
+    (nothing to clean up yet); one while rclpy starts and the node is built is
+    honoured as soon as the node is built. Later signals are absorbed; the stopping deadline bounds
     the exit.
 
     Returns 2 (after logging the reasons) when the start-up parameters are
@@ -28,6 +29,7 @@ def run_node(node_class, args=None) -> int:
     stop = stopping.install()
     if stop.is_set():
         return 0
+    stopping.entering_ros()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         try:

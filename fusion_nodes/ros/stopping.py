@@ -14,11 +14,14 @@ reset: :func:`finish`). Instead the first request arms ``faulthandler``'s watchd
 stuck in a C call, until faulthandler itself is finalised): if the process has
 not exited ``EXIT_DEADLINE`` s later, it prints every thread's stack to
 stderr and exits 1 — a clear trace of what hung, well before ``ros2
-launch`` escalates to SIGTERM (5 s) and SIGKILL.
+launch`` escalates to SIGTERM (5 s) and SIGKILL. A request that comes while
+the start-up imports still run (before :func:`entering_ros`) exits 0 at once:
+there is nothing to clean up yet, and imports can outlast the deadline.
 """
 from __future__ import annotations
 
 import faulthandler
+import os
 import signal
 import threading
 
@@ -27,9 +30,15 @@ EXIT_DEADLINE = 4.0
 
 _stop = threading.Event()
 _installed = False
+_in_ros = False       # True once rclpy is initialised: from then on a stop has things to clean up
 
 
 def _request(*_) -> None:
+    if not _in_ros:
+        # Still in the start-up imports: no participant, no file, nothing to clean up. Exiting now
+        # is the clean stop; waiting for imports that take seconds on a loaded machine would run
+        # into the deadline below and end with exit 1.
+        os._exit(0)
     if not _stop.is_set():
         _stop.set()
         faulthandler.dump_traceback_later(EXIT_DEADLINE, exit=True)
@@ -43,6 +52,12 @@ def install() -> threading.Event:
             signal.signal(s, _request)
         _installed = True
     return _stop
+
+
+def entering_ros() -> None:
+    """Mark the end of the start-up imports: later stop requests go through the event and the deadline."""
+    global _in_ros
+    _in_ros = True
 
 
 def finish() -> None:
