@@ -37,6 +37,8 @@ START = [
     ("imu_gps_node", {}, {"datum": [math.nan, 0.0, 0.0]}, "NaN or Inf"),
     ("early_fusion_node", EARLY, {"camera_intrinsics": [math.nan, 500.0, 320.0, 240.0]}, "NaN or Inf"),
     ("early_fusion_node", EARLY, {"camera_mount": []}, "empty list"),
+    ("tracker_node", {}, {"camera_initiates": False, "radar_topic": ""}, "no track would ever start"),
+    ("tracker_node", {}, {"publish_existence": 0.001, "delete_existence": 0.01}, "below delete_existence"),
 ]
 
 

@@ -8,7 +8,8 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import EkfTrackFilter, UkfTrackFilter
 from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, gospa, ospa
-from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, FieldOfView, MOfN, Tracker)
+from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, ExistenceConfirmation, FieldOfView, MOfN,
+                                        Tracker)
 
 SENSOR = tm.SensorPose(1.0, -2.0, 0.3)
 
@@ -190,6 +191,53 @@ def test_pose_history_interpolates_and_wraps_yaw():
     assert h.at(2.05, 0.1)[0] == 2.0 and h.at(3.0, 0.1) is None
 
 
+def _two_sensor_frames(steps=60):
+    """One object at (20, 0) seen by a radar at 10 Hz and missed by a 20 Hz camera (two frames per radar's)."""
+    rng = np.random.default_rng(9)
+    for i in range(steps):
+        t = 0.05 * i
+        if i % 3 == 0:
+            z = np.array([[20.0, 0.0]]) + rng.normal(0, 0.3, (1, 2))
+            yield Detections(t, "radar", tm.Position(), tm.SensorPose(), z, np.eye(2)[None] * 0.09,
+                             detection_probability=0.8)
+        else:
+            yield Detections(t, "camera", tm.BearingRange(), tm.SensorPose(), np.zeros((0, 2)), np.zeros((0, 2, 2)),
+                             initiates=False, detection_probability=0.15)
+
+
+def test_existence_confirmation_weighs_each_sensors_misses_where_m_of_n_cannot():
+    """Two of every three frames are camera misses: M-of-N (3 of 5) gives the object up, existence
+    (each miss weighed by the camera's low detection probability) confirms it."""
+    m_of_n = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), initiator=MOfN(3, 5))
+    existence = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), initiator=ExistenceConfirmation(0.99))
+    for f in _two_sensor_frames():
+        m_of_n.step(f)
+        existence.step(f)
+    assert m_of_n.tracks() == []
+    (track,) = existence.tracks()
+    assert track.existence >= 0.99 and np.hypot(*(track.k[:2] - [20.0, 0.0])) < 0.5
+    rule = ExistenceConfirmation(0.95, give_up=0.1)
+    assert [rule.status(deque(), p) for p in (0.97, 0.5, 0.05)] == [CONFIRMED, "tentative", None]
+
+
+def test_a_track_below_the_publishing_existence_is_hidden_but_keeps_its_id():
+    tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)))
+    frames = [f for f, _, _ in _scene(6, steps=20, clutter=0)]
+    for f in frames:
+        tracker.step(f)
+    ids = {t.id for t in tracker.tracks()}
+    empty = Detections(frames[-1].stamp + 0.1, "radar", frames[0].model, tm.SensorPose(), np.zeros((0, 3)),
+                       np.zeros((0, 3, 3)))
+    tracker.step(empty)                                            # a missed scan: existence drops
+    low = min(t.existence for t in tracker.tracks())
+    assert tracker.tracks(min_existence=low + 1e-9) != tracker.tracks() and len(ids) == 2
+    for f in _scene(6, steps=23, clutter=0):
+        pass
+    later = Detections(frames[-1].stamp + 0.2, "radar", frames[0].model, tm.SensorPose(), f[0].z, f[0].R)
+    tracker.step(later)                                            # seen again: the same ids come back
+    assert {t.id for t in tracker.tracks(min_existence=0.5)} == ids
+
+
 def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
     """fusion_nodes.tools.track_eval on a hand-made bag: one object, one track 0.5 m off, then a second track."""
     from fusion_msgs.msg import TrackedObject, TrackedObjectArray
@@ -207,6 +255,7 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
         o.pose.pose.position.x, o.pose.pose.position.y, o.twist.twist.linear.x = x, y, vx
         return o
 
+    heading = 0.4        # the robot's true heading in the map; its odom frame started along it
     with BagWriter(tmp_path / "bag") as w:
         for k in range(10):
             t = 100.0 + 0.1 * k
@@ -214,15 +263,25 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
             odom = Odometry(header=Header(stamp=sec_to_stamp(t), frame_id="odom"))
             odom.pose.pose.position.x, odom.pose.pose.orientation.w = 1.0 * k * 0.1, 1.0   # ego drives at 1 m/s
             w.write("/odometry/filtered", odom, ns)
+            true = Odometry(header=Header(stamp=sec_to_stamp(t), frame_id="map"))
+            true.pose.pose.orientation.z, true.pose.pose.orientation.w = np.sin(heading / 2), np.cos(heading / 2)
+            w.write("/ground_truth/odom", true, ns)
             objs = [track(7, 10.0 + 2.0 * 0.1 * k, 0.5, 2.0)] + ([track(8, 30.0, 0.0, 0.0)] if k >= 5 else [])
             w.write("/tracks", TrackedObjectArray(header=Header(stamp=sec_to_stamp(t), frame_id="odom"),
                                                   objects=objs), ns)
             base_x = 10.0 + 2.0 * 0.1 * k - 0.1 * k                    # the object in base_link
-            cols = {k_: np.array([v]) for k_, v in dict(x=base_x, y=0.0, vx=2.0, vy=0.0, object_id=3.0).items()}
+            # truth velocity in map axes: 2 m/s along the robot's heading, i.e. along odom x
+            vx, vy = 2.0 * np.cos(heading), 2.0 * np.sin(heading)
+            cols = {k_: np.array([v]) for k_, v in dict(x=base_x, y=0.0, vx=vx, vy=vy, object_id=3.0).items()}
             w.write("/ground_truth/objects", pointcloud.write(PointCloud2(), cols, Header(stamp=sec_to_stamp(t))),
                     ns + 1)
+            w.write("/objects", pointcloud.write(PointCloud2(), cols, Header(stamp=sec_to_stamp(t))), ns)
     s = evaluate(tmp_path / "bag")
     assert s["objects"] == 1 and s["tracks"] == 2 and s["false_tracks"] == 1
-    assert s["position_rmse"] == pytest.approx(0.5) and s["velocity_rmse"] == pytest.approx(0.0, abs=1e-9)
+    assert s["position_rmse"] == pytest.approx(0.5) and s["velocity_rmse"] == pytest.approx(0.0, abs=1e-6)
     assert s["id_switches"] == 0 and s["recall"] == 1.0
     assert s["mota"] == pytest.approx(1 - 5 / 10)                  # five frames with one false track
+    # the same object list scored per frame (no identity): every message's objects are new tracks
+    frame = evaluate(tmp_path / "bag", "/objects", per_frame=True)
+    assert frame["id_switches"] == 9 and frame["position_rmse"] == pytest.approx(0.0, abs=1e-9)
+    assert frame["velocity_rmse"] != frame["velocity_rmse"]         # NaN: a per-frame list has no velocity

@@ -9,9 +9,12 @@ rejected measurement never touches a track.
 """
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
+
 import numpy as np
 from filterpy.kalman import ExtendedKalmanFilter, MerweScaledSigmaPoints, unscented_transform
+from scipy.linalg import LinAlgWarning
 
 from .track_models import MeasurementModel, MotionModel, SensorPose
 
@@ -52,8 +55,13 @@ class EkfTrackFilter(TrackFilter):
         ekf = self._ekf
         ekf.x, ekf.P = np.asarray(x, float).copy(), np.asarray(P, float).copy()
         zhat, H = measurement_jacobian(self.motion, model, ekf.x[None], sensor)
-        ekf.update(np.asarray(z, float), HJacobian=lambda _x: H[0], Hx=lambda _x: zhat[0], R=R,
-                   residual=model.residual)
+        with warnings.catch_warnings():
+            # A camera detection without a range carries NO_RANGE_VARIANCE (1e12) on purpose: S's
+            # condition number is then ~1e14 by design, and its inverse is still exact to working
+            # precision (the huge entry is diagonal and dominates its row), so the warning says nothing.
+            warnings.simplefilter("ignore", LinAlgWarning)
+            ekf.update(np.asarray(z, float), HJacobian=lambda _x: H[0], Hx=lambda _x: zhat[0], R=R,
+                       residual=model.residual)
         return self.motion.normalise(ekf.x), 0.5 * (ekf.P + ekf.P.T)
 
 

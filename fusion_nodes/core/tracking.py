@@ -9,7 +9,8 @@ role                      component                     verb
 per-track filter          :mod:`.track_filters`         ``predict`` / ``update``
 gater                     :class:`MahalanobisGate`      ``admits(d2, dof)``
 data associator           :class:`NearestNeighbour`     ``assign(d2, log_det, admitted)``
-initiator                 :class:`MOfN`                 ``status(hits)``
+initiator                 :class:`MOfN`,                ``status(hits, existence)``
+                          :class:`ExistenceConfirmation`
 existence                 :class:`Existence`            ``revise(p, hit, dt)``
 deleter                   :class:`Deleter`              ``expired(track, now)``
 class belief              :class:`ClassBelief`          ``fuse(belief, scores, weight, dt)``
@@ -165,11 +166,34 @@ class MOfN:
     m: int = 3
     n: int = 5
 
-    def status(self, hits: deque) -> Optional[str]:
-        """CONFIRMED, TENTATIVE, or None (cannot be confirmed any more)."""
+    def status(self, hits: deque, existence: float = 1.0) -> Optional[str]:
+        """CONFIRMED, TENTATIVE, or None (cannot be confirmed any more); ``existence`` is not used."""
         if sum(hits) >= self.m:
             return CONFIRMED
         return TENTATIVE if hits.count(False) <= self.n - self.m else None
+
+
+@dataclass(frozen=True)
+class ExistenceConfirmation:
+    """Confirm a tentative track once its existence probability reaches ``confirm``; give it up below
+    ``give_up`` (IPDA-style confirmation).
+
+    With several sensors M-of-N counts every frame alike, so a sensor that
+    sees an object in one frame of four (a camera behind a segmenter) fills
+    the window with misses and real objects fail confirmation. Existence
+    weighs each hit and miss by its own sensor's detection probability
+    (:class:`Existence`), which is the multi-sensor form of the same test.
+    ``n`` is the length of the hit history kept (reported, not decisive).
+    """
+
+    confirm: float = 0.95
+    give_up: float = 0.1
+    n: int = 5
+
+    def status(self, hits: deque, existence: float = 1.0) -> Optional[str]:
+        if existence >= self.confirm:
+            return CONFIRMED
+        return TENTATIVE if existence >= self.give_up else None
 
 
 @dataclass(frozen=True)
@@ -364,7 +388,7 @@ class Tracker:
         keep, confirmed = [], 0
         for t in self._tracks:
             if t.status == TENTATIVE:
-                status = self.initiator.status(t.hits)
+                status = self.initiator.status(t.hits, t.existence)
                 if status is None:
                     continue
                 if status == CONFIRMED:
@@ -381,11 +405,17 @@ class Tracker:
         m = self.filter.motion
         return m.kinematics(t.x[None])[0], m.kinematics_jacobian(t.x[None])[0]
 
-    def tracks(self, at: Optional[float] = None, confirmed_only: bool = True) -> list[TrackState]:
-        """The tracks, predicted to ``at`` (s; default: the last frame) without changing them."""
+    def tracks(self, at: Optional[float] = None, confirmed_only: bool = True,
+               min_existence: float = 0.0) -> list[TrackState]:
+        """The tracks, predicted to ``at`` (s; default: the last frame) without changing them.
+
+        ``min_existence`` hides tracks below that existence probability without deleting them
+        (IPDA-style: a track is reported above one threshold and terminated below a lower one, so a
+        few missed scans hide an object for a moment instead of restarting it under a new id).
+        """
         out = []
         for t in self._tracks:
-            if confirmed_only and t.status != CONFIRMED:
+            if (confirmed_only and t.status != CONFIRMED) or t.existence < min_existence:
                 continue
             x, P = self.filter.predict(t.x, t.P, (at - t.stamp) if at is not None else 0.0)
             m = self.filter.motion

@@ -27,7 +27,7 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_matrix
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
-from fusion_nodes.core.tracking import ClassBelief, Deleter, MahalanobisGate, MOfN, Tracker
+from fusion_nodes.core.tracking import ClassBelief, Deleter, ExistenceConfirmation, MahalanobisGate, MOfN, Tracker
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import tracks as conv
@@ -48,8 +48,9 @@ def make_tracker(p: dict) -> Tracker:
         else tm.ConstantTurnRate(p["process_noise"], p["yaw_noise"])
     belief = ClassBelief(len(p["classes"]), p["class_rule"], p["class_half_life"]) if p["classes"] else None
     return Tracker(TRACK_FILTERS[p["filter"]](motion), gate=MahalanobisGate(p["gate_probability"]),
-                   initiator=MOfN(p["confirm_hits"], p["confirm_window"]),
-                   deleter=Deleter(p["max_coast"], p["max_position_std"]), belief=belief)
+                   initiator=MOfN(p["confirm_hits"], p["confirm_window"]) if p["confirmation"] == "m_of_n"
+                   else ExistenceConfirmation(p["confirm_existence"], n=p["confirm_window"]),
+                   deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief)
 
 
 class TrackerNode(Node):
@@ -161,7 +162,7 @@ class TrackerNode(Node):
             self._publish(frames[-1].stamp)
 
     def _publish(self, stamp: float) -> None:
-        tracks = self.tracker.tracks()
+        tracks = self.tracker.tracks(min_existence=self.p["publish_existence"])
         frame_id = getattr(self, "world_frame", None) if self.p["odometry_topic"] else self.p["base_link_frame"]
         header = Header(stamp=sec_to_stamp(stamp), frame_id=frame_id or "odom")
         self.pub.publish(conv.tracked_objects(header, tracks, self.classes))

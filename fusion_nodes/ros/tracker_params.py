@@ -13,9 +13,13 @@ def _one_of(options):
 
 
 def cross_checks():
-    """At least one detection input."""
+    """At least one detection input, and one that starts tracks."""
     return [lambda p: None if any(p[k] for k in ("radar_topic", "camera_topic", "fused_topic")) else
-            "radar_topic, camera_topic and fused_topic are all empty: nothing to track"]
+            "radar_topic, camera_topic and fused_topic are all empty: nothing to track",
+            lambda p: None if p["radar_topic"] or p["fused_topic"] or p["camera_initiates"] or not p["camera_topic"]
+            else "camera_initiates is false and camera_topic is the only input: no track would ever start",
+            lambda p: None if p["publish_existence"] >= p["delete_existence"] else
+            "publish_existence is below delete_existence: deleted tracks cannot be published"]
 
 
 def specs() -> list[ParamSpec]:
@@ -43,11 +47,22 @@ def specs() -> list[ParamSpec]:
         ParamSpec("yaw_noise", 0.1, "CTRV yaw acceleration noise (rad^2/s^4).", 1e-6, 1e3, **ro),
         ParamSpec("gate_probability", 0.99, "Mahalanobis gate: chi-square probability mass admitted.",
                   0.5, 0.999999, **ro),
+        ParamSpec("confirmation", "m_of_n", "How a tentative track is confirmed: m_of_n (confirm_hits of its "
+                  "first confirm_window frames are hits) or existence (its existence probability reaches "
+                  "confirm_existence; weighs each sensor by its detection probability).",
+                  check=_one_of(("m_of_n", "existence")), **ro),
+        ParamSpec("confirm_existence", 0.95, "confirmation existence: the existence probability that confirms.",
+                  0.01, 0.999999, **ro),
         ParamSpec("confirm_hits", 3, "M of the M-of-N confirmation.", 1, 100, **ro),
         ParamSpec("confirm_window", 5, "N of the M-of-N confirmation.", 1, 100, **ro),
         ParamSpec("max_coast", 1.5, "A track no sensor updated for this long (s) is deleted.", 0.01, 60.0, **ro),
         ParamSpec("max_position_std", 6.0, "A track whose position std exceeds this (m) is deleted.",
                   0.01, 1000.0, **ro),
+        ParamSpec("delete_existence", 0.01, "A track whose existence probability falls below this is deleted.",
+                  1e-6, 0.99, **ro),
+        ParamSpec("publish_existence", 0.5, "Confirmed tracks are published while their existence probability "
+                  "is at least this (>= delete_existence); below it they are kept, unpublished, under their id.",
+                  0.0, 1.0, **ro),
         ParamSpec("class_rule", "bayes", "How per-frame class scores combine over time: bayes or average.",
                   check=_one_of(("bayes", "average")), **ro),
         ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
@@ -67,11 +82,17 @@ def specs() -> list[ParamSpec]:
                   check=length(6), **ro),
         ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera.",
                   check=_intrinsics, **ro),
-        ParamSpec("camera_bearing_std", 0.01, "Camera bearing std (rad).", 1e-5, 1.0, **ro),
+        ParamSpec("camera_bearing_std", 0.01, "Camera bearing std (rad) of a point-like object.", 1e-5, 1.0, **ro),
+        ParamSpec("camera_bearing_width_factor", 0.1, "Bearing std grows with the box: std = hypot("
+                  "camera_bearing_std, factor * box angular width), since a wide box's centre need not be "
+                  "the object's (oblique cars, partial occlusion).", 0.0, 10.0, **ro),
         ParamSpec("camera_range_std", 0.2, "Monocular ground-contact range std as a fraction of the range.",
                   1e-3, 10.0, **ro),
         ParamSpec("camera_detection_probability", 0.4, "Chance the camera detects an object in its field of "
                   "view in a frame (track existence).", 0.01, 0.99, **ro),
+        ParamSpec("camera_initiates", True, "Camera detections outside every track's gate start tracks; false: "
+                  "the camera only updates tracks another input started (its monocular range is too poor to "
+                  "place a new track well).", **ro),
         ParamSpec("camera_max_range", 60.0, "Camera coverage (m); farther ground contacts carry no range.",
                   0.1, 1e4, **ro),
         ParamSpec("fused_position_std", 0.7, "Early-fusion object position std (m) per axis.", 1e-3, 100.0, **ro),

@@ -119,7 +119,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     """camera_node detections as bearing + monocular ground-contact range measurements.
 
     Bearing: the ray through the box centre, measured from the camera's
-    forward axis. Range: where the ray through the middle of the box's bottom
+    forward axis, with std ``hypot(camera_bearing_std, camera_bearing_width_factor * w / fx)``
+    for a box ``w`` px wide. Range: where the ray through the middle of the box's bottom
     edge meets the ground plane (base_link z = 0); a ray at or above the
     horizon, or beyond ``camera_max_range``, carries no range
     (:data:`~fusion_nodes.core.track_models.NO_RANGE_VARIANCE`).
@@ -137,10 +138,11 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     ok = np.isfinite(rng) & (rng <= p["camera_max_range"])
     z = np.column_stack([bearing, np.where(ok, rng, 0.0)])
     R = np.zeros((len(z), 2, 2))
-    R[:, 0, 0] = p["camera_bearing_std"] ** 2
+    angular_width = cols["width_px"] / cam.K[0, 0]
+    R[:, 0, 0] = p["camera_bearing_std"] ** 2 + (p["camera_bearing_width_factor"] * angular_width) ** 2
     R[:, 1, 1] = np.where(ok, (p["camera_range_std"] * np.where(ok, rng, 1.0)) ** 2, tm.NO_RANGE_VARIANCE)
     return Detections(stamp, "camera", tm.BearingRange(), mount.in_world(ego), z, R, class_scores(cols, classes),
-                      None, FieldOfView(p["camera_max_range"], cam.half_angle),
+                      None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
                       detection_probability=p["camera_detection_probability"])
 
 
