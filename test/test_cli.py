@@ -25,6 +25,26 @@ def test_sim_offline_eval(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 10_000
 
 
+def test_tracking_evaluation_from_the_command_line(tmp_path):
+    """fusion sim (tracking scenario) -> fusion eval --tracking: one row per tracker input and the per-frame
+    baseline; a tracker beats the per-frame object list it could have been, and the radar tracks are real."""
+    from conftest import REPO
+    sim = tmp_path / "drive.mcap"
+    run("sim", "--perception", "--scenario", REPO / "config" / "tracking_scenario.yaml", "--duration", "14",
+        "--out", sim)
+    table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--out", tmp_path / "work")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines()[2:]}
+    assert set(rows) == {"radar only", "camera only", "radar + camera", "early-fused objects",
+                         "early fusion per frame (no tracker)"}
+    gospa, mota, idsw = ({k: float(v[i]) for k, v in rows.items()} for i in (0, 1, 3))
+    per_frame = "early fusion per frame (no tracker)"
+    assert mota["radar + camera"] > mota[per_frame] and gospa["radar + camera"] < gospa[per_frame]
+    assert idsw[per_frame] > 10 * max(idsw["radar + camera"], 1.0)
+    assert mota["radar only"] > 0.3 and rows[per_frame][5] == "n/a"      # no velocity without a tracker
+    assert (tmp_path / "work" / "tracks.mcap").exists()
+
+
 def _subparsers():
     import argparse
     from fusion_nodes.tools.cli import parser

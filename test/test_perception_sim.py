@@ -1,5 +1,6 @@
 """Perception simulator: deterministic, every sensor present, radar_node runs over it."""
 import numpy as np
+import pytest
 
 from conftest import REPO
 from fusion_nodes.ros import pointcloud
@@ -42,3 +43,31 @@ def test_radar_node_clusters_the_simulated_radar(tmp_path):
     assert np.mean([len(c) for c in clusters]) >= 3
     moving = np.concatenate([c["moving"] for c in clusters])
     assert 0.05 < moving.mean() < 0.95   # both moving objects and static poles/clutter
+
+
+def test_scripted_objects_decoys_and_radar_blackout(tmp_path):
+    """config/tracking_scenario.yaml: a scripted object is where its script puts it, relative to the ego, at
+    its time; decoys are in no truth; a radar blackout sends empty scans and the camera keeps going."""
+    sc = perception_sim.load_scenario(REPO / "config" / "tracking_scenario.yaml")
+    sc["duration"] = 10.0
+    sc["radar"]["blackout"] = [4.0, 5.0]
+    sim = perception_sim.PerceptionSim(sc)
+    assert len(sim.decoys) == sc["camera"]["decoys"] and len(sc["scripted"]) >= 5
+    spec = sc["scripted"][0]                                   # the pedestrian crossing at 9 s
+    bag = tmp_path / "t.mcap"
+    perception_sim.write(sc, bag)
+    n_truth, seen = None, False
+    for _, t_ns, msg in bagio.read(bag, ["/ground_truth/objects"]):
+        truth = pointcloud.read(msg)
+        n_truth = len(truth)
+        if abs(t_ns * 1e-9 - perception_sim.T0 - spec["at"]) < 1e-6:
+            row = truth[truth["object_id"] == len(sim.objects) - len(sc["scripted"])][0]
+            np.testing.assert_allclose([row["x"], row["y"]], [spec["ahead"], spec["left"]], atol=1e-6)
+            assert np.hypot(row["vx"], row["vy"]) == pytest.approx(spec["speed"])
+            seen = True
+    assert seen and n_truth == len(sim.objects)                         # every object, no decoy
+    scans = [(t_ns * 1e-9 - perception_sim.T0, len(pointcloud.read(m)))
+             for _, t_ns, m in bagio.read(bag, ["/radar/points"])]
+    assert all(n == 0 for t, n in scans if 4.0 <= t < 5.0) and all(n > 0 for t, n in scans if t < 4.0 or t >= 5.0)
+    frames = [t_ns for _, t_ns, _ in bagio.read(bag, ["/camera/image_raw"])]
+    assert len(frames) >= 15 * 10 - 2

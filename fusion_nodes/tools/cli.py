@@ -103,11 +103,26 @@ def _eval_models(a) -> int:
     return 0
 
 
+def _eval_tracking(a) -> int:
+    from . import track_compare, track_eval
+    if a.tracks:
+        results = {t: track_eval.evaluate(a.bag, t, a.truth) for t in a.tracks}
+    else:
+        print("running the perception input nodes, then one tracker per input choice, over the bag ...",
+              file=sys.stderr, flush=True)
+        results = track_compare.run(a.bag, a.params, a.truth, a.out)
+    print(track_compare.table(results))
+    return 0
+
+
 def _eval(a) -> int:
     if a.model:
         return _eval_models(a)
+    if a.tracking or a.tracks:
+        return _eval_tracking(a)
     if not a.estimate:
-        raise UsageError("give --estimate TOPIC (odometry) or --model MODEL (early fusion)")
+        raise UsageError("give --estimate TOPIC (odometry), --model MODEL (early fusion) or --tracking "
+                         "(object tracks)")
     from . import evaluate
     labels = a.label or a.estimate
     if len(labels) != len(a.estimate):
@@ -192,8 +207,9 @@ def _add_bag_commands(sub) -> None:
 
 
 def _add_evaluation_commands(sub) -> None:
-    s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), or "
-                                    "classification of camera/radar/early-fused models (--model)")
+    s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), "
+                                    "classification of camera/radar/early-fused models (--model), or "
+                                    "object tracking (--tracking, --tracks)")
     s.add_argument("bag", help="bag with the estimates and the truth (e.g. from fusion offline)")
     s.add_argument("--truth", required=True, help="ground-truth topic (nav_msgs/Odometry or objects)")
     s.add_argument("--estimate", action="append", default=[], help="odometry topic to evaluate (repeatable)")
@@ -201,7 +217,13 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("--plot", help="write a trajectory / error plot (PNG) here")
     s.add_argument("--model", action="append", default=[], help="early-fusion model (repeatable)")
     s.add_argument("--params", help="perception params file (default config/perception.yaml)")
-    s.add_argument("--out", help="--model: also write the early_fusion_node output bag here")
+    s.add_argument("--out", help="--model: also write the early_fusion_node output bag here; --tracking: "
+                                 "keep the intermediate bags in this directory")
+    s.add_argument("--tracking", action="store_true",
+                   help="run tracker_node on radar alone, camera alone, both and early-fused objects, plus the "
+                        "per-frame early-fusion baseline; GOSPA, MOTA, IDF1, ID switches, RMSE per variant")
+    s.add_argument("--tracks", action="append", default=[],
+                   help="score a tracks topic (fusion_msgs/TrackedObjectArray) already in the bag (repeatable)")
     s.set_defaults(func=_eval)
 
     s = sub.add_parser("late", help="late-fusion rules compared: on BasicMotions (real smartwatch data) "

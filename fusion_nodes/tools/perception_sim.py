@@ -3,7 +3,13 @@
 Classes (ids in :data:`CLASSES`): car, pedestrian, cyclist, pole. Each object
 has a class, a start pose, a constant velocity (poles are static) and a
 colour drawn around its class colour, so that appearance is informative but
-ambiguous, and more so at range where it covers few pixels.
+ambiguous, and more so at range where it covers few pixels. Objects are
+spawned at random along the drive (``objects_per_minute``) and scripted
+relative to the ego (``scripted``: crossing pedestrians, overtaking and
+oncoming cars, a cyclist ahead). ``camera.decoys`` are painted boards
+beside the road, seen by the camera only and in no truth: camera false
+positives. ``camera.blackout`` / ``radar.blackout`` fail a sensor for a
+while (dark noise frames; empty scans).
 
 * ``/camera/image_raw`` (bgr8) + ``/camera/camera_info``: pinhole rendering
   with OpenCV (filled projected boxes, far to near, so near objects occlude),
@@ -60,9 +66,25 @@ MODELS = {
 }
 
 
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
 def load_scenario(path=None) -> dict:
+    """A scenario YAML; one with ``extends: FILE`` (relative to it) is that file with its own keys on top."""
     from .paths import config_file
-    return yaml.safe_load(Path(path or config_file("perception_scenario.yaml")).read_text())
+    path = Path(path or config_file("perception_scenario.yaml"))
+    data = yaml.safe_load(path.read_text())
+    if "extends" in data:
+        data = _merged(load_scenario(path.parent / data.pop("extends")), data)
+    return data
+
+
+# A painted board beside the road (camera false positive): thin, wide, its colour one of a class's.
+DECOY_SIZE = (0.1, 2.0, 1.6)
 
 
 class PerceptionSim:
@@ -71,9 +93,13 @@ class PerceptionSim:
     def __init__(self, scenario: dict):
         self.sc = scenario
         self.rng = np.random.default_rng(scenario["seed"])
+        # Scripted objects and decoys draw from their own stream: adding them leaves the rest of a seed's drive.
+        self.extra_rng = np.random.default_rng([scenario["seed"], 7])
         self.drive = SimConfig(seed=scenario["seed"], duration=scenario["duration"])
         self.traj = trajectory(self.drive)
         self.objects = self._spawn()
+        self.objects += self._scripted(len(self.objects))
+        self.decoys = self._decoys()
         cam, rad = scenario["camera"], scenario["radar"]
         self.cam_R = rpy_to_matrix(*cam["mount"][3:])
         self.cam_t = np.array(cam["mount"][:3])
@@ -99,6 +125,33 @@ class PerceptionSim:
                                  colour=colour))
                 oid += 1
         return objs
+
+    def _scripted(self, first_id: int) -> list:
+        """Objects placed relative to the ego: at drive time ``at`` (s), ``ahead`` m along its heading and
+        ``left`` m to its left, moving at ``speed`` m/s in direction ``heading`` (rad, from the ego's)."""
+        out = []
+        for k, spec in enumerate(self.sc.get("scripted", [])):
+            s = _at(self.traj, spec["at"])
+            yaw = s["yaw"]
+            pos = np.array([s["x"], s["y"]]) + spec["ahead"] * np.array([np.cos(yaw), np.sin(yaw)]) \
+                + spec["left"] * np.array([-np.sin(yaw), np.cos(yaw)])
+            v = spec["speed"] * np.array([np.cos(yaw + spec["heading"]), np.sin(yaw + spec["heading"])])
+            colour = np.clip(np.array(MODELS[spec["cls"]].colour) + self.extra_rng.normal(0, 35, 3), 0, 255)
+            out.append(dict(id=first_id + k, cls=spec["cls"], p0=pos - v * spec["at"], v=v, colour=colour))
+        return out
+
+    def _decoys(self) -> list:
+        """Static boards beside the path, coloured like a random class (camera false positives)."""
+        t, out = self.traj, []
+        lo, hi = self.sc["lateral_range"]
+        for _ in range(int(self.sc["camera"].get("decoys", 0))):
+            i = self.extra_rng.integers(len(t["t"]) // 10, len(t["t"]))
+            off = self.extra_rng.choice([-1.0, 1.0]) * self.extra_rng.uniform(lo, hi)
+            yaw = t["yaw"][i]
+            cls = CLASSES[self.extra_rng.integers(len(CLASSES))]
+            out.append(dict(p0=np.array([t["x"][i] - off * np.sin(yaw), t["y"][i] + off * np.cos(yaw)]),
+                            v=np.zeros(2), heading=yaw, colour=np.array(MODELS[cls].colour, float)))
+        return out
 
     def _in_base(self, t):
         """Objects at time t in base_link: list of (obj, centre xyz, world velocity)."""
@@ -139,7 +192,7 @@ class PerceptionSim:
         img[: h // 2] = (200, 170, 140)            # sky
         img[h // 2:] = (90, 100, 100)              # road
         visible = []
-        for o, c, _ in objs:
+        for o, c, _ in objs + self._decoys_in_base(t):
             pc = self.cam_R.T @ (c - self.cam_t)
             if pc[2] > 1.0:
                 visible.append((pc[2], o, c))
@@ -162,9 +215,18 @@ class PerceptionSim:
         info.d = [0.0] * 5
         return [("/camera/image_raw", msg), ("/camera/camera_info", info)]
 
+    def _decoys_in_base(self, t) -> list:
+        s = _at(self.traj, t)
+        c, sn = np.cos(s["yaw"]), np.sin(s["yaw"])
+        out = []
+        for o in self.decoys:
+            p = o["p0"] - [s["x"], s["y"]]
+            out.append((o, np.array([c * p[0] + sn * p[1], -sn * p[0] + c * p[1], 0.6 + DECOY_SIZE[2] / 2]), o["v"]))
+        return out
+
     def _box_pixels(self, o, c):
-        L, W, H = MODELS[o["cls"]].size
-        heading = np.arctan2(o["v"][1], o["v"][0]) if np.any(o["v"]) else 0.0
+        L, W, H = MODELS[o["cls"]].size if "cls" in o else DECOY_SIZE
+        heading = o.get("heading", np.arctan2(o["v"][1], o["v"][0]) if np.any(o["v"]) else 0.0)
         corners = np.array([[sx * L / 2, sy * W / 2, sz * H / 2] for sx in (-1, 1) for sy in (-1, 1)
                             for sz in (-1, 1)])
         ch, sh = np.cos(heading), np.sin(heading)
@@ -181,6 +243,9 @@ class PerceptionSim:
         objs, s = self._in_base(t)
         ego_v = np.array([s["v"], 0.0, 0.0])
         rows = []
+        lo, hi = rd.get("blackout", (0.0, 0.0))
+        if lo <= t < hi:        # a failed radar: scans keep coming, empty
+            objs = []
         for o, c, v_world in objs:
             m = MODELS[o["cls"]]
             p = self.rad_R.T @ (c - self.rad_t)
@@ -197,7 +262,7 @@ class PerceptionSim:
                 rcs = m.rcs + r.normal(0, 3.0)
                 rows.append([*q, u @ v_rel + r.normal(0, m.micro_doppler + 0.05), rcs,
                              35.0 - 20 * np.log10(np.linalg.norm(q)) + rcs / 2 + r.normal(0, 2)])
-        for _ in range(rd["clutter"]):
+        for _ in range(0 if lo <= t < hi else rd["clutter"]):
             rr, az = r.uniform(2, rd["max_range"]), r.uniform(-rd["fov"] / 2, rd["fov"] / 2)
             q = np.array([rr * np.cos(az), rr * np.sin(az), r.uniform(0, 2)])
             rows.append([*q, r.normal(-s["v"] * np.cos(az), 2.0), r.normal(-8, 4),

@@ -4,12 +4,22 @@ The truth (``/ground_truth/objects`` of ``fusion sim --perception``: x y in
 base_link, vx vy in the world frame, object_id) is compared at each of its
 stamps with the newest tracks message at or before it, each track moved to
 the truth stamp with its own velocity and brought into base_link with the
-ego pose the tracker used (``odometry/filtered`` at that stamp). Only
-objects and tracks inside the evaluated region (where both sensors look)
-count. Metrics: :class:`fusion_nodes.core.track_metrics.TrackingMetrics`.
+ego pose the tracker used (``odometry/filtered`` at that stamp, in whatever
+world frame the tracker ran). Velocities are compared in base_link axes too:
+a track's turned by the tracker's ego heading, the truth's by the true
+heading (``/ground_truth/odom``), so an odom frame that started at another
+heading than the map costs nothing. Only objects and tracks inside the
+evaluated region (where both sensors look) count. Metrics: :class:`fusion_nodes.core.track_metrics.TrackingMetrics`.
+
+``per_frame=True`` scores an object list that has no identity over time
+(early_fusion_node's ``PointCloud2`` of objects in base_link) as if it were
+tracks: every object of every message is a new track with an unknown
+velocity, the baseline a tracker must beat.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +47,22 @@ class Region:
             & (np.abs(np.arctan2(xy[:, 1], xy[:, 0])) <= self.half_angle)
 
 
+def _turn(xy, yaw):
+    """World-axes vectors (n x 2) in the axes of a body at heading ``yaw`` (rad)."""
+    xy = np.reshape(xy, (-1, 2))
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.column_stack([c * xy[:, 0] + s * xy[:, 1], -s * xy[:, 0] + c * xy[:, 1]])
+
+
 def _to_base(xy, ego):
     x, y, a = ego
-    d = np.reshape(xy, (-1, 2)) - [x, y]
-    c, s = np.cos(a), np.sin(a)
-    return np.column_stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]])
+    return _turn(np.reshape(xy, (-1, 2)) - [x, y], a)
+
+
+def _add_pose(history: PoseHistory, msg) -> None:
+    q = msg.pose.pose.orientation
+    history.add(stamp_to_sec(msg.header.stamp), msg.pose.pose.position.x, msg.pose.pose.position.y,
+                float(quaternion_to_rpy([q.x, q.y, q.z, q.w])[2]))
 
 
 def _track_rows(msg):
@@ -50,34 +71,60 @@ def _track_rows(msg):
     return np.array(rows, float).reshape(-1, 5)
 
 
-def evaluate(bag, tracks_topic="/tracks", truth_topic="/ground_truth/objects", odom_topic="/odometry/filtered",
-             region: Region = Region(), threshold: float = 2.0, cutoff: float = 5.0) -> dict:
-    """Metrics of the tracks in ``bag`` (see the module docstring)."""
-    poses, metrics = PoseHistory(horizon=1e9), TrackingMetrics(threshold, cutoff)
+def _merged(bags, topics):
+    """Messages of several bags (e.g. the raw drive and the offline outputs over it) in log-time order."""
+    return heapq.merge(*(bagio.read(b, topics) for b in bags), key=lambda m: m[1])
+
+
+def _object_rows(msg, poses: PoseHistory, ids) -> tuple | None:
+    """An object list in base_link as confirmed-track rows in the world frame, each under a new id."""
+    t = stamp_to_sec(msg.header.stamp)
+    ego = poses.at(t, 0.2)
+    if ego is None:
+        return None
+    pts = pointcloud.read(msg, required=["x", "y"])
+    xy = np.column_stack([pts["x"], pts["y"]]).astype(float)
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    x, y, a = ego
+    c, s = np.cos(a), np.sin(a)
+    world = np.column_stack([x + c * xy[:, 0] - s * xy[:, 1], y + s * xy[:, 0] + c * xy[:, 1]])
+    rows = np.column_stack([[next(ids) for _ in range(len(world))], world, np.full((len(world), 2), np.nan)])
+    return t, rows.reshape(-1, 5)
+
+
+def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", odom_topic="/odometry/filtered",
+             truth_odom_topic="/ground_truth/odom", region: Region = Region(), threshold: float = 2.0,
+             cutoff: float = 5.0, per_frame: bool = False) -> dict:
+    """Metrics of the tracks in ``bags`` (one bag or several read as one; see the module docstring)."""
+    poses, true_poses = PoseHistory(horizon=1e9), PoseHistory(horizon=1e9)
+    metrics, ids = TrackingMetrics(threshold, cutoff), itertools.count()
     latest = None                                     # (stamp, rows) of the newest tracks message
-    for topic, _, msg in bagio.read(bag, [tracks_topic, truth_topic, odom_topic]):
+    bags = [bags] if isinstance(bags, (str, bytes)) or not hasattr(bags, "__iter__") else list(bags)
+    for topic, _, msg in _merged(bags, [tracks_topic, truth_topic, odom_topic, truth_odom_topic]):
         if topic == odom_topic:
-            q = msg.pose.pose.orientation
-            poses.add(stamp_to_sec(msg.header.stamp), msg.pose.pose.position.x, msg.pose.pose.position.y,
-                      float(quaternion_to_rpy([q.x, q.y, q.z, q.w])[2]))
+            _add_pose(poses, msg)
+        elif topic == truth_odom_topic:
+            _add_pose(true_poses, msg)
         elif topic == tracks_topic:
-            latest = (stamp_to_sec(msg.header.stamp), _track_rows(msg))
+            latest = _object_rows(msg, poses, ids) if per_frame else (stamp_to_sec(msg.header.stamp),
+                                                                         _track_rows(msg))
         else:
             t = stamp_to_sec(msg.header.stamp)
-            ego = poses.at(t, 0.2)
-            if ego is None or latest is None:
+            ego, true_ego = poses.at(t, 0.2), true_poses.at(t, 0.2)
+            if ego is None or true_ego is None or latest is None:
                 continue
-            metrics.add(_frame(t, pointcloud.read(msg), latest, ego, region))
+            metrics.add(_frame(t, pointcloud.read(msg), latest, ego, true_ego[2], region))
     return metrics.summary()
 
 
-def _frame(t, truth, latest, ego, region) -> Frame:
+def _frame(t, truth, latest, ego, true_yaw, region) -> Frame:
     g_xy = np.column_stack([truth["x"], truth["y"]]).astype(float)
     keep = region.contains(g_xy)
+    g_v = _turn(np.column_stack([truth["vx"], truth["vy"]]).astype(float), true_yaw)
     stamp, rows = latest
-    xy = rows[:, 1:3] + rows[:, 3:5] * max(t - stamp, 0.0)
+    # A per-frame object has no velocity to move it with: it stays where it was seen.
+    xy = rows[:, 1:3] + np.nan_to_num(rows[:, 3:5]) * max(t - stamp, 0.0)
     h_xy = _to_base(xy, ego)
     inside = region.contains(h_xy)
-    return Frame(t, np.asarray(truth["object_id"], float)[keep], g_xy[keep],
-                 np.column_stack([truth["vx"], truth["vy"]]).astype(float)[keep],
-                 rows[inside, 0], h_xy[inside], rows[inside, 3:5])
+    return Frame(t, np.asarray(truth["object_id"], float)[keep], g_xy[keep], g_v[keep],
+                 rows[inside, 0], h_xy[inside], _turn(rows[inside, 3:5], ego[2]))
