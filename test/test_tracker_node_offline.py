@@ -76,3 +76,31 @@ def test_a_bag_loop_clears_the_tracks_and_the_second_pass_tracks_like_the_first(
         np.testing.assert_allclose([r[1:] for r in rows(m1)], [r[1:] for r in rows(m2)], atol=1e-9)
     jumps = diagnostics_values(captured["/diagnostics"], "tracker_node: tracks")["clock_jumps_back"]
     assert int(jumps) == 1
+
+
+def test_a_radar_sending_empty_scans_is_reported_blind_and_its_silence_deletes_nothing(tmp_path):
+    """1.2 s of empty scans (a failed radar that keeps publishing): the tracks keep their ids, and the radar's
+    status turns WARN with the reason."""
+    from diagnostic_msgs.msg import DiagnosticStatus
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": PARAMS}}))
+    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
+    try:
+        msgs = feed()
+        runner.feed(copy.deepcopy(msgs))
+        ids = {o.id for o in runner.captured["/tracks"][-1].objects}
+        t_end = 100.0 + 0.1 * (len(msgs) // 2 - 1)
+        empty = []
+        for k in range(1, 13):
+            t = t_end + 0.1 * k
+            odom = Odometry(header=Header(stamp=stamp(t), frame_id="odom"))
+            odom.pose.pose.position.x, odom.pose.pose.orientation.w = 2.0 * (t - 100.0), 1.0
+            empty.append(("/odom", int(t * 1e9), odom))
+            cols = {"x": np.zeros(0), "y": np.zeros(0), "doppler_mean": np.zeros(0)}
+            empty.append(("/r", int(t * 1e9) + 1, pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))))
+        runner.feed(empty)
+        runner.advance(int((t_end + 2.2) * 1e9))        # the next diagnostics (1 Hz) after the 1.2 s
+        assert {o.id for o in runner.captured["/tracks"][-1].objects} == ids and ids
+        radar = [s for m in runner.captured["/diagnostics"] for s in m.status if s.name == "tracker_node: radar"][-1]
+        assert radar.level == DiagnosticStatus.WARN and "no detections" in radar.message
+    finally:
+        runner.close()

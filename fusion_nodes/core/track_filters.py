@@ -40,8 +40,13 @@ class TrackFilter(ABC):
         return x2, F @ P @ F.T + self.motion.noise(x, dt)
 
     @abstractmethod
-    def update(self, x, P, z, R, model: MeasurementModel, sensor: SensorPose) -> tuple[np.ndarray, np.ndarray]:
-        """The posterior ``x, P`` after measurement ``z`` with covariance ``R``."""
+    def update(self, x, P, z, R, model: MeasurementModel, sensor: SensorPose,
+               linearised=None) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior ``x, P`` after measurement ``z`` with covariance ``R``.
+
+        ``linearised``: ``(zhat, H)`` at ``x`` if the caller already has them (the gate computed them for
+        every track); a filter that does not linearise ignores it.
+        """
 
 
 class EkfTrackFilter(TrackFilter):
@@ -51,10 +56,13 @@ class EkfTrackFilter(TrackFilter):
         super().__init__(motion)
         self._ekf = ExtendedKalmanFilter(dim_x=motion.dim, dim_z=1)
 
-    def update(self, x, P, z, R, model, sensor):
+    def update(self, x, P, z, R, model, sensor, linearised=None):
         ekf = self._ekf
         ekf.x, ekf.P = np.asarray(x, float).copy(), np.asarray(P, float).copy()
-        zhat, H = measurement_jacobian(self.motion, model, ekf.x[None], sensor)
+        if linearised is None:
+            zhat, H = measurement_jacobian(self.motion, model, ekf.x[None], sensor)
+        else:
+            zhat, H = linearised[0][None], linearised[1][None]
         with warnings.catch_warnings():
             # A camera detection without a range carries NO_RANGE_VARIANCE (1e12) on purpose: S's
             # condition number is then ~1e14 by design, and its inverse is still exact to working
@@ -77,7 +85,7 @@ class UkfTrackFilter(TrackFilter):
         super().__init__(motion)
         self.points = MerweScaledSigmaPoints(motion.dim, alpha=alpha, beta=beta, kappa=kappa)
 
-    def update(self, x, P, z, R, model, sensor):
+    def update(self, x, P, z, R, model, sensor, linearised=None):
         sig = self.points.sigma_points(np.asarray(x, float), np.asarray(P, float))
         Zs = model.predict(self.motion.kinematics(sig), sensor)
         residual = model.residual

@@ -86,7 +86,8 @@ class TrackingMetrics:
         self._matched_tracks = set()
         self._track_ids = set()
 
-    def add(self, f: Frame) -> None:
+    def add(self, f: Frame) -> list[tuple[int, int]]:
+        """Score one frame; returns its matches ``(truth id, track id)``."""
         self.gospa.append(gospa(f.truth_xy, f.track_xy, self.cutoff)["gospa"])
         self.ospa.append(ospa(f.truth_xy, f.track_xy, self.cutoff))
         self.n_truth += len(f.truth_ids)
@@ -112,6 +113,7 @@ class TrackingMetrics:
             self.vel_err.append(float(np.linalg.norm(f.truth_v[i] - f.track_v[j])))
         self.misses += len(f.truth_ids) - len(matches)
         self.false += len(f.track_ids) - len(matches)
+        return [(int(f.truth_ids[i]), int(f.track_ids[j])) for i, j in matches]
 
     def _clear_matches(self, f: Frame, D: np.ndarray) -> list[tuple[int, int]]:
         """Keep last frame's correspondences within the threshold, assign the rest by Hungarian."""

@@ -25,7 +25,7 @@ assignment minimises ``sum(d2 + ln det S)`` (the negative log-likelihood,
 global nearest neighbour via ``scipy.optimize.linear_sum_assignment``);
 assigned tracks are updated, unassigned detections that can locate an object
 start tentative tracks, and tracks the sensor should have seen but did not
-count a miss.
+count a miss (unless the frame is empty: a blind sensor, see :meth:`Tracker.step`).
 """
 from __future__ import annotations
 
@@ -222,8 +222,10 @@ class Deleter:
     min_existence: float = 0.05
 
     def expired(self, track: _Track, P_pos: np.ndarray, now: float) -> bool:
+        (a, b), (_, c) = P_pos
+        largest = 0.5 * (a + c) + np.hypot(0.5 * (a - c), b)        # the larger eigenvalue of a 2 x 2
         return (now - track.last_update > self.max_coast or track.existence < self.min_existence
-                or np.sqrt(max(np.linalg.eigvalsh(P_pos)[-1], 0.0)) > self.max_position_std)
+                or np.sqrt(max(largest, 0.0)) > self.max_position_std)
 
 
 @dataclass(frozen=True)
@@ -308,9 +310,12 @@ class Tracker:
             t.x, t.P = self.filter.predict(t.x, t.P, dt)
             t.existence = self.existence.revise(t.existence, None, dt)
             t.stamp = frame.stamp
-        pairs, d2, admitted = self._associate(frame)
-        nis = self._update(frame, pairs, d2)
-        visible = self._visible(frame)
+        pairs, d2, admitted, lin = self._associate(frame)
+        nis = self._update(frame, pairs, d2, lin)
+        # A frame with no detection at all (not even clutter) is a sensor that saw nothing: failed,
+        # covered, dark. Counting a miss for every track in its view would delete the tracks the other
+        # sensors still hold; it counts none (the node reports the blind input in /diagnostics).
+        visible = self._visible(frame) if len(frame) else np.zeros(len(self._tracks), bool)
         assigned = {ti for ti, _ in pairs}
         for i, t in enumerate(self._tracks):
             if i not in assigned and visible[i]:
@@ -326,23 +331,32 @@ class Tracker:
     def _associate(self, frame: Detections):
         n_t, n_d = len(self._tracks), len(frame)
         if n_t == 0 or n_d == 0:
-            return [], None, None
+            return [], None, None, None
         X = np.array([t.x for t in self._tracks])
         P = np.array([t.P for t in self._tracks])
         zhat, H = measurement_jacobian(self.filter.motion, frame.model, X, frame.origin)
         HPH = H @ P @ H.transpose(0, 2, 1)
-        S = HPH[:, None] + frame.R[None]                               # tracks x detections x m x m
-        y = frame.model.residual(frame.z[None], zhat[:, None])
-        d2 = (y * np.linalg.solve(S, y[..., None])[..., 0]).sum(axis=-1)
-        log_det = np.linalg.slogdet(S)[1]
+        y = frame.model.residual(frame.z[None], zhat[:, None])         # tracks x detections x m
+        if np.all(frame.R == frame.R[0]):
+            # one R for the whole frame (a radar's usual case): S depends on the track only, so n_t
+            # factorisations serve all n_t x n_d pairs
+            S = HPH + frame.R[0]
+            d2 = np.einsum("tdi,tij,tdj->td", y, np.linalg.inv(S), y)
+            log_det = np.broadcast_to(np.linalg.slogdet(S)[1][:, None], d2.shape)
+        else:
+            S = HPH[:, None] + frame.R[None]                           # tracks x detections x m x m
+            d2 = (y * np.linalg.solve(S, y[..., None])[..., 0]).sum(axis=-1)
+            log_det = np.linalg.slogdet(S)[1]
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
-        return self.associator.assign(d2, log_det, admitted), d2, admitted
+        return self.associator.assign(d2, log_det, admitted), d2, admitted, (zhat, H)
 
-    def _update(self, frame: Detections, pairs, d2) -> list[float]:
+    def _update(self, frame: Detections, pairs, d2, lin) -> list[float]:
         nis = []
         for ti, di in pairs:
             t = self._tracks[ti]
-            t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], frame.model, frame.origin)
+            # the gate's linearisation is at the same predicted state: an EKF update need not redo it
+            t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], frame.model, frame.origin,
+                                          linearised=(lin[0][ti], lin[1][ti]))
             t.hits.append(True)
             t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
             t.last_update = frame.stamp

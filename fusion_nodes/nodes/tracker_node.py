@@ -66,6 +66,8 @@ class TrackerNode(Node):
         r = self.p["radar_mount"]
         self.radar_mount = conv.Mounting(np.asarray(r[:2], float), float(np.arctan2(*rpy_to_matrix(*r[3:])[1::-1, 0])))
         self.monitors = {n: diag.InputMonitor() for n in (*INPUTS, "odometry")}
+        self.empty_since: dict[str, float | None] = {}          # input -> stamp its run of empty frames began
+        self.last_stamp: dict[str, float] = {}
         self.stats = defaultdict(float)
         self.nis = defaultdict(list)
         self.pub = self.create_publisher(TrackedObjectArray, self.p["output_topic"], output_qos())
@@ -87,6 +89,8 @@ class TrackerNode(Node):
         self.queue.clear()
         self.poses.clear()
         self.order.reset()
+        self.empty_since.clear()
+        self.last_stamp.clear()
         for m in self.monitors.values():
             m.restart()
 
@@ -147,6 +151,9 @@ class TrackerNode(Node):
             self._drop(name, exc)
             return
         self.order.accept(name, stamp)
+        # a run of frames with no detection at all: the sensor may be blind (see Tracker.step)
+        self.empty_since[name] = (self.empty_since.get(name) or stamp) if len(frame) == 0 else None
+        self.last_stamp[name] = stamp
         self._apply(self.queue.pop_ready(stamp))
 
     def _apply(self, frames) -> None:
@@ -180,8 +187,7 @@ class TrackerNode(Node):
         for name in (*INPUTS, "odometry"):
             topic = self.p[f"{name}_topic"]
             if topic:
-                statuses.append(diag.monitor_status(f"{self.get_name()}: {name}", topic, self.monitors[name], t,
-                                                    stale_after=max(1.0, self.p["max_coast"])))
+                statuses.append(self._input_status(name, topic, t))
         counts = self.tracker.counts()
         values = {"tracks_tentative": counts["tentative"], "tracks_confirmed": counts["confirmed"],
                   **{f"{k}_total": int(v) for k, v in sorted(self.stats.items())},
@@ -193,6 +199,18 @@ class TrackerNode(Node):
         statuses.append(diag.status(f"{self.get_name()}: tracks", self.p["output_topic"], level, text, values))
         self.nis.clear()
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
+
+
+    BLIND_AFTER = 1.0       # s of frames with no detection at all before an input is reported blind
+
+    def _input_status(self, name: str, topic: str, t: float):
+        st = diag.monitor_status(f"{self.get_name()}: {name}", topic, self.monitors[name], t,
+                                 stale_after=max(1.0, self.p["max_coast"]))
+        since, last = self.empty_since.get(name), self.last_stamp.get(name)
+        if since is not None and last is not None and last - since >= self.BLIND_AFTER and st.level == diag.OK:
+            st.level, st.message = diag.WARN, (f"no detections for {last - since:.1f} s: blind, covered or failed? "
+                                               "(its misses are not counted against the tracks)")
+        return st
 
 
 def main(args=None) -> int:
