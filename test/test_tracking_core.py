@@ -201,8 +201,9 @@ def _two_sensor_frames(steps=60):
             yield Detections(t, "radar", tm.Position(), tm.SensorPose(), z, np.eye(2)[None] * 0.09,
                              detection_probability=0.8)
         else:
-            yield Detections(t, "camera", tm.BearingRange(), tm.SensorPose(), np.zeros((0, 2)), np.zeros((0, 2, 2)),
-                             initiates=False, detection_probability=0.15)
+            # the camera sees something else (a board 1 rad off), not the object: a miss for its track
+            yield Detections(t, "camera", tm.BearingRange(), tm.SensorPose(), np.array([[1.0, 0.0]]),
+                             np.diag([1e-4, tm.NO_RANGE_VARIANCE])[None], initiates=False, detection_probability=0.15)
 
 
 def test_existence_confirmation_weighs_each_sensors_misses_where_m_of_n_cannot():
@@ -226,9 +227,9 @@ def test_a_track_below_the_publishing_existence_is_hidden_but_keeps_its_id():
     for f in frames:
         tracker.step(f)
     ids = {t.id for t in tracker.tracks()}
-    empty = Detections(frames[-1].stamp + 0.1, "radar", frames[0].model, tm.SensorPose(), np.zeros((0, 3)),
-                       np.zeros((0, 3, 3)))
-    tracker.step(empty)                                            # a missed scan: existence drops
+    far = Detections(frames[-1].stamp + 0.1, "radar", frames[0].model, tm.SensorPose(), np.array([[90.0, 0, 0]]),
+                     np.eye(3)[None] * 0.09, initiates=False)
+    tracker.step(far)                                              # a scan that missed both: existence drops
     low = min(t.existence for t in tracker.tracks())
     assert tracker.tracks(min_existence=low + 1e-9) != tracker.tracks() and len(ids) == 2
     for f in _scene(6, steps=23, clutter=0):
@@ -285,3 +286,59 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
     frame = evaluate(tmp_path / "bag", "/objects", per_frame=True)
     assert frame["id_switches"] == 9 and frame["position_rmse"] == pytest.approx(0.0, abs=1e-9)
     assert frame["velocity_rmse"] != frame["velocity_rmse"]         # NaN: a per-frame list has no velocity
+
+
+def test_one_r_per_frame_shortcut_scores_as_the_general_path():
+    """A frame whose detections share R takes the per-track factorisation; a hair's difference in one R
+    takes the per-pair path: the same tracks come out."""
+    frames = [f for f, _, _ in _scene(8, steps=25, clutter=2)]
+    a, b = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))), Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)))
+    for f in frames:
+        a.step(f)
+        R = f.R.copy()
+        R[0] *= 1 + 1e-12
+        b.step(Detections(f.stamp, f.sensor, f.model, f.origin, f.z, R))
+    assert [t.id for t in a.tracks()] == [t.id for t in b.tracks()] and a.tracks()
+    for ta, tb in zip(a.tracks(), b.tracks()):
+        np.testing.assert_allclose(ta.k, tb.k, atol=1e-6)
+
+
+def test_an_empty_frame_is_a_blind_sensor_and_counts_no_misses():
+    """A radar blackout (scans keep coming, empty) leaves existence alone; a scan with only clutter does not."""
+    frames = [f for f, _, _ in _scene(10, steps=20, clutter=0)]
+    blind, seeing = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))), Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)))
+    for f in frames:
+        blind.step(f)
+        seeing.step(f)
+    before = [t.existence for t in blind.tracks()]
+    for k in range(1, 4):
+        stamp = frames[-1].stamp + 0.1 * k
+        blind.step(Detections(stamp, "radar", frames[0].model, tm.SensorPose(), np.zeros((0, 3)), np.zeros((0, 3, 3))))
+        seeing.step(Detections(stamp, "radar", frames[0].model, tm.SensorPose(), np.array([[90.0, 0, 0]]),
+                               np.eye(3)[None] * 0.09, initiates=False))
+    survival = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))).existence.survival ** 0.3
+    np.testing.assert_allclose([t.existence for t in blind.tracks()], np.array(before) * survival)
+    assert len(seeing.tracks()) == len(before) and all(t.existence < e - 0.1 for t, e in zip(seeing.tracks(), before))
+
+
+def test_the_stone_soup_peer_tracks_the_crossing_objects():
+    """The peer of the benchmarks is a working tracker, not a straw man: on the two crossing objects through
+    clutter it holds both, as the core does (Stone Soup is a bench dependency: skipped where absent)."""
+    pytest.importorskip("stonesoup")
+    from fusion_nodes.tools.track_peer import StoneSoupTracker
+    peer = StoneSoupTracker(0.5, 0.99, min_points=3, max_coast=1.0, max_position_std=6.0)
+    metrics = TrackingMetrics(threshold=2.0)
+    for frame, truth, v in _scene(1, steps=40, clutter=1):
+        peer.step(frame)
+        tr = peer.states(frame.stamp)
+        metrics.add(Frame(frame.stamp, np.array([0, 1]), truth, v, np.array([t.id for t in tr]),
+                          np.array([t.k[:2] for t in tr]).reshape(-1, 2), np.array([t.k[2:] for t in tr]).reshape(-1, 2)))
+    s = metrics.summary()
+    assert s["recall"] > 0.8 and s["id_switches"] == 0 and s["position_rmse"] < 0.5
+
+
+def test_the_tracker_bench_measures_a_tracker_that_holds_its_objects():
+    """make bench's tracker rows time a tracker that tracks: after the warm-up it holds the scene's objects."""
+    from fusion_nodes.tools import bench_tracking
+    (row,) = bench_tracking.rows(sizes=(10,), timed=(3,), peer_timed=(0,))
+    assert 8 <= row["tracks_ours"] <= 12 and row["peer"] is None and row["ours"] > 0 and row["baseline"] > 0

@@ -4,7 +4,8 @@ Machines here are noisy, so nothing is compared with a number from another
 run: the Kalman core next to a plain numpy EKF (the limit), the filterpy
 reference and Stone Soup (:mod:`.bench_core`); radar, camera and fusion
 costs next to trivial baselines, with their scaling tables
-(:mod:`.bench_perception`); the synchronizer next to message_filters on the
+(:mod:`.bench_perception`); the object tracker next to Stone Soup's GNN
+at 10 / 50 / 200 objects (:mod:`.bench_tracking`); the synchronizer next to message_filters on the
 same stream (:mod:`.bench_sync`); offline replay of test1.bag against its
 duration; and kalman_fusion_node over DDS next to relay_node (a subscriber
 that republishes each message and does nothing else) at rising IMU rates,
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import bench_core, bench_perception, bench_sync
+from . import bench_core, bench_perception, bench_sync, bench_tracking
 from .paths import executable as executable_path
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -368,6 +369,7 @@ def offline_section(bag: Path | None = None) -> None:
 def main(duration: float = 4.0, rates=(500, 1000, 1500, 2000, 2500, 3000)) -> None:
     bench_core.print_section()
     bench_perception.print_section()
+    bench_tracking.print_section()
     bench_sync.print_section()
     offline_section()
     bench = _Bench()

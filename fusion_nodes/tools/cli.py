@@ -63,6 +63,8 @@ def _sim(a) -> int:
             scenario["duration"] = a.duration
         if a.blackout:
             scenario["camera"]["blackout"] = list(a.blackout)
+        if a.radar_blackout:
+            scenario["radar"]["blackout"] = list(a.radar_blackout)
         n = perception_sim.write(scenario, a.out)
         print(f"wrote {n} messages to {a.out} (perception scenario, seed {scenario['seed']})")
         return 0
@@ -105,12 +107,17 @@ def _eval_models(a) -> int:
 
 def _eval_tracking(a) -> int:
     from . import track_compare, track_eval
+    if a.peer:
+        try:
+            import stonesoup  # noqa: F401
+        except ImportError:
+            raise UsageError("--peer needs Stone Soup: pip install -r requirements-bench.txt") from None
     if a.tracks:
         results = {t: track_eval.evaluate(a.bag, t, a.truth) for t in a.tracks}
     else:
         print("running the perception input nodes, then one tracker per input choice, over the bag ...",
               file=sys.stderr, flush=True)
-        results = track_compare.run(a.bag, a.params, a.truth, a.out)
+        results = track_compare.run(a.bag, a.params, a.truth, a.out, blackout=a.blackout, peer=a.peer)
     print(track_compare.table(results))
     return 0
 
@@ -203,6 +210,8 @@ def _add_bag_commands(sub) -> None:
     s.add_argument("--scenario", help="perception scenario YAML (default config/perception_scenario.yaml)")
     s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
                    help="perception: the camera sends dark noise frames from FROM to TO s after the start")
+    s.add_argument("--radar-blackout", type=float, nargs=2, metavar=("FROM", "TO"),
+                   help="perception: the radar sends empty scans from FROM to TO s after the start")
     s.set_defaults(func=_sim)
 
 
@@ -222,6 +231,12 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("--tracking", action="store_true",
                    help="run tracker_node on radar alone, camera alone, both and early-fused objects, plus the "
                         "per-frame early-fusion baseline; GOSPA, MOTA, IDF1, ID switches, RMSE per variant")
+    s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
+                   help="--tracking: the bag's sensor blackout (s after the simulation start): ids kept across "
+                        "it and the belief in each object's true class before, at its end and after")
+    s.add_argument("--peer", action="store_true",
+                   help="--tracking: also the Stone Soup GNN peer on the same frames, timed (pip install -r "
+                        "requirements-bench.txt; several minutes)")
     s.add_argument("--tracks", action="append", default=[],
                    help="score a tracks topic (fusion_msgs/TrackedObjectArray) already in the bag (repeatable)")
     s.set_defaults(func=_eval)

@@ -9,7 +9,9 @@ those outputs, in one offline run, each with the params file's
 publishing on its own topic (the camera-only one with the few camera
 parameters a lone camera needs). Every variant is then scored by
 :func:`fusion_nodes.tools.track_eval.evaluate` against the bag's object
-truth, in the same region, with the same ego poses.
+truth, in the same region, with the same ego poses. With the peer, the
+radar + camera frames are also replayed through fusion_nodes' core tracker
+and the Stone Soup GNN of :mod:`.track_peer`, timed per frame.
 """
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ PER_FRAME = "early fusion per frame (no tracker)"
 COLUMNS = (("gospa", "GOSPA m", "{:.2f}"), ("mota", "MOTA", "{:.3f}"), ("idf1", "IDF1", "{:.3f}"),
            ("switches_per_100", "IDsw/100 obj", "{:.1f}"), ("position_rmse", "pos RMSE m", "{:.2f}"),
            ("velocity_rmse", "vel RMSE m/s", "{:.2f}"), ("recall", "recall", "{:.2f}"),
-           ("latency", "latency s", "{:.2f}"), ("false_tracks", "false tracks", "{:d}"))
+           ("latency", "latency s", "{:.2f}"), ("false_tracks", "false tracks", "{:d}"),
+           ("us_per_frame", "us/frame", "{:,.0f}"))
 
 
 def _tracker_params(params_file, variants, overrides=None) -> dict:
@@ -66,9 +69,50 @@ def _tracker_params(params_file, variants, overrides=None) -> dict:
                                                        "output_topic": f"/tracks/{v.node}"})} for v in variants}
 
 
+PEER = "Stone Soup GNN (radar + camera, same frames)"
+CORE = "fusion_nodes core (radar + camera, same frames)"
+
+
+def _tracker_section(params_file) -> dict:
+    """tracker_node's parameters: its declared defaults with the params file's values on top."""
+    from fusion_nodes.ros.tracker_params import specs
+    data = yaml.safe_load(Path(params_file).read_text())
+    given = next(v["ros__parameters"] for k, v in data.items() if k.strip("/").split("/")[-1] == "tracker_node")
+    return {**{s.name: s.default for s in specs()}, **given}
+
+
+def peer_rows(bag, inputs, work: Path, params_file, truth_topic, region, span, min_points=5, coast=0.5) -> dict:
+    """The Stone Soup peer and fusion_nodes' core tracker on the very same recorded frames, with the time
+    each spends per frame (``us_per_frame``)."""
+    from fusion_nodes.nodes.tracker_node import make_tracker
+
+    from . import track_peer
+    p = _tracker_section(params_file)
+    frames = track_peer.recorded_frames(inputs, p)
+    core = make_tracker(p)
+    peer = track_peer.StoneSoupTracker(p["process_noise"], p["gate_probability"], min_points, coast,
+                                       p["max_position_std"])
+    # the core's published tracks are those above publish_existence, as the node's
+    trackers = {CORE: ("core", core.step, lambda _t: core.tracks(min_existence=p["publish_existence"])),
+                PEER: ("peer", peer.step, peer.states)}
+    out = {}
+    for label, (name, step, states) in trackers.items():
+        spent = track_peer.run(frames, step, states, work / f"{name}.mcap", f"/tracks/{name}", p["classes"])
+        out[label] = {**evaluate([bag, inputs, work / f"{name}.mcap"], f"/tracks/{name}", truth_topic,
+                                 region=region, blackout=span), "us_per_frame": spent * 1e6}
+    return out
+
+
 def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None, overrides=None,
-        variants=VARIANTS, region: Region = Region()) -> dict:
-    """``label -> metrics`` of every variant and of the per-frame baseline on ``bag``."""
+        variants=VARIANTS, region: Region = Region(), blackout=None, peer: bool = False) -> dict:
+    """``label -> metrics`` of every variant and of the per-frame baseline on ``bag``.
+
+    ``blackout``: ``(from, to)`` s after the simulation start of a sensor failure in the bag; each variant's
+    metrics then include the ids kept across it and the belief in the true class before / at its end / after.
+    ``peer``: also the Stone Soup peer and the core tracker on the same recorded frames (:func:`peer_rows`).
+    """
+    from .sim import T0
+    span = (T0 + blackout[0], T0 + blackout[1]) if blackout else None
     params_file = params_file or config_file("perception.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(workdir or tmp)
@@ -82,16 +126,25 @@ def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None
         finally:
             runner.close()
         bags = [bag, inputs, work / "tracks.mcap"]
-        out = {v.label: evaluate(bags, f"/tracks/{v.node}", truth_topic, region=region) for v in variants}
+        out = {v.label: evaluate(bags, f"/tracks/{v.node}", truth_topic, region=region, blackout=span)
+               for v in variants}
         out[PER_FRAME] = evaluate(bags, FUSED_TOPIC, truth_topic, region=region, per_frame=True)
+        if peer:
+            out.update(peer_rows(bag, inputs, work, params_file, truth_topic, region, span))
         return out
 
 
+BLACKOUT_COLUMNS = (("blackout_ids_kept", "ids kept", "{:d}"), ("blackout_objects", "of objects", "{:d}"),
+                    ("p_true_class_before", "P(true class) before", "{:.2f}"),
+                    ("p_true_class_end", "at its end", "{:.2f}"), ("p_true_class_after", "after", "{:.2f}"))
+
+
 def table(results: dict) -> str:
-    """A Markdown table of :func:`run`'s results."""
-    head = "| tracker input | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
+    """A Markdown table of :func:`run`'s results (with the blackout columns when they were measured)."""
+    columns = COLUMNS + (BLACKOUT_COLUMNS if any("blackout_objects" in m for m in results.values()) else ())
+    head = "| tracker input | " + " | ".join(c[1] for c in columns) + " |"
+    lines = [head, "|" + "---|" * (len(columns) + 1)]
     for label, m in results.items():
-        cells = ["n/a" if m[k] != m[k] else fmt.format(m[k]) for k, _, fmt in COLUMNS]
+        cells = ["n/a" if k not in m or m[k] != m[k] else fmt.format(m[k]) for k, _, fmt in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -92,13 +92,58 @@ def _object_rows(msg, poses: PoseHistory, ids) -> tuple | None:
     return t, rows.reshape(-1, 5)
 
 
+def _class_scores(msg) -> dict:
+    """Track id -> {class name: probability} of a tracks message."""
+    return {o.id: {h.class_id: h.score for h in o.classes} for o in msg.objects}
+
+
+class _Blackout:
+    """Identity and class belief of the tracked objects across a sensor blackout ``(start, end)`` (stamps, s):
+    the objects matched in the last frame before it and again ``settle`` s after it ended."""
+
+    def __init__(self, span, settle: float = 0.5):
+        self.start, self.end, self.settle = span[0], span[1], settle
+        self.before, self.after, self.last_in = {}, None, {}
+        self.p_true = {"before": [], "end": [], "after": []}
+
+    def note(self, t, matches, truth, scores) -> None:
+        if t < self.start:
+            self.before = dict(matches)
+            self._p(matches, truth, scores, "before", replace=True)
+        elif t < self.end:
+            self.last_in = (matches, truth, scores)
+        elif self.after is None and t >= self.end + self.settle:
+            self.after = dict(matches)
+            if self.last_in:
+                self._p(*self.last_in, "end")
+            self._p(matches, truth, scores, "after")
+
+    def _p(self, matches, truth, scores, when, replace=False):
+        from .perception_sim import CLASSES
+        cls = dict(zip(np.asarray(truth["object_id"], int), np.asarray(truth["class_id"], int)))
+        vals = [scores.get(h, {}).get(CLASSES[cls[g]]) for g, h in matches if g in cls]
+        vals = [v for v in vals if v is not None]
+        self.p_true[when] = vals if replace else self.p_true[when] + vals
+
+    def summary(self) -> dict:
+        after = self.after or {}
+        both = [g for g in self.before if g in after]
+        return {"blackout_objects": len(both), "blackout_ids_kept": sum(self.before[g] == after[g] for g in both),
+                **{f"p_true_class_{k}": float(np.mean(v)) if v else float("nan") for k, v in self.p_true.items()}}
+
+
 def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", odom_topic="/odometry/filtered",
              truth_odom_topic="/ground_truth/odom", region: Region = Region(), threshold: float = 2.0,
-             cutoff: float = 5.0, per_frame: bool = False) -> dict:
-    """Metrics of the tracks in ``bags`` (one bag or several read as one; see the module docstring)."""
+             cutoff: float = 5.0, per_frame: bool = False, blackout=None) -> dict:
+    """Metrics of the tracks in ``bags`` (one bag or several read as one; see the module docstring).
+
+    ``blackout``: ``(start, end)`` stamps (s) of a sensor failure; the summary then also says how many of the
+    objects tracked just before it were tracked under the same id after it (:class:`_Blackout`).
+    """
     poses, true_poses = PoseHistory(horizon=1e9), PoseHistory(horizon=1e9)
     metrics, ids = TrackingMetrics(threshold, cutoff), itertools.count()
-    latest = None                                     # (stamp, rows) of the newest tracks message
+    watch = _Blackout(blackout) if blackout else None
+    latest, scores = None, {}                         # (stamp, rows) of the newest tracks message
     bags = [bags] if isinstance(bags, (str, bytes)) or not hasattr(bags, "__iter__") else list(bags)
     for topic, _, msg in _merged(bags, [tracks_topic, truth_topic, odom_topic, truth_odom_topic]):
         if topic == odom_topic:
@@ -106,15 +151,20 @@ def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", 
         elif topic == truth_odom_topic:
             _add_pose(true_poses, msg)
         elif topic == tracks_topic:
-            latest = _object_rows(msg, poses, ids) if per_frame else (stamp_to_sec(msg.header.stamp),
-                                                                         _track_rows(msg))
+            if per_frame:
+                latest = _object_rows(msg, poses, ids)
+            else:
+                latest, scores = (stamp_to_sec(msg.header.stamp), _track_rows(msg)), _class_scores(msg)
         else:
             t = stamp_to_sec(msg.header.stamp)
             ego, true_ego = poses.at(t, 0.2), true_poses.at(t, 0.2)
             if ego is None or true_ego is None or latest is None:
                 continue
-            metrics.add(_frame(t, pointcloud.read(msg), latest, ego, true_ego[2], region))
-    return metrics.summary()
+            truth = pointcloud.read(msg)
+            matches = metrics.add(_frame(t, truth, latest, ego, true_ego[2], region))
+            if watch:
+                watch.note(t, matches, truth, scores)
+    return {**metrics.summary(), **(watch.summary() if watch else {})}
 
 
 def _frame(t, truth, latest, ego, true_yaw, region) -> Frame:
