@@ -511,3 +511,50 @@ def test_fuzz_tracker_node(tmp_path_factory):
         check(tmp_path_factory.mktemp("t"), "tracker_node", TRACKER, tracker_clean(), [("/r", g) for g in garbage],
               positions, lambda n: sum(n.monitors["radar"].dropped.values()))
     prop()
+
+
+TRACKER_ALL = {**TRACKER, "camera_topic": "/c", "fused_topic": "/f"}
+
+
+def tracker_all_clean():
+    """Radar clusters, camera detections and early-fused objects of the same two objects, 10 Hz each."""
+    out = tracker_clean()
+    for k in range(10):
+        t = 50.0 + 0.1 * k
+        det = {"u": np.array([330.0 + k, 250.0]), "v": np.array([260.0, 255.0]),
+               "width_px": np.array([40.0, 20.0]), "height_px": np.array([60.0, 30.0])}
+        fused = {"x": np.array([10.0 + 0.1 * k, np.nan]), "y": np.array([0.0, np.nan])}   # NaN: camera-only, no position
+        out.append(("/c", int(t * 1e9) + 2, pointcloud.write(PointCloud2(), det, Header(stamp=stamp(t + 0.002)))))
+        out.append(("/f", int(t * 1e9) + 3, pointcloud.write(PointCloud2(), fused, Header(stamp=stamp(t + 0.003)))))
+    return sorted(out, key=lambda m: m[1])
+
+
+@st.composite
+def bad_detection_values(draw, t, fields):
+    """A well-formed cloud of ``fields`` with one impossible value (NaN / Inf / absurd) or a negative box."""
+    n = draw(st.integers(1, 4))
+    cols = {k: np.asarray(draw(st.lists(st.floats(1, 300), min_size=n, max_size=n)), float) for k in fields}
+    name = draw(st.sampled_from(list(fields)))
+    value = draw(st.one_of(ABSURD, st.just(-5.0))) if name.endswith("_px") else draw(ABSURD)
+    cols[name][draw(st.integers(0, n - 1))] = value
+    return pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))
+
+
+def test_fuzz_tracker_node_every_input(tmp_path_factory):
+    """Garbage on the camera and early-fusion inputs too: every bad message dropped and counted, tracks unchanged."""
+    clean = tracker_all_clean()
+    fields = {"/r": ("x", "y", "doppler_mean"), "/c": ("u", "v", "width_px", "height_px"), "/f": ("x", "y")}
+
+    @st.composite
+    def bad_input(draw):
+        topic = draw(st.sampled_from(sorted(fields)))
+        return topic, draw(st.one_of(bad_cloud(50.45, required=fields[topic]),
+                                     bad_detection_values(50.45, fields[topic])))
+
+    @FUZZ
+    @given(garbage=st.lists(bad_input(), min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(0, len(clean) - 1)) for _ in garbage]
+        check(tmp_path_factory.mktemp("t"), "tracker_node", TRACKER_ALL, tracker_all_clean(), garbage, positions,
+              lambda n: sum(sum(n.monitors[i].dropped.values()) for i in ("radar", "camera", "fused")))
+    prop()

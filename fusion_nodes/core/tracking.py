@@ -260,6 +260,23 @@ class ClassBelief:
         return fused.probabilities
 
 
+def _mahalanobis(S: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``d2 = y^T S^-1 y`` and ``ln det S`` for residuals ``y`` (tracks x detections x m).
+
+    ``S`` is tracks x detections x m x m, or tracks x 1 x m x m when one R serves the whole frame (one
+    factorisation per track then). A pair whose ``S`` is singular or not positive is inadmissible:
+    ``d2 = inf`` (a degenerate input must not stop the tracker).
+    """
+    sign, log_det = np.linalg.slogdet(S)
+    good = (sign > 0) & np.isfinite(log_det)
+    inv = np.zeros_like(S)
+    if np.any(good):
+        inv[good] = np.linalg.inv(S[good])
+    d2 = np.einsum("tdi,tdij,tdj->td", y, np.broadcast_to(inv, y.shape[:2] + S.shape[-2:]), y)
+    good = np.broadcast_to(good, d2.shape)
+    return np.where(good, d2, np.inf), np.where(good, np.broadcast_to(log_det, d2.shape), np.inf)
+
+
 @dataclass(frozen=True)
 class FrameReport:
     """What one frame did: assignments, new / deleted / confirmed tracks, NIS of each update."""
@@ -340,13 +357,10 @@ class Tracker:
         if np.all(frame.R == frame.R[0]):
             # one R for the whole frame (a radar's usual case): S depends on the track only, so n_t
             # factorisations serve all n_t x n_d pairs
-            S = HPH + frame.R[0]
-            d2 = np.einsum("tdi,tij,tdj->td", y, np.linalg.inv(S), y)
-            log_det = np.broadcast_to(np.linalg.slogdet(S)[1][:, None], d2.shape)
+            d2, log_det = _mahalanobis((HPH + frame.R[0])[:, None], y)
         else:
             S = HPH[:, None] + frame.R[None]                           # tracks x detections x m x m
-            d2 = (y * np.linalg.solve(S, y[..., None])[..., 0]).sum(axis=-1)
-            log_det = np.linalg.slogdet(S)[1]
+            d2, log_det = _mahalanobis(S, y)
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
         return self.associator.assign(d2, log_det, admitted), d2, admitted, (zhat, H)
 

@@ -85,6 +85,10 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
                       FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"])
 
 
+MIN_GROUND_RANGE = 0.5      # m: nearer ground contacts carry no range (see camera_frame)
+MAX_PIXELS = 1e5            # px: no camera image is this large; a box coordinate beyond it is garbage
+
+
 @dataclass(frozen=True)
 class CameraGeometry:
     """Camera intrinsics and mount: pixel rays in base_link, ground-contact ranges."""
@@ -128,6 +132,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     cols = _table(msg, ["u", "v", "width_px", "height_px"], 1e6)
     if np.any(cols["width_px"] < 0) or np.any(cols["height_px"] < 0):
         raise InvalidInput("absurd_value", "negative box size")
+    if any(np.any(np.abs(cols[k]) > MAX_PIXELS) for k in ("u", "v", "width_px", "height_px")):
+        raise InvalidInput("absurd_value", f"a box coordinate beyond {MAX_PIXELS:g} px")
     mount = cam.mounting
     centre = cam.rays(cols["u"], cols["v"])
     bearing = np.angle(np.exp(1j * (np.arctan2(centre[:, 1], centre[:, 0]) - mount.yaw)))
@@ -135,7 +141,9 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(bottom[:, 2] < -1e-6, -cam.t[2] / bottom[:, 2], np.nan)
     rng = np.hypot(s * bottom[:, 0], s * bottom[:, 1])
-    ok = np.isfinite(rng) & (rng <= p["camera_max_range"])
+    # a ground contact nearer than MIN_GROUND_RANGE (or a camera mounted at or below the ground) locates
+    # nothing: a range of ~0 with a variance of ~0 would seed a track with no covariance
+    ok = np.isfinite(rng) & (rng <= p["camera_max_range"]) & (rng >= MIN_GROUND_RANGE)
     z = np.column_stack([bearing, np.where(ok, rng, 0.0)])
     R = np.zeros((len(z), 2, 2))
     angular_width = cols["width_px"] / cam.K[0, 0]
@@ -153,6 +161,8 @@ def fused_frame(msg, stamp, ego, p, classes) -> Detections:
     located = np.isfinite(cols["x"]) & np.isfinite(cols["y"])
     if np.any(np.isinf(cols["x"]) | np.isinf(cols["y"])):
         raise InvalidInput("non_finite", "x or y is infinite")
+    if np.any(np.isnan(cols["x"]) != np.isnan(cols["y"])):     # camera-only objects have neither
+        raise InvalidInput("non_finite", "x and y disagree: one is NaN, the other not")
     cols = {k: v[located] for k, v in cols.items()}
     if np.any(np.abs(cols["x"]) > p["max_range"]) or np.any(np.abs(cols["y"]) > p["max_range"]):
         raise InvalidInput("absurd_value", f"x or y beyond {p['max_range']} m")
