@@ -4,9 +4,12 @@
         params_file:=/path/to/fusion.yaml use_sim_time:=true
 
 Input nodes (imu_gps_node, camera_node, radar_node), Kalman fusion of the
-robot's own state (kalman_fusion_node -> odometry/filtered and /tf, also the
-radar's ego motion), early fusion (early_fusion_node, synchronizing camera,
-radar and IMU features) and late fusion (late_fusion_node). The default file,
+robot's own state in both REP-105 frames (kalman_fusion_node: map frame with
+GPS -> odometry/filtered, map -> odom, also the radar's ego motion;
+odom_fusion_node, its odom-frame instance: wheel + IMU -> odometry/local,
+odom -> base_link), early fusion (early_fusion_node, synchronizing camera,
+radar and IMU features), late fusion (late_fusion_node) and object tracking
+(tracker_node, in the odom frame). The default file,
 config/fusion.yaml, is the hybrid configuration: early-fusion decisions
 averaged with the camera's and the radar's own. Common arguments (namespace,
 log_level, remappings): :mod:`fusion_nodes.ros.launching`.
@@ -15,8 +18,8 @@ from launch import LaunchDescription
 
 from fusion_nodes.ros.launching import arguments, nodes
 
-NODES = ("imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node", "early_fusion_node",
-         "late_fusion_node")
+NODES = ("imu_gps_node", "kalman_fusion_node", "odom_fusion_node", "camera_node", "radar_node",
+         "early_fusion_node", "late_fusion_node", "tracker_node")
 
 
 def generate_launch_description():

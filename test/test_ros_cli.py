@@ -83,9 +83,10 @@ LAUNCHES = [
     ("late_fusion.launch.py", ["late_fusion_node"],
      {"/fusion/late/detections": "vision_msgs/msg/Detection3DArray",
       "/fusion/late/markers": "visualization_msgs/msg/MarkerArray"}, True),
-    ("fusion.launch.py", ["imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node", "early_fusion_node",
-                          "late_fusion_node"],
-     {"/fusion/late/objects": "sensor_msgs/msg/PointCloud2", "/tf": "tf2_msgs/msg/TFMessage"}, True),
+    ("fusion.launch.py", ["imu_gps_node", "kalman_fusion_node", "odom_fusion_node", "camera_node", "radar_node",
+                          "early_fusion_node", "late_fusion_node", "tracker_node"],
+     {"/fusion/late/objects": "sensor_msgs/msg/PointCloud2", "/tf": "tf2_msgs/msg/TFMessage",
+      "/odometry/local": "nav_msgs/msg/Odometry", "/tracks": "fusion_msgs/msg/TrackedObjectArray"}, True),
 ]
 
 

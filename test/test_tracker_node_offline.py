@@ -104,3 +104,25 @@ def test_a_radar_sending_empty_scans_is_reported_blind_and_its_silence_deletes_n
         assert radar.level == DiagnosticStatus.WARN and "no detections" in radar.message
     finally:
         runner.close()
+
+
+def test_the_whole_graph_runs_both_ekf_instances_and_tracks_in_the_odom_frame(tmp_path):
+    """config/fusion.yaml offline: kalman_fusion_node (map, GPS) and its odom instance (odometry/local); the
+    REP-105 chain map -> odom -> base_link on /tf; tracker_node's tracks in the odom frame."""
+    from conftest import REPO
+    from fusion_nodes.tools import perception_sim
+    sc = perception_sim.load_scenario(REPO / "config" / "tracking_scenario.yaml")
+    sc["duration"] = 8.0
+    bag = tmp_path / "drive.mcap"
+    perception_sim.write(sc, bag)
+    runner = OfflineRunner(REPO / "config" / "fusion.yaml", capture=True)
+    try:
+        runner.run(bag)
+        got = runner.captured
+    finally:
+        runner.close()
+    assert {m.header.frame_id for m in got["/odometry/local"]} == {"odom"}
+    assert {m.header.frame_id for m in got["/odometry/filtered"]} == {"map"}
+    edges = {(t.header.frame_id, t.child_frame_id) for m in got["/tf"] for t in m.transforms}
+    assert {("map", "odom"), ("odom", "base_link")} <= edges and ("map", "base_link") not in edges
+    assert {m.header.frame_id for m in got["/tracks"]} == {"odom"} and got["/tracks"][-1].objects

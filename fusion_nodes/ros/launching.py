@@ -14,6 +14,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
+from fusion_nodes.ros import instances
+
 
 def arguments(default_params: str, params_help: str) -> list:
     """The common launch arguments; ``default_params`` is a file in the package's config/."""
@@ -41,14 +43,16 @@ def _remappings(text: str) -> list[tuple[str, str]]:
 
 
 def nodes(executables) -> list:
-    """One ``Node`` per ``(executable, condition or None)``, inside the namespace, with the common arguments."""
+    """One ``Node`` per ``(name, condition or None)``, inside the namespace, with the common arguments; a
+    named instance (:mod:`fusion_nodes.ros.instances`, e.g. odom_fusion_node) runs its executable with its
+    own remappings."""
     def build(context):
         remaps = _remappings(LaunchConfiguration("remappings").perform(context))
         common = [LaunchConfiguration("params_file"), {"use_sim_time": LaunchConfiguration("use_sim_time")}]
-        started = [Node(package="fusion_nodes", executable=exe, name=exe, output="screen", parameters=common,
-                        remappings=remaps, condition=cond,
+        started = [Node(package="fusion_nodes", executable=instances.executable(name), name=name, output="screen",
+                        parameters=common, remappings=list(instances.remaps(name).items()) + remaps, condition=cond,
                         ros_arguments=["--log-level", LaunchConfiguration("log_level")])
-                   for exe, cond in executables]
+                   for name, cond in executables]
         return [GroupAction([PushRosNamespace(LaunchConfiguration("namespace")), *started])]
     return [OpaqueFunction(function=build)]
 

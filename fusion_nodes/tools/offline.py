@@ -26,6 +26,8 @@ from rclpy.serialization import deserialize_message, serialize_message
 from rclpy.subscription import Subscription
 from rclpy.time import Time
 
+from fusion_nodes.ros.instances import INSTANCES, executable, remaps as instance_remaps
+
 from . import bagio
 
 NODE_TYPES = {
@@ -38,6 +40,7 @@ NODE_TYPES = {
     "late_fusion_node": "fusion_nodes.nodes.late_fusion_node:LateFusionNode",
     "tracker_node": "fusion_nodes.nodes.tracker_node:TrackerNode",
 }
+NODE_TYPES.update({name: NODE_TYPES[executable(name)] for name in INSTANCES})   # e.g. odom_fusion_node
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 
 
@@ -96,7 +99,8 @@ class OfflineRunner:
                 raise ValueError(f"params file names node {name!r} of unknown type; "
                                  f"pass --node {name}:=<type> with a type from {sorted(NODE_TYPES)}")
             cls = _load(types[name] if ":" in types[name] else NODE_TYPES[types[name]])
-            self.nodes.append(cls(context=self.context, cli_args=args + ["-r", f"__node:={name}"],
+            own = [x for f, t in instance_remaps(name).items() for x in ("-r", f"{f}:={t}")]
+            self.nodes.append(cls(context=self.context, cli_args=args + own + ["-r", f"__node:={name}"],
                                   parameter_overrides=[Parameter("use_sim_time", value=True)]))
         self._subs: dict[str, list] = {}
         for node in self.nodes:
