@@ -193,6 +193,25 @@ def objects_per_set(topic):
     return lambda r, node: mean_of(len(c) for c in clouds(r, topic))
 
 
+def track_field(fn):
+    """Mean over the published tracks of ``fn(track)``."""
+    return lambda r, node: mean_of(fn(o) for m in out(r, "/tracks") for o in m.objects)
+
+
+def tracks_per_message(r, node):
+    return mean_of(len(m.objects) for m in out(r, "/tracks"))
+
+
+def tracker_config():
+    from test_tracker_node_offline import PARAMS
+    return {"tracker_node": {"ros__parameters": dict(PARAMS)}}
+
+
+def tracker_inputs():
+    from test_tracker_node_offline import feed
+    return feed()
+
+
 def degraded(r, node):
     return sum(st.message.startswith("degraded") for m in out(r, "/diagnostics") for st in m.status
                if st.name == "late_fusion_node: fusion")
@@ -342,6 +361,13 @@ CASES = [
         ("association_margin", 200.0, associated, "more", "association_gate"),
         ("publish_features", True, feature_fields, "more", "association_gate"),
         ("publish_camera_only", False, objects_per_set("/fusion/early/objects"), "less", "association_gate"))],
+    # tracker_node: three objects passing a driving radar (test_tracker_node_offline.feed)
+    *[Case("tracker_node", p, v, tracker_config, tracker_inputs, m, e, o) for p, v, m, e, o in (
+        ("publish_existence", 0.999999, tracks_per_message, "less", "radar_position_std"),
+        ("radar_position_std", 3.0, track_field(lambda o: o.pose.covariance[0]), "more", "publish_existence"),
+        ("radar_doppler_std", 5.0, track_field(lambda o: o.twist.covariance[0]), "more", "publish_existence"),
+        ("radar_detection_probability", 0.99, track_field(lambda o: o.existence_probability), "more",
+         "publish_existence"))],
 ]
 
 
@@ -377,13 +403,13 @@ def test_live_parameter_takes_effect_and_stays(tmp_path, case):
 
 def test_every_live_parameter_of_every_node_has_a_case():
     from fusion_nodes.ros import camera_params, early_fusion_params, imu_gps_params, late_fusion_params, \
-        radar_params
+        radar_params, tracker_params
     from fusion_nodes.ros.kalman_params import global_specs, sensor_specs
     live = {("kalman_fusion_node", s.name.replace("imu0", "<s>").replace("odom0", "<s>"))
             for s in global_specs() + sensor_specs("imu0") + sensor_specs("odom0") if not s.read_only}
     for node, module in (("camera_node", camera_params), ("radar_node", radar_params),
                          ("early_fusion_node", early_fusion_params), ("late_fusion_node", late_fusion_params),
-                         ("imu_gps_node", imu_gps_params)):
+                         ("imu_gps_node", imu_gps_params), ("tracker_node", tracker_params)):
         live |= {(node, s.name) for s in module.specs() if not s.read_only}
     covered = {(c.node, c.param.replace("imu0", "<s>").replace("odom0", "<s>")) for c in CASES}
     assert live - covered == set()

@@ -62,7 +62,7 @@ def specs() -> list[ParamSpec]:
                   1e-6, 0.99, **ro),
         ParamSpec("publish_existence", 0.5, "Confirmed tracks are published while their existence probability "
                   "is at least this (>= delete_existence); below it they are kept, unpublished, under their id.",
-                  0.0, 1.0, **ro),
+                  0.0, 1.0, read_only=False),
         ParamSpec("class_rule", "bayes", "How per-frame class scores combine over time: bayes or average.",
                   check=_one_of(("bayes", "average")), **ro),
         ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
@@ -71,10 +71,11 @@ def specs() -> list[ParamSpec]:
                   "the Doppler's line of sight starts at the radar.", check=length(6), **ro),
         ParamSpec("radar_fov", [60.0, 0.6], "Radar coverage: max range (m), half angle (rad); tracks outside "
                   "are not expected in its frames.", check=length(2), **ro),
-        ParamSpec("radar_position_std", 0.7, "Radar cluster centroid std (m) per axis.", 1e-3, 100.0, **ro),
-        ParamSpec("radar_doppler_std", 0.4, "Ego-compensated Doppler std (m/s).", 1e-3, 100.0, **ro),
+        ParamSpec("radar_position_std", 0.7, "Radar cluster centroid std (m) per axis.", 1e-3, 100.0,
+                  read_only=False),
+        ParamSpec("radar_doppler_std", 0.4, "Ego-compensated Doppler std (m/s).", 1e-3, 100.0, read_only=False),
         ParamSpec("radar_detection_probability", 0.8, "Chance the radar detects an object in its field of "
-                  "view in a scan (track existence).", 0.01, 0.99, **ro),
+                  "view in a scan (track existence).", 0.01, 0.99, read_only=False),
         ParamSpec("radar_use_doppler", True, "Use doppler_mean (ego-compensated by radar_node) as a range "
                   "rate measurement.", **ro),
         ParamSpec("camera_mount", [0.0, 0.0, 0.0, -1.5707963267948966, 0.0, -1.5707963267948966],
