@@ -23,6 +23,12 @@ def cross_checks():
 
 
 def specs() -> list[ParamSpec]:
+    """tracker_node's parameters, in README order: topics, tracker components, sensors, timing."""
+    return [*_topic_specs(), *_tracker_specs(), *_sensor_specs(), *_timing_specs()]
+
+
+def _topic_specs() -> list[ParamSpec]:
+    """Inputs, outputs, frames, classes."""
     ro = dict(read_only=True)
     return [
         ParamSpec("radar_topic", "radar/clusters", "radar_node clusters (PointCloud2, base_link: x y "
@@ -39,6 +45,13 @@ def specs() -> list[ParamSpec]:
         ParamSpec("base_link_frame", "base_link", "Frame of the detections.", **ro),
         ParamSpec("classes", ["car", "pedestrian", "cyclist", "pole"], "Class names; an input's "
                   "score_<class> fields give the per-frame class probabilities.", **ro),
+    ]
+
+
+def _tracker_specs() -> list[ParamSpec]:
+    """Motion model, filter, gate, confirmation, deletion, class belief."""
+    ro = dict(read_only=True)
+    return [
         ParamSpec("motion_model", "constant_velocity", "constant_velocity or constant_turn_rate (CTRV).",
                   check=_one_of(MOTION_MODELS), **ro),
         ParamSpec("filter", "ekf", "Per-track filter: ekf or ukf (filterpy).", check=_one_of(TRACK_FILTERS), **ro),
@@ -67,6 +80,13 @@ def specs() -> list[ParamSpec]:
                   check=_one_of(("bayes", "average")), **ro),
         ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
                   0.01, 1e4, **ro),
+    ]
+
+
+def _sensor_specs() -> list[ParamSpec]:
+    """Per input: mount, coverage, noise, detection probability."""
+    ro = dict(read_only=True)
+    return [
         ParamSpec("radar_mount", [0.0] * 6, "Transform base_link -> radar: x y z (m) roll pitch yaw (rad); "
                   "the Doppler's line of sight starts at the radar.", check=length(6), **ro),
         ParamSpec("radar_fov", [60.0, 0.6], "Radar coverage: max range (m), half angle (rad); tracks outside "
@@ -99,6 +119,13 @@ def specs() -> list[ParamSpec]:
         ParamSpec("fused_position_std", 0.7, "Early-fusion object position std (m) per axis.", 1e-3, 100.0, **ro),
         ParamSpec("fused_detection_probability", 0.6, "Chance early fusion reports a located object in its "
                   "view (track existence).", 0.01, 0.99, **ro),
+    ]
+
+
+def _timing_specs() -> list[ParamSpec]:
+    """Stamp handling and sanity limits."""
+    ro = dict(read_only=True)
+    return [
         ParamSpec("processing_delay", 0.1, "Frames wait this long (s, stamp time) so that inputs with different "
                   "latencies are applied in stamp order; later frames are dropped as late.", 0.0, 10.0, **ro),
         ParamSpec("pose_tolerance", 0.2, "Ego poses are held this long (s) past the newest one.", 0.0, 10.0, **ro),
