@@ -24,7 +24,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from fusion_nodes.core import track_models as tm
-from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_matrix
+from fusion_nodes.core.geometry import quaternion_to_rpy
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
 from fusion_nodes.core.tracking import ClassBelief, Deleter, ExistenceConfirmation, MahalanobisGate, MOfN, Tracker
@@ -63,8 +63,7 @@ class TrackerNode(Node):
         self.poses = PoseHistory()
         self.order = StampOrder()
         self.camera = conv.CameraGeometry.from_params(self.p["camera_mount"], self.p["camera_intrinsics"])
-        r = self.p["radar_mount"]
-        self.radar_mount = conv.Mounting(np.asarray(r[:2], float), float(np.arctan2(*rpy_to_matrix(*r[3:])[1::-1, 0])))
+        self.radar_mount = conv.Mounting.from_mount(self.p["radar_mount"])
         self.monitors = {n: diag.InputMonitor() for n in (*INPUTS, "odometry")}
         self.empty_since: dict[str, float | None] = {}          # input -> stamp its run of empty frames began
         self.last_stamp: dict[str, float] = {}

@@ -32,6 +32,12 @@ class Mounting:
     xy: np.ndarray
     yaw: float
 
+    @classmethod
+    def from_mount(cls, mount) -> "Mounting":
+        """From a ``[x, y, z, roll, pitch, yaw]`` mount: the heading of the sensor's x axis in base_link."""
+        forward = rpy_to_matrix(*mount[3:])[:, 0]
+        return cls(np.asarray(mount[:2], float), float(np.arctan2(forward[1], forward[0])))
+
     def in_world(self, ego) -> tm.SensorPose:
         """The sensor's pose in the world frame for the ego pose ``(x, y, yaw)``."""
         x, y, a = ego

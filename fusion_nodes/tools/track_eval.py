@@ -59,7 +59,7 @@ def _to_base(xy, ego):
     return _turn(np.reshape(xy, (-1, 2)) - [x, y], a)
 
 
-def _add_pose(history: PoseHistory, msg) -> None:
+def add_pose(history: PoseHistory, msg) -> None:
     q = msg.pose.pose.orientation
     history.add(stamp_to_sec(msg.header.stamp), msg.pose.pose.position.x, msg.pose.pose.position.y,
                 float(quaternion_to_rpy([q.x, q.y, q.z, q.w])[2]))
@@ -147,9 +147,9 @@ def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", 
     bags = [bags] if isinstance(bags, (str, bytes)) or not hasattr(bags, "__iter__") else list(bags)
     for topic, _, msg in _merged(bags, [tracks_topic, truth_topic, odom_topic, truth_odom_topic]):
         if topic == odom_topic:
-            _add_pose(poses, msg)
+            add_pose(poses, msg)
         elif topic == truth_odom_topic:
-            _add_pose(true_poses, msg)
+            add_pose(true_poses, msg)
         elif topic == tracks_topic:
             if per_frame:
                 latest = _object_rows(msg, poses, ids)

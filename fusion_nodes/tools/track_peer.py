@@ -47,18 +47,15 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def recorded_frames(bag, p: dict, radar_topic="/radar/clusters", camera_topic="/camera/detections",
                     odom_topic="/odometry/filtered") -> list[Detections]:
     """tracker_node's frames from a recorded run (``p``: its parameters), in stamp order."""
-    from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_matrix
+    from .track_eval import add_pose
     poses, frames = PoseHistory(horizon=1e9), []
-    r = p["radar_mount"]
-    radar_mount = conv.Mounting(np.asarray(r[:2], float), float(np.arctan2(*rpy_to_matrix(*r[3:])[1::-1, 0])))
+    radar_mount = conv.Mounting.from_mount(p["radar_mount"])
     camera = conv.CameraGeometry.from_params(p["camera_mount"], p["camera_intrinsics"])
     classes = list(p["classes"])
     for topic, _, msg in bagio.read(bag, [t for t in (radar_topic, camera_topic, odom_topic) if t]):
         stamp = stamp_to_sec(msg.header.stamp)
         if topic == odom_topic:
-            q = msg.pose.pose.orientation
-            poses.add(stamp, msg.pose.pose.position.x, msg.pose.pose.position.y,
-                      float(quaternion_to_rpy([q.x, q.y, q.z, q.w])[2]))
+            add_pose(poses, msg)
             continue
         ego = poses.at(stamp, p["pose_tolerance"])
         if ego is None:
