@@ -71,3 +71,17 @@ def test_scripted_objects_decoys_and_radar_blackout(tmp_path):
     assert all(n == 0 for t, n in scans if 4.0 <= t < 5.0) and all(n > 0 for t, n in scans if t < 4.0 or t >= 5.0)
     frames = [t_ns for _, t_ns, _ in bagio.read(bag, ["/camera/image_raw"])]
     assert len(frames) >= 15 * 10 - 2
+
+
+def test_radar_range_and_azimuth_errors_are_the_scenarios(tmp_path):
+    """radar.range_std / azimuth_std: a pole's points (a pole is thin and static) spread in azimuth by the
+    configured error, and the scenario without them draws nothing more: its drive is unchanged."""
+    sc = short_scenario(8.0)
+    plain = perception_sim.PerceptionSim(sc)._radar_error(np.array([30.0, 2.0, 0.5]))
+    np.testing.assert_array_equal(plain, [30.0, 2.0, 0.5])
+    sc["radar"].update(range_std=0.3, azimuth_std=0.02)
+    sim = perception_sim.PerceptionSim(sc)
+    q = np.array([sim._radar_error(np.array([30.0, 2.0, 0.5])) for _ in range(4000)])
+    az, rng_ = np.arctan2(q[:, 1], q[:, 0]), np.hypot(q[:, 0], q[:, 1])
+    assert np.std(az) == pytest.approx(0.02, rel=0.06) and np.std(rng_) == pytest.approx(0.3, rel=0.06)
+    assert np.mean(rng_) == pytest.approx(np.hypot(30.0, 2.0), abs=0.02) and np.all(q[:, 2] == 0.5)

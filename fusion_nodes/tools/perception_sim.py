@@ -16,7 +16,10 @@ while (dark noise frames; empty scans).
   a lighting factor that drifts over the drive, and pixel noise.
 * ``/radar/points`` (PointCloud2: x y z range azimuth doppler rcs snr):
   class-dependent point count, RCS and Doppler spread (micro-Doppler of legs
-  and wheels), misses and clutter.
+  and wheels), misses and clutter. Each object point lies on the object's
+  extent; ``radar.range_std`` (m) and ``radar.azimuth_std`` (rad) add a
+  radar's measurement error to it, polar as in a datasheet (range along the
+  line of sight, azimuth across it, so the cross-range error grows with range).
 * ``/ground_truth/objects`` (PointCloud2: x y z in base_link, vx vy in
   map, class_id, object_id; 20 Hz).
 * the drive's own ``/imu/data``, ``/wheel/odom``, ``/gps/fix`` and
@@ -95,6 +98,7 @@ class PerceptionSim:
         self.rng = np.random.default_rng(scenario["seed"])
         # Scripted objects and decoys draw from their own stream: adding them leaves the rest of a seed's drive.
         self.extra_rng = np.random.default_rng([scenario["seed"], 7])
+        self.radar_noise_rng = np.random.default_rng([scenario["seed"], 11])    # the same, for radar errors
         self.drive = SimConfig(seed=scenario["seed"], duration=scenario["duration"])
         self.traj = trajectory(self.drive)
         self.objects = self._spawn()
@@ -238,6 +242,16 @@ class PerceptionSim:
         return np.round(uv).astype(np.int32)
 
     # -- radar --------------------------------------------------------------
+    def _radar_error(self, q):
+        """A point (radar frame, m) as the radar measures it: range and azimuth off by their errors."""
+        rd = self.sc["radar"]
+        s_r, s_az = rd.get("range_std", 0.0), rd.get("azimuth_std", 0.0)
+        if s_r <= 0 and s_az <= 0:          # no draw: a scenario without radar errors keeps its drive
+            return q
+        rng_, az = np.hypot(q[0], q[1]), np.arctan2(q[1], q[0])
+        rng_, az = rng_ + self.radar_noise_rng.normal(0, s_r), az + self.radar_noise_rng.normal(0, s_az)
+        return np.array([rng_ * np.cos(az), rng_ * np.sin(az), q[2]])
+
     def _radar(self, t):
         rd, r = self.sc["radar"], self.rng
         objs, s = self._in_base(t)
@@ -257,7 +271,7 @@ class PerceptionSim:
                                               -np.sin(yaw) * v_world[0] + np.cos(yaw) * v_world[1], 0.0])
                                     - ego_v - np.cross([0, 0, s["w"]], self.rad_t))
             for _ in range(max(1, r.poisson(m.radar_points))):
-                q = p + r.normal(0, [m.size[0] / 4, m.size[1] / 4, m.size[2] / 4])
+                q = self._radar_error(p + r.normal(0, [m.size[0] / 4, m.size[1] / 4, m.size[2] / 4]))
                 u = q / np.linalg.norm(q)
                 rcs = m.rcs + r.normal(0, 3.0)
                 rows.append([*q, u @ v_rel + r.normal(0, m.micro_doppler + 0.05), rcs,
