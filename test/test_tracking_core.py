@@ -8,8 +8,8 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import EkfTrackFilter, UkfTrackFilter
 from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, gospa, ospa
-from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, ExistenceConfirmation, FieldOfView, MOfN,
-                                        Tracker)
+from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, DuplicateRemover, ExistenceConfirmation,
+                                        FieldOfView, MOfN, Tracker)
 
 SENSOR = tm.SensorPose(1.0, -2.0, 0.3)
 
@@ -301,6 +301,58 @@ def test_one_r_per_frame_shortcut_scores_as_the_general_path():
     assert [t.id for t in a.tracks()] == [t.id for t in b.tracks()] and a.tracks()
     for ta, tb in zip(a.tracks(), b.tracks()):
         np.testing.assert_allclose(ta.k, tb.k, atol=1e-6)
+
+
+def test_polar_position_covariance_is_the_spread_of_range_and_azimuth_errors():
+    """Points at range r, bearing b measured with range / azimuth errors and averaged N at a time: their
+    sample covariance is the polar covariance (long along the line of sight at near range, across it far)."""
+    rng = np.random.default_rng(3)
+    for r, b, s_r, s_az, n in ((5.0, 0.4, 0.3, 0.01, 1), (45.0, -0.3, 0.1, 0.01, 4)):
+        rr = r + rng.normal(0, s_r, (20000, n))
+        aa = b + rng.normal(0, s_az, (20000, n))
+        xy = np.column_stack([(rr * np.cos(aa)).mean(axis=1), (rr * np.sin(aa)).mean(axis=1)])
+        R = tm.polar_position_covariance([[r * np.cos(b), r * np.sin(b)]], 0.0, s_r, s_az, [n])[0]
+        np.testing.assert_allclose(np.cov(xy.T), R, rtol=0.05, atol=2e-4)
+    u = np.array([np.cos(0.4), np.sin(0.4)])
+    near = tm.polar_position_covariance([5 * u], 0.2, 0.3, 0.01)[0]
+    far = tm.polar_position_covariance([50 * u], 0.2, 0.3, 0.01)[0]
+    assert u @ near @ u == pytest.approx(0.2 ** 2 + 0.3 ** 2)
+    assert np.linalg.eigvalsh(far)[-1] == pytest.approx(0.2 ** 2 + (50 * 0.01) ** 2)
+
+
+def test_duplicate_remover_merges_a_split_object_and_keeps_neighbours():
+    """Oldest first: a car's second track 1.6 m behind its first, moving alike, goes; a pedestrian 1.6 m
+    from another (small extent) stays, and so does one crossing the first's centre at another velocity."""
+    P = np.broadcast_to(np.diag([0.3, 0.3, 0.5, 0.5]), (2, 4, 4))
+    car = np.array([[20.0, 3.0, 8.0, 0.0], [18.4, 3.1, 7.8, 0.1]])
+    assert DuplicateRemover().duplicates(car, P, np.array([2.25, 2.25])) == {1}
+    walkers = np.array([[10.0, 0.0, 1.2, 0.0], [10.0, 1.6, 1.2, 0.0]])
+    assert DuplicateRemover().duplicates(walkers, P, np.array([0.3, 0.3])) == set()
+    crossing = np.array([[10.0, 0.0, 0.0, 1.4], [10.2, 0.1, 0.0, -1.4]])
+    assert DuplicateRemover().duplicates(crossing, P, np.array([0.3, 0.3])) == set()
+    assert DuplicateRemover(enabled=False).duplicates(car, P, np.array([2.25, 2.25])) == set()
+
+
+def test_a_car_seen_as_two_clusters_is_one_track():
+    """Every scan splits a car into a front and a rear cluster 1.8 m apart: the tracker keeps one track of
+    it near its centre; without the duplicate remover it keeps two."""
+    rng = np.random.default_rng(4)
+    model, size = tm.PositionDoppler(), np.array([[4.5, 1.8], [4.5, 1.8]])
+
+    def frames():
+        for i in range(1, 40):
+            centre = np.array([15.0 + 8.0 * 0.1 * i, 3.0])
+            z = np.column_stack([centre + [[0.9, 0.0], [-0.9, 0.0]] + rng.normal(0, 0.2, (2, 2)),
+                                 model.predict(np.array([[*centre, 8.0, 0.0]] * 2), tm.SensorPose())[:, 2]])
+            yield Detections(0.1 * i, "radar", model, tm.SensorPose(), z, np.broadcast_to(
+                np.diag([0.7 ** 2, 0.7 ** 2, 0.16]), (2, 3, 3)).copy(), size=size), centre
+
+    for merger, expected in ((DuplicateRemover(enabled=False), 2), (DuplicateRemover(), 1)):
+        tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), merger=merger)
+        for frame, centre in frames():
+            tracker.step(frame)
+        assert len(tracker.tracks()) == expected
+    assert np.hypot(*(tracker.tracks()[0].k[:2] - centre)) < 2.0
 
 
 def test_an_empty_frame_is_a_blind_sensor_and_counts_no_misses():

@@ -226,6 +226,28 @@ def _line_of_sight(K, sensor):
     return d, r
 
 
+def polar_position_covariance(d: np.ndarray, floor_std: float, range_std: float, azimuth_std: float,
+                              points=None) -> np.ndarray:
+    """Position covariances (n x 2 x 2, m^2) of points seen at offsets ``d`` (n x 2, m) from a ranging sensor.
+
+    ``R = floor_std^2 I + (range_std^2 u u^T + (r azimuth_std)^2 n n^T) / N``
+    with ``u`` the unit line of sight, ``n`` its normal, ``r = |d|`` and
+    ``N`` the ``points`` averaged into each position (1 when not given): a
+    radar's range error lies along the line of sight, its angle error across
+    it and grows with range, and a cluster centroid averages both over its
+    points. ``floor_std`` (m, per axis) is what averaging does not remove,
+    e.g. where on the object's extent the points fall.
+    """
+    d = np.reshape(np.asarray(d, float), (-1, 2))
+    r = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)
+    u = d / r[:, None]
+    nrm = np.column_stack([-u[:, 1], u[:, 0]])
+    n = np.ones(len(d)) if points is None else np.maximum(np.asarray(points, float), 1.0)
+    along, across = range_std ** 2 / n, (r * azimuth_std) ** 2 / n
+    return floor_std ** 2 * np.eye(2) + along[:, None, None] * np.einsum("ni,nj->nij", u, u) \
+        + across[:, None, None] * np.einsum("ni,nj->nij", nrm, nrm)
+
+
 def _velocity_seed(pos, P_pos, u=None, radial=None, radial_var=None) -> Seed:
     """A seed at ``pos``; the velocity is unknown except, with Doppler, along the line of sight ``u``."""
     P = np.zeros((4, 4))

@@ -13,6 +13,7 @@ initiator                 :class:`MOfN`,                ``status(hits, existence
                           :class:`ExistenceConfirmation`
 existence                 :class:`Existence`            ``revise(p, hit, dt)``
 deleter                   :class:`Deleter`              ``expired(track, now)``
+duplicate remover         :mod:`.track_merging`         ``duplicates(k, P, radius)``
 class belief              :class:`ClassBelief`          ``fuse(belief, scores, weight, dt)``
 ========================  ============================  =========================================
 
@@ -25,7 +26,8 @@ assignment minimises ``sum(d2 + ln det S)`` (the negative log-likelihood,
 global nearest neighbour via ``scipy.optimize.linear_sum_assignment``);
 assigned tracks are updated, unassigned detections that can locate an object
 start tentative tracks, and tracks the sensor should have seen but did not
-count a miss (unless the frame is empty: a blind sensor, see :meth:`Tracker.step`).
+count a miss (unless the frame is empty: a blind sensor, see :meth:`Tracker.step`);
+then tracks are confirmed, deleted, and two tracks of one object merged into the older.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
 from .late_fusion import Decision, make_rule
+from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
 from .track_models import MeasurementModel, SensorPose
 
@@ -297,7 +300,7 @@ class Tracker:
     ----------
     filter : TrackFilter
         Per-track predict / update; its motion model defines the state.
-    gate, associator, initiator, existence, deleter, belief
+    gate, associator, initiator, existence, deleter, belief, merger
         The components (defaults: the documented ones; ``belief`` None keeps no class belief).
     initial_existence : float
         Existence probability of a new tentative track.
@@ -305,9 +308,10 @@ class Tracker:
 
     def __init__(self, filter: TrackFilter, gate=MahalanobisGate(), associator=NearestNeighbour(),
                  initiator=MOfN(), existence=Existence(), deleter=Deleter(), belief: Optional[ClassBelief] = None,
-                 initial_existence: float = 0.5):
+                 initial_existence: float = 0.5, merger: DuplicateRemover = DuplicateRemover()):
         self.filter, self.gate, self.associator = filter, gate, associator
         self.initiator, self.existence, self.deleter, self.belief = initiator, existence, deleter, belief
+        self.merger = merger
         self.initial_existence = initial_existence
         self.reset()
 
@@ -413,7 +417,7 @@ class Tracker:
         return started
 
     def _maintain(self) -> tuple[int, int]:
-        keep, confirmed = [], 0
+        keep, kin, confirmed = [], [], 0
         for t in self._tracks:
             if t.status == TENTATIVE:
                 status = self.initiator.status(t.hits, t.existence)
@@ -422,9 +426,15 @@ class Tracker:
                 if status == CONFIRMED:
                     t.status, confirmed = CONFIRMED, confirmed + 1
             K, J = self._kinematics(t)
-            if self.deleter.expired(t, (J @ t.P @ J.T)[:2, :2], self.stamp):
+            PK = J @ t.P @ J.T
+            if self.deleter.expired(t, PK[:2, :2], self.stamp):
                 continue
             keep.append(t)
+            kin.append((K, PK, 0.0 if t.size is None else 0.5 * float(np.max(t.size))))
+        if len(keep) > 1:           # tracks are kept oldest first (new ones are appended)
+            drop = self.merger.duplicates(np.array([k for k, _, _ in kin]), np.array([p for _, p, _ in kin]),
+                                          np.array([r for _, _, r in kin]))
+            keep = [t for i, t in enumerate(keep) if i not in drop]
         deleted = len(self._tracks) - len(keep)
         self._tracks = keep
         return confirmed, deleted

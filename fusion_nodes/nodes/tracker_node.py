@@ -27,7 +27,8 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.geometry import quaternion_to_rpy
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
-from fusion_nodes.core.tracking import ClassBelief, Deleter, ExistenceConfirmation, MahalanobisGate, MOfN, Tracker
+from fusion_nodes.core.tracking import (ClassBelief, Deleter, DuplicateRemover, ExistenceConfirmation, MahalanobisGate,
+                                        MOfN, Tracker)
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import tracks as conv
@@ -50,7 +51,8 @@ def make_tracker(p: dict) -> Tracker:
     return Tracker(TRACK_FILTERS[p["filter"]](motion), gate=MahalanobisGate(p["gate_probability"]),
                    initiator=MOfN(p["confirm_hits"], p["confirm_window"]) if p["confirmation"] == "m_of_n"
                    else ExistenceConfirmation(p["confirm_existence"], n=p["confirm_window"]),
-                   deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief)
+                   deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief,
+                   merger=DuplicateRemover(p["merge_probability"], enabled=p["merge_probability"] > 0))
 
 
 class TrackerNode(Node):

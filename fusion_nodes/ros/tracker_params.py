@@ -73,6 +73,9 @@ def _tracker_specs() -> list[ParamSpec]:
                   0.01, 1000.0, **ro),
         ParamSpec("delete_existence", 0.01, "A track whose existence probability falls below this is deleted.",
                   1e-6, 0.99, **ro),
+        ParamSpec("merge_probability", 0.9, "Two tracks, one inside the other's extent, whose velocities "
+                  "agree within this chi-square probability are one object (a split radar cluster): "
+                  "the younger is dropped. Higher merges more readily; 0 merges none.", 0.0, 0.999999, **ro),
         ParamSpec("publish_existence", 0.5, "Confirmed tracks are published while their existence probability "
                   "is at least this (>= delete_existence); below it they are kept, unpublished, under their id.",
                   0.0, 1.0, read_only=False),
@@ -91,8 +94,16 @@ def _sensor_specs() -> list[ParamSpec]:
                   "the Doppler's line of sight starts at the radar.", check=length(6), **ro),
         ParamSpec("radar_fov", [60.0, 0.6], "Radar coverage: max range (m), half angle (rad); tracks outside "
                   "are not expected in its frames.", check=length(2), **ro),
-        ParamSpec("radar_position_std", 0.7, "Radar cluster centroid std (m) per axis.", 1e-3, 100.0,
+        ParamSpec("radar_position_std", 0.7, "Radar cluster centroid std (m) per axis that averaging "
+                  "over its points does not remove (where on the object they fall); range and azimuth errors "
+                  "add to it.", 1e-3, 100.0,
                   read_only=False),
+        ParamSpec("radar_range_std", 0.0, "Radar range error std (m) of one detection (the datasheet's "
+                  "range accuracy): along the line of sight, averaged over a cluster's points.", 0.0, 100.0,
+                  read_only=False),
+        ParamSpec("radar_azimuth_std", 0.0, "Radar azimuth error std (rad) of one detection (the datasheet's "
+                  "angle accuracy): across the line of sight, x range, averaged over a cluster's points.",
+                  0.0, 0.5, read_only=False),
         ParamSpec("radar_doppler_std", 0.4, "Ego-compensated Doppler std (m/s).", 1e-3, 100.0, read_only=False),
         ParamSpec("radar_detection_probability", 0.8, "Chance the radar detects an object in its field of "
                   "view in a scan (track existence).", 0.01, 0.99, read_only=False),

@@ -83,15 +83,31 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
         raise InvalidInput("absurd_value", "doppler_mean beyond 150 m/s")
     model = tm.PositionDoppler() if p["radar_use_doppler"] else tm.Position()
     z = np.column_stack([xy, cols["doppler_mean"]]) if p["radar_use_doppler"] else xy
-    var = [p["radar_position_std"] ** 2] * 2 + ([p["radar_doppler_std"] ** 2] if p["radar_use_doppler"] else [])
-    R = np.broadcast_to(np.diag(var), (len(z), model.dim, model.dim)).copy()
+    R = np.zeros((len(z), model.dim, model.dim))
+    sensor = mount.in_world(ego)
+    R[:, :2, :2] = _radar_position_covariance(xy - [sensor.x, sensor.y], cols, p)
+    if p["radar_use_doppler"]:
+        R[:, 2, 2] = p["radar_doppler_std"] ** 2
     size = np.column_stack([cols["extent_x"], cols["extent_y"]]) if "extent_x" in cols and "extent_y" in cols \
         else None
-    return Detections(stamp, "radar", model, mount.in_world(ego), z, R, class_scores(cols, classes), size,
+    return Detections(stamp, "radar", model, sensor, z, R, class_scores(cols, classes), size,
                       FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"])
 
 
+def _radar_position_covariance(d, cols, p) -> np.ndarray:
+    """Cluster position covariances: isotropic, or polar when the radar's range / azimuth errors are given
+    (:func:`fusion_nodes.core.track_models.polar_position_covariance`, averaged over the cluster's ``points``)."""
+    if p["radar_range_std"] <= 0 and p["radar_azimuth_std"] <= 0:
+        return np.broadcast_to(p["radar_position_std"] ** 2 * np.eye(2), (len(d), 2, 2))
+    points = cols.get("points")
+    if points is not None and not np.all(np.isfinite(points) & (points >= 0) & (points < 1e6)):
+        raise InvalidInput("absurd_value", "points not a count")
+    return tm.polar_position_covariance(d, p["radar_position_std"], p["radar_range_std"], p["radar_azimuth_std"],
+                                        points)
+
+
 MIN_GROUND_RANGE = 0.5      # m: nearer ground contacts carry no range (see camera_frame)
+EDGE_PX = 1.0               # px: a box edge this near the image border is cut by it
 MAX_PIXELS = 1e5            # px: no camera image is this large; a box coordinate beyond it is garbage
 
 
@@ -154,6 +170,11 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     R = np.zeros((len(z), 2, 2))
     angular_width = cols["width_px"] / cam.K[0, 0]
     R[:, 0, 0] = p["camera_bearing_std"] ** 2 + (p["camera_bearing_width_factor"] * angular_width) ** 2
+    # a box cut by the image border shows part of the object: the object's centre may be anywhere out to
+    # the cut edge, so half the box's width is added (measured on seed 11: 16 % of boxes, error p90 0.074
+    # rad against 0.024 for whole ones)
+    cut = (cols["u"] - cols["width_px"] / 2 <= EDGE_PX) | (cols["u"] + cols["width_px"] / 2 >= cam.width - EDGE_PX)
+    R[:, 0, 0] += np.where(cut, (angular_width / 2) ** 2, 0.0)
     R[:, 1, 1] = np.where(ok, (p["camera_range_std"] * np.where(ok, rng, 1.0)) ** 2, tm.NO_RANGE_VARIANCE)
     return Detections(stamp, "camera", tm.BearingRange(), mount.in_world(ego), z, R, class_scores(cols, classes),
                       None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
