@@ -1,0 +1,46 @@
+"""tracker_node's message conversions: the radar's polar covariance and the camera's cut boxes."""
+import numpy as np
+import pytest
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Header
+
+from fusion_nodes.core.validation import InvalidInput
+from fusion_nodes.ros import pointcloud, tracks as conv
+from fusion_nodes.ros.tracker_params import specs
+
+P = {s.name: s.default for s in specs()}
+P.update(camera_mount=[1.5, 0.0, 1.4, -np.pi / 2, 0.0, -np.pi / 2], camera_intrinsics=[260.0, 260.0, 160.0, 120.0])
+EGO = (3.0, 1.0, 0.4)
+
+
+def _radar(xy, points):
+    cols = {"x": xy[:, 0], "y": xy[:, 1], "doppler_mean": np.zeros(len(xy)), "points": np.asarray(points, float)}
+    return pointcloud.write(PointCloud2(), cols, Header())
+
+
+def test_radar_clusters_get_a_polar_covariance_that_shrinks_with_their_points():
+    p = {**P, "radar_range_std": 0.3, "radar_azimuth_std": 0.01, "radar_position_std": 0.2}
+    xy = np.array([[40.0, 0.0], [40.0, 0.0], [5.0, 0.0]])
+    f = conv.radar_frame(_radar(xy, [1, 4, 1]), 0.0, EGO, p, conv.Mounting.from_mount(P["radar_mount"]), [])
+    u = np.array([np.cos(EGO[2]), np.sin(EGO[2])])              # the radar looks along the ego's heading
+    n = np.array([-u[1], u[0]])
+    along, across = [u @ R[:2, :2] @ u for R in f.R], [n @ R[:2, :2] @ n for R in f.R]
+    assert along == pytest.approx([0.2 ** 2 + 0.3 ** 2, 0.2 ** 2 + 0.3 ** 2 / 4, 0.2 ** 2 + 0.3 ** 2])
+    assert across == pytest.approx([0.2 ** 2 + 0.4 ** 2, 0.2 ** 2 + 0.4 ** 2 / 4, 0.2 ** 2 + 0.05 ** 2])
+    assert np.all(f.R[:, 2, 2] == P["radar_doppler_std"] ** 2)
+    plain = conv.radar_frame(_radar(xy, [1, 4, 1]), 0.0, EGO, P, conv.Mounting.from_mount(P["radar_mount"]), [])
+    np.testing.assert_allclose(plain.R[:, :2, :2], np.broadcast_to(np.eye(2) * P["radar_position_std"] ** 2,
+                                                                 (3, 2, 2)))
+    with pytest.raises(InvalidInput, match="points"):
+        conv.radar_frame(_radar(xy, [1, np.nan, 1]), 0.0, EGO, p, conv.Mounting.from_mount(P["radar_mount"]), [])
+
+
+def test_a_box_cut_by_the_image_border_gets_a_wider_bearing():
+    cam = conv.CameraGeometry.from_params(P["camera_mount"], P["camera_intrinsics"])
+    cols = {"u": np.array([300.0, 305.0]), "v": np.array([150.0, 150.0]), "width_px": np.array([20.0, 30.0]),
+            "height_px": np.array([40.0, 40.0])}
+    f = conv.camera_frame(pointcloud.write(PointCloud2(), cols, Header()), 0.0, EGO, P, cam, [])
+    whole = P["camera_bearing_std"] ** 2 + (P["camera_bearing_width_factor"] * 30.0 / 260.0) ** 2
+    assert f.R[1, 0, 0] == pytest.approx(whole + (30.0 / 260.0 / 2) ** 2)          # 305 + 15 = 320: cut
+    assert f.R[0, 0, 0] == pytest.approx(P["camera_bearing_std"] ** 2
+                                         + (P["camera_bearing_width_factor"] * 20.0 / 260.0) ** 2)
