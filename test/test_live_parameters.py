@@ -366,6 +366,10 @@ CASES = [
         ("publish_existence", 0.999999, tracks_per_message, "less", "radar_position_std"),
         ("radar_position_std", 3.0, track_field(lambda o: o.pose.covariance[0]), "more", "publish_existence"),
         ("radar_doppler_std", 5.0, track_field(lambda o: o.twist.covariance[0]), "more", "publish_existence"),
+        ("radar_range_std", 3.0, track_field(lambda o: o.pose.covariance[0] + o.pose.covariance[7]), "more",
+         "publish_existence"),
+        ("radar_azimuth_std", 0.2, track_field(lambda o: o.pose.covariance[0] + o.pose.covariance[7]), "more",
+         "publish_existence"),
         ("radar_detection_probability", 0.99, track_field(lambda o: o.existence_probability), "more",
          "publish_existence"))],
 ]

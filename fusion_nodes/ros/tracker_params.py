@@ -73,8 +73,8 @@ def _tracker_specs() -> list[ParamSpec]:
                   0.01, 1000.0, **ro),
         ParamSpec("delete_existence", 0.01, "A track whose existence probability falls below this is deleted.",
                   1e-6, 0.99, **ro),
-        ParamSpec("merge_probability", 0.9, "Two tracks, one inside the other's extent, whose velocities "
-                  "agree within this chi-square probability are one object (a split radar cluster): "
+        ParamSpec("merge_probability", 0.9, "Two tracks whose extents touch and whose velocities agree "
+                  "within this chi-square probability are one object (a split radar cluster): "
                   "the younger is dropped. Higher merges more readily; 0 merges none.", 0.0, 0.999999, **ro),
         ParamSpec("publish_existence", 0.5, "Confirmed tracks are published while their existence probability "
                   "is at least this (>= delete_existence); below it they are kept, unpublished, under their id.",
