@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.distance import cdist
+from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 
@@ -37,11 +37,14 @@ class DuplicateRemover:
         if not self.enabled or len(k) < 2:
             return set()
         r = np.maximum(radius, self.min_radius)
-        D = cdist(k[:, :2], k[:, :2])
-        near = np.triu(D <= r[:, None] + r[None, :], 1)
-        i, j = np.nonzero(near)
-        if not len(i):
+        # candidate pairs from a k-d tree within the largest reach, then each pair's own reach
+        pairs = cKDTree(k[:, :2]).query_pairs(2 * float(r.max()), output_type="ndarray")
+        if not len(pairs):
             return set()
+        i, j = pairs.min(axis=1), pairs.max(axis=1)
+        keep = np.hypot(*(k[i, :2] - k[j, :2]).T) <= r[i] + r[j]
+        order = np.lexsort((j[keep], i[keep]))
+        i, j = i[keep][order], j[keep][order]
         dv = k[i, 2:] - k[j, 2:]
         d2 = np.einsum("ni,ni->n", dv, np.linalg.solve(P[i, 2:, 2:] + P[j, 2:, 2:], dv[..., None])[..., 0])
         same = d2 <= chi2.ppf(self.probability, 2)
