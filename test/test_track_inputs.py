@@ -44,3 +44,16 @@ def test_a_box_cut_by_the_image_border_gets_a_wider_bearing():
     assert f.R[1, 0, 0] == pytest.approx(whole + (30.0 / 260.0 / 2) ** 2)          # 305 + 15 = 320: cut
     assert f.R[0, 0, 0] == pytest.approx(P["camera_bearing_std"] ** 2
                                          + (P["camera_bearing_width_factor"] * 20.0 / 260.0) ** 2)
+
+
+def test_a_cluster_extent_that_no_object_has_drops_the_scan():
+    xy = np.array([[20.0, 1.0]])
+    for bad in (-1.0, np.inf, 1e4):
+        cols = {"x": xy[:, 0], "y": xy[:, 1], "doppler_mean": [0.0], "extent_x": [bad], "extent_y": [1.0]}
+        with pytest.raises(InvalidInput, match="extent"):
+            conv.radar_frame(pointcloud.write(PointCloud2(), cols, Header()), 0.0, EGO, P,
+                             conv.Mounting.from_mount(P["radar_mount"]), [])
+    cols = {"x": xy[:, 0], "y": xy[:, 1], "doppler_mean": [0.0], "extent_x": [np.nan], "extent_y": [1.0]}
+    f = conv.radar_frame(pointcloud.write(PointCloud2(), cols, Header()), 0.0, EGO, P,
+                         conv.Mounting.from_mount(P["radar_mount"]), [])
+    assert len(f) == 1 and np.isnan(f.size[0, 0])             # not measured: kept, no size

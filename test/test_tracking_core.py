@@ -331,6 +331,8 @@ def test_duplicate_remover_merges_a_split_object_and_keeps_neighbours():
     crossing = np.array([[10.0, 0.0, 0.0, 1.4], [10.2, 0.1, 0.0, -1.4]])
     assert DuplicateRemover().duplicates(crossing, P, np.array([0.3, 0.3])) == set()
     assert DuplicateRemover(enabled=False).duplicates(car, P, np.array([2.25, 2.25])) == set()
+    rail_and_pole = np.array([[30.0, 5.0, 0.0, 0.0], [36.0, 6.0, 0.0, 0.0]])     # both static, 6.1 m apart
+    assert DuplicateRemover().duplicates(rail_and_pole, P, np.array([40.0, 0.1])) == set()
 
 
 def test_a_car_seen_as_two_clusters_is_one_track():

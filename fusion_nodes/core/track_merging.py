@@ -15,20 +15,22 @@ class DuplicateRemover:
 
     Tracks ``i`` and ``j`` are one object when their extents touch (centres
     closer than ``radius_i + radius_j``, each half the track's larger side,
-    at least ``min_radius`` m: the halves of a split car each carry half its
-    length) and they move alike: ``d2 = dv^T (P_i + P_j)^-1 dv`` of their
-    velocity difference ``dv`` below the chi-square ``probability`` quantile
-    (2 dof). Positions are compared with the extent, not the covariance: a
-    car's front and rear clusters are apart however certain each track is.
-    Two objects side by side move differently (pedestrians crossing at 2.8
-    m/s relative, velocity std 0.7 m/s each, stay two at the default 0.9);
-    two walking together shoulder to shoulder become one. On seed 11 of the
-    tracking scenario (radar alone) it took GOSPA from 3.02 to 2.73 m and ID
-    switches from 59 to 34 per 100 objects. ``enabled=False`` keeps every track.
+    clipped to ``min_radius`` .. ``max_radius`` m: the halves of a split car
+    each carry half its length) and they move alike: ``d2 = dv^T (P_i + P_j)^-1
+    dv`` of their velocity difference ``dv`` below the chi-square
+    ``probability`` quantile (2 dof). Positions are compared with the extent,
+    not the covariance: a car's front and rear clusters are apart however
+    certain each track is. Two objects side by side move differently
+    (pedestrians crossing at 2.8 m/s relative, velocity std 0.7 m/s each, stay
+    two at the default 0.9); two walking together shoulder to shoulder become
+    one. On seed 11 of the tracking scenario (radar alone) it took GOSPA from
+    3.02 to 2.73 m and ID switches from 59 to 34 per 100 objects.
+    ``enabled=False`` keeps every track.
     """
 
     probability: float = 0.9
     min_radius: float = 0.3
+    max_radius: float = 5.0         # m: a long cluster (a guard rail) must not swallow what stands beside it
     enabled: bool = True
 
     def duplicates(self, k: np.ndarray, P: np.ndarray, radius: np.ndarray) -> set[int]:
@@ -36,7 +38,7 @@ class DuplicateRemover:
         older one and should go."""
         if not self.enabled or len(k) < 2:
             return set()
-        r = np.maximum(radius, self.min_radius)
+        r = np.clip(np.nan_to_num(radius), self.min_radius, self.max_radius)
         # candidate pairs from a k-d tree within the largest reach, then each pair's own reach
         pairs = cKDTree(k[:, :2]).query_pairs(2 * float(r.max()), output_type="ndarray")
         if not len(pairs):

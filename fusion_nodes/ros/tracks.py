@@ -90,6 +90,9 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
         R[:, 2, 2] = p["radar_doppler_std"] ** 2
     size = np.column_stack([cols["extent_x"], cols["extent_y"]]) if "extent_x" in cols and "extent_y" in cols \
         else None
+    # NaN: not measured; no cluster within max_range of the radar can be longer than twice that
+    if size is not None and np.any(np.isinf(size) | (size < 0) | (size > 2 * p["max_range"])):
+        raise InvalidInput("absurd_value", "extent_x / extent_y negative or beyond twice max_range")
     return Detections(stamp, "radar", model, sensor, z, R, class_scores(cols, classes), size,
                       FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"])
 
