@@ -126,3 +126,39 @@ def test_the_whole_graph_runs_both_ekf_instances_and_tracks_in_the_odom_frame(tm
     edges = {(t.header.frame_id, t.child_frame_id) for m in got["/tf"] for t in m.transforms}
     assert {("map", "odom"), ("odom", "base_link")} <= edges and ("map", "base_link") not in edges
     assert {m.header.frame_id for m in got["/tracks"]} == {"odom"} and got["/tracks"][-1].objects
+
+
+def test_late_partial_early_fusion_sets_are_not_dropped_as_backwards_but_late_located_ones_are(tmp_path):
+    """early_fusion_node releases a camera-only set (no position) up to max_wait late, after newer full
+    sets: the tracker counts it as fused_unlocated, not as a stamp out of order; a set *with* positions
+    stamped before one already taken is still dropped as stamp_backwards."""
+    params = {**PARAMS, "radar_topic": "", "fused_topic": "/f"}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": params}}))
+    msgs = []
+    for _, t_ns, m in feed():
+        if isinstance(m, Odometry):
+            msgs.append(("/odom", t_ns, m))
+    for k in range(1, 40):
+        t = 100.0 + 0.1 * k
+        located = {"x": np.array([20.0 - 0.2 * k]), "y": np.array([3.0])}
+        msgs.append(("/f", int(t * 1e9) + 1, pointcloud.write(PointCloud2(), located, Header(stamp=stamp(t)))))
+        if k % 3 == 0:              # a camera-only set 0.25 s older, released now
+            partial = {"x": np.array([np.nan]), "y": np.array([np.nan])}
+            msgs.append(("/f", int(t * 1e9) + 2,
+                         pointcloud.write(PointCloud2(), partial, Header(stamp=stamp(t - 0.25)))))
+    late_located = {"x": np.array([15.0]), "y": np.array([3.0])}
+    msgs.append(("/f", int(104.0 * 1e9) + 3, pointcloud.write(PointCloud2(), late_located,
+                                                               Header(stamp=stamp(103.5)))))
+    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
+    try:
+        runner.feed(sorted(msgs, key=lambda m: m[1]))
+        runner.advance(int(106.0 * 1e9))
+        status = {s.name: s for s in runner.captured["/diagnostics"][-1].status}
+        fused, tracks = status["tracker_node: fused"], status["tracker_node: tracks"]
+        values = {kv.key: kv.value for kv in fused.values}
+        assert values.get("dropped.stamp_backwards") == "1" and {kv.key: kv.value for kv in tracks.values}[
+            "fused_unlocated_total"] == "13"
+        assert runner.captured["/tracks"] and any(o.status == o.STATUS_CONFIRMED
+                                                  for o in runner.captured["/tracks"][-1].objects)
+    finally:
+        runner.close()

@@ -98,11 +98,12 @@ class TrackerNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _checked_stamp(self, stream: str, header) -> float:
+    def _checked_stamp(self, stream: str, header, ordered: bool = True) -> float:
         stamp = stamp_to_sec(header.stamp)
         check_stamp(stamp)
         check_future(stamp, self._now(), self.p["max_future"])
-        self.order.check(stream, stamp)
+        if ordered:
+            self.order.check(stream, stamp)
         return stamp
 
     def _on_odom(self, msg: Odometry, info) -> None:
@@ -137,7 +138,8 @@ class TrackerNode(Node):
         mon.tick(self._now())
         mon.delivery.note(info)
         try:
-            stamp = self._checked_stamp(name, msg.header)
+            # the fused input's order is checked once its frame is known to hold a position (below)
+            stamp = self._checked_stamp(name, msg.header, ordered=name != "fused")
             ego = self._ego(stamp)
             if name == "radar":
                 frame = conv.radar_frame(msg, stamp, ego, self.p, self.radar_mount, self.classes)
@@ -145,6 +147,14 @@ class TrackerNode(Node):
                 frame = conv.camera_frame(msg, stamp, ego, self.p, self.camera, self.classes)
             else:
                 frame = conv.fused_frame(msg, stamp, ego, self.p, self.classes)
+                if not len(frame):
+                    # early_fusion_node releases a partial set (camera or IMU only: no position) up to its
+                    # max_wait late, after newer full sets: nothing to apply, and no stamp out of order
+                    self.stats["fused_unlocated"] += 1
+                    self.empty_since[name] = self.empty_since.get(name) or stamp
+                    self.last_stamp[name] = max(self.last_stamp.get(name, stamp), stamp)
+                    return
+                self.order.check(name, stamp)
             if not self.queue.push(frame):
                 raise InvalidInput("late", f"{stamp:.3f} s is older than frames already applied "
                                            f"(processing_delay {self.p['processing_delay']} s)")
