@@ -4,6 +4,7 @@ import pytest
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
+from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import pointcloud, tracks as conv
 from fusion_nodes.ros.tracker_params import specs
@@ -57,3 +58,12 @@ def test_a_cluster_extent_that_no_object_has_drops_the_scan():
     f = conv.radar_frame(pointcloud.write(PointCloud2(), cols, Header()), 0.0, EGO, P,
                          conv.Mounting.from_mount(P["radar_mount"]), [])
     assert len(f) == 1 and np.isnan(f.size[0, 0])             # not measured: kept, no size
+
+
+def test_a_box_cut_by_the_image_bottom_carries_no_range():
+    cam = conv.CameraGeometry.from_params(P["camera_mount"], P["camera_intrinsics"])
+    cols = {"u": np.array([160.0, 160.0]), "v": np.array([200.0, 200.0]), "width_px": np.array([20.0, 20.0]),
+            "height_px": np.array([40.0, 90.0])}                    # bottoms at 220 and 245 px (image: 240)
+    f = conv.camera_frame(pointcloud.write(PointCloud2(), cols, Header()), 0.0, EGO, P, cam, [])
+    assert f.z[0, 1] > 0 and f.R[0, 1, 1] < tm.NO_RANGE_VARIANCE
+    assert f.z[1, 1] == 0.0 and f.R[1, 1, 1] == tm.NO_RANGE_VARIANCE

@@ -149,9 +149,11 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
 
     Bearing: the ray through the box centre, measured from the camera's
     forward axis, with std ``hypot(camera_bearing_std, camera_bearing_width_factor * w / fx)``
-    for a box ``w`` px wide. Range: where the ray through the middle of the box's bottom
+    for a box ``w`` px wide, and ``w / (2 fx)`` more (in quadrature) when the image's side cuts
+    the box. Range: where the ray through the middle of the box's bottom
     edge meets the ground plane (base_link z = 0); a ray at or above the
-    horizon, or beyond ``camera_max_range``, carries no range
+    horizon, a box cut by the image's bottom edge, or a contact beyond
+    ``camera_max_range`` carries no range
     (:data:`~fusion_nodes.core.track_models.NO_RANGE_VARIANCE`).
     """
     cols = _table(msg, ["u", "v", "width_px", "height_px"], 1e6)
@@ -169,6 +171,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     # a ground contact nearer than MIN_GROUND_RANGE (or a camera mounted at or below the ground) locates
     # nothing: a range of ~0 with a variance of ~0 would seed a track with no covariance
     ok = np.isfinite(rng) & (rng <= p["camera_max_range"]) & (rng >= MIN_GROUND_RANGE)
+    # a box cut by the image's bottom edge does not show where the object meets the ground
+    ok &= cols["v"] + cols["height_px"] / 2 < 2 * cam.K[1, 2] - EDGE_PX
     z = np.column_stack([bearing, np.where(ok, rng, 0.0)])
     R = np.zeros((len(z), 2, 2))
     angular_width = cols["width_px"] / cam.K[0, 0]
