@@ -82,6 +82,7 @@ class Probe:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.received: dict[str, list] = {}
+        self.subscriptions: dict[str, object] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
@@ -97,8 +98,13 @@ class Probe:
             with self._lock:
                 self.received[topic].append((time.monotonic(), msg))
         # Best effort matches reliable and best-effort publishers alike.
-        self.node.create_subscription(msg_type, topic, cb, QoSProfile(
+        self.subscriptions[topic] = self.node.create_subscription(msg_type, topic, cb, QoSProfile(
             depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT))
+
+    def clear(self, topic):
+        """Forget what ``topic`` delivered so far."""
+        with self._lock:
+            self.received[topic] = []
 
     def messages(self, topic):
         with self._lock:
@@ -123,8 +129,13 @@ class Probe:
         return self.wait_for(lambda: pub.get_subscription_count() > 0, timeout)
 
     def wait_for_publishers(self, topic, timeout=15.0) -> bool:
-        """Until a remote publisher of ``topic`` is discovered (and a moment to match)."""
-        ok = self.wait_for(lambda: self.node.count_publishers(topic) > 0, timeout)
+        """Until a remote publisher of ``topic`` is discovered and, where the probe collects ``topic``,
+        matched by the probe's subscription (then a moment for the publisher's side to match too: a
+        best-effort message sent before it has is lost; tests that must not lose the first output
+        handshake first, see test_late_fusion_node_dds.warm_up)."""
+        sub = self.subscriptions.get(topic)
+        ok = self.wait_for(lambda: self.node.count_publishers(topic) > 0
+                           and (sub is None or sub.get_publisher_count() > 0), timeout)
         time.sleep(0.2)
         return ok
 

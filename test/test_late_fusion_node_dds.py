@@ -26,9 +26,28 @@ def decision(t, p_stress, **extra):
     return pointcloud.write(PointCloud2(), cols, Header(stamp=Time(sec=int(t), nanosec=int(round(t % 1 * 1e9)))))
 
 
+WARM_UP_BEFORE = 5.0       # s: hand-shake sets are stamped before this, the tests' own after it
+
+
 def fused(probe):
-    return [(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, pointcloud.read(m))
-            for m in probe.messages(probe.fused_topic)]
+    """The node's outputs for the tests' own decisions (stamped from WARM_UP_BEFORE on)."""
+    out = [(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, pointcloud.read(m))
+           for m in probe.messages(probe.fused_topic)]
+    return [(t, o) for t, o in out if t >= WARM_UP_BEFORE]
+
+
+def warm_up(probe, pubs):
+    """Send agreeing decisions (stamps 1.0, 1.01, ...) until one fused set comes back: the node's output
+    publisher (best effort) has then matched the probe, so no output of the test itself can be lost to
+    discovery still under way on a loaded machine. Bounded by an event, generously."""
+    sent = itertools.count()
+
+    def answered():
+        t = 1.0 + 0.01 * next(sent)
+        for p in pubs.values():
+            p.publish(decision(t, 0.5))
+        return len(probe.messages(probe.fused_topic)) > 0
+    assert probe.wait_for(answered, 120.0, period=0.5), "no fused output to the hand-shake decisions"
 
 
 # Each started node gets its own topics: a node stopped by the previous test stays in the DDS
@@ -56,14 +75,18 @@ def start_late(tmp_path, probe, nodes):
 
 
 @pytest.fixture
-def late(start_late):
-    return start_late()
+def late(start_late, probe):
+    node, pubs = start_late()
+    warm_up(probe, pubs)
+    return node, pubs
 
 
 @pytest.fixture(params=["fusion_nodes", "message_filters"])
-def late_any_backend(start_late, request):
+def late_any_backend(start_late, probe, request):
     """late_fusion_node with each synchronizer backend (message_filters: the real one where installed)."""
-    return start_late(sync_backend=request.param)
+    node, pubs = start_late(sync_backend=request.param)
+    warm_up(probe, pubs)
+    return node, pubs
 
 
 def test_live_weight_change_changes_the_output_and_bad_changes_are_rejected(probe, late_any_backend):
