@@ -91,7 +91,9 @@ class Probe:
         return self.node.create_publisher(msg_type, topic, QoSProfile(depth=depth,
                                                                       reliability=ReliabilityPolicy.RELIABLE))
 
-    def collect(self, msg_type, topic, depth=1000):
+    def collect(self, msg_type, topic, depth=1000, reliable=False):
+        """Keep every ``topic`` message. ``reliable``: for a reliable publisher whose every message a test
+        waits for (a best-effort reader may lose one on a loaded machine, and a wait for it never ends)."""
         self.received[topic] = []
 
         def cb(msg):
@@ -99,7 +101,7 @@ class Probe:
                 self.received[topic].append((time.monotonic(), msg))
         # Best effort matches reliable and best-effort publishers alike.
         self.subscriptions[topic] = self.node.create_subscription(msg_type, topic, cb, QoSProfile(
-            depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT))
+            depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT))
 
     def clear(self, topic):
         """Forget what ``topic`` delivered so far."""
