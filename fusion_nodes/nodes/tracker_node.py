@@ -24,7 +24,6 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from fusion_nodes.core import track_models as tm
-from fusion_nodes.core.geometry import quaternion_to_rpy
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
 from fusion_nodes.core.tracking import (ClassBelief, Deleter, DuplicateRemover, ExistenceConfirmation, MahalanobisGate,
@@ -33,7 +32,7 @@ from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future,
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import tracks as conv
 from fusion_nodes.ros.clock_jumps import ClockJumps
-from fusion_nodes.ros.convert import sec_to_stamp, stamp_to_sec
+from fusion_nodes.ros.convert import odometry_to_ego, sec_to_stamp, stamp_to_sec
 from fusion_nodes.ros.objects import has_audience
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import output_qos, sensor_qos
@@ -112,18 +111,14 @@ class TrackerNode(Node):
         mon.delivery.note(info)
         try:
             stamp = self._checked_stamp("odometry", msg.header)
-            p, q = msg.pose.pose.position, msg.pose.pose.orientation
-            values = np.array([p.x, p.y, q.x, q.y, q.z, q.w])
-            if not np.all(np.isfinite(values)):
-                raise InvalidInput("non_finite", "pose has NaN or Inf")
-            if max(abs(p.x), abs(p.y)) > 1e7 or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
-                raise InvalidInput("absurd_value", "position beyond 1e7 m or quaternion far from unit")
+            x, y, yaw, velocity = odometry_to_ego(msg)
         except InvalidInput as exc:
             self._drop("odometry", exc)
             return
         self.order.accept("odometry", stamp)
         self.world_frame = msg.header.frame_id or "odom"
-        self.poses.add(stamp, p.x, p.y, float(quaternion_to_rpy(values[2:] / np.linalg.norm(values[2:]))[2]))
+        # with its velocity, so frames newer than the newest pose are placed where the robot has moved to
+        self.poses.add(stamp, x, y, yaw, velocity)
 
     def _ego(self, stamp: float):
         if not self.p["odometry_topic"]:

@@ -13,7 +13,7 @@ from builtin_interfaces.msg import Time as TimeMsg
 from geometry_msgs.msg import Quaternion
 from nav_msgs.msg import Odometry
 
-from fusion_nodes.core.geometry import rpy_to_quaternion
+from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_quaternion
 from fusion_nodes.core.records import GnssFix, ImuSample, PoseSample, TwistSample
 from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
 
@@ -97,6 +97,28 @@ def twist_to_sample(stamp: float, twist_with_cov, limits: Limits = DEFAULT_LIMIT
     check_magnitude("angular velocity", s.angular, limits.angular_rate)
     check_magnitude("twist covariance", s.cov, limits.variance)
     return s
+
+
+def odometry_to_ego(msg, limits: Limits = DEFAULT_LIMITS) -> tuple:
+    """``nav_msgs/Odometry`` to the planar ego motion ``(x, y, yaw, (vx, vy, yaw_rate))`` in its frame.
+
+    The twist is in ``child_frame_id`` (REP-105: base_link); its planar velocity is turned into the
+    world frame, ``v_w = R(yaw) [vx, vy]``. Raises :class:`InvalidInput` for NaN/Inf (``non_finite``),
+    a position beyond 1e7 m or a quaternion far from unit (``absurd_value``), or an implausible twist.
+    """
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    values = np.array([p.x, p.y, q.x, q.y, q.z, q.w])
+    t = msg.twist.twist
+    twist = np.array([t.linear.x, t.linear.y, t.angular.z])
+    if not np.all(np.isfinite(values)) or not np.all(np.isfinite(twist)):
+        raise InvalidInput("non_finite", "pose or twist has NaN or Inf")
+    if max(abs(p.x), abs(p.y)) > 1e7 or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
+        raise InvalidInput("absurd_value", "position beyond 1e7 m or quaternion far from unit")
+    check_magnitude("linear velocity", twist[:2], limits.speed)
+    check_magnitude("angular velocity", twist[2], limits.angular_rate)
+    yaw = float(quaternion_to_rpy(values[2:] / np.linalg.norm(values[2:]))[2])
+    c, s = math.cos(yaw), math.sin(yaw)
+    return float(p.x), float(p.y), yaw, (c * twist[0] - s * twist[1], s * twist[0] + c * twist[1], float(twist[2]))
 
 
 def navsat_to_fix(msg) -> GnssFix:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion_nodes.core.geometry import quaternion_to_rpy
 from fusion_nodes.core.timeline import PoseHistory
 from fusion_nodes.core.track_metrics import Frame, TrackingMetrics
+from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import pointcloud
-from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.convert import odometry_to_ego, stamp_to_sec
 
 from . import bagio
 
@@ -60,9 +60,12 @@ def _to_base(xy, ego):
 
 
 def add_pose(history: PoseHistory, msg) -> None:
-    q = msg.pose.pose.orientation
-    history.add(stamp_to_sec(msg.header.stamp), msg.pose.pose.position.x, msg.pose.pose.position.y,
-                float(quaternion_to_rpy([q.x, q.y, q.z, q.w])[2]))
+    """Add an Odometry message's pose and velocity (one that fails its checks is left out)."""
+    try:
+        x, y, yaw, velocity = odometry_to_ego(msg)
+    except InvalidInput:
+        return
+    history.add(stamp_to_sec(msg.header.stamp), x, y, yaw, velocity)
 
 
 def _track_rows(msg):
