@@ -1,4 +1,4 @@
-"""The tracker's ego motion between odometry messages."""
+"""The tracker's ego motion between odometry messages, and class evidence in its data association."""
 import copy
 
 import numpy as np
@@ -8,7 +8,10 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
+from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import PoseHistory
+from fusion_nodes.core.track_filters import EkfTrackFilter
+from fusion_nodes.core.tracking import ClassBelief, ClassCompatibility, Detections, Tracker
 from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import odometry_to_ego
@@ -79,3 +82,28 @@ def test_frames_newer_than_the_odometry_are_placed_where_the_robot_has_moved_to(
     # the odometry without its velocity: each scan is placed at the pose 40 ms old, 0.4 m behind
     held = _static_object_run(tmp_path / "b", twist=False)
     assert held[0] == pytest.approx(29.6, abs=0.15)
+
+
+def _pole_and_pedestrian(compatibility):
+    """A pole's track (radar, scored "pole") and then a pedestrian's detection 0.6 m from it, scored
+    "pedestrian": the same position gate admits it; only class evidence can tell it is another object."""
+    tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.3)), belief=ClassBelief(2), compatibility=compatibility)
+    pole, pedestrian = np.array([[0.1, 0.9]]), np.array([[0.9, 0.1]])
+    for k in range(10):
+        tracker.step(Detections(0.1 * k, "radar", tm.Position(), tm.SensorPose(), np.array([[20.0, 3.0]]),
+                                np.eye(2)[None] * 0.09, scores=pole))
+    tracker.step(Detections(1.0, "radar", tm.Position(), tm.SensorPose(), np.array([[20.0, 3.6]]),
+                            np.eye(2)[None] * 0.09, scores=pedestrian))
+    return tracker
+
+
+def test_class_evidence_keeps_a_pedestrian_off_a_poles_track():
+    ratio = ClassCompatibility().ratio(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([[0.2, 0.8], [2.0, 0.0]]))
+    np.testing.assert_allclose(ratio, [[1.0, 1.0], [2 * (0.18 + 0.08), 2 * (0.9 + 1e-7)]], rtol=1e-5)
+    kinematic = _pole_and_pedestrian(None)
+    assert len(kinematic._tracks) == 1                  # the pedestrian pulled the pole's track toward it
+    assert kinematic._tracks[0].x[1] > 3.1
+    aware = _pole_and_pedestrian(ClassCompatibility(1.0, min_ratio=0.8))
+    pole = aware._tracks[0]
+    assert len(aware._tracks) == 2 and pole.x[1] == pytest.approx(3.0, abs=0.05)   # its own tentative track
+    assert aware._tracks[1].x[1] == pytest.approx(3.6)

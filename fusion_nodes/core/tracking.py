@@ -15,6 +15,7 @@ existence                 :class:`Existence`            ``revise(p, hit, dt)``
 deleter                   :class:`Deleter`              ``expired(track, now)``
 duplicate remover         :mod:`.track_merging`         ``duplicates(k, P, radius)``
 class belief              :class:`ClassBelief`          ``fuse(belief, scores, weight, dt)``
+class compatibility       :class:`ClassCompatibility`   ``cost(beliefs, scores)``
 ========================  ============================  =========================================
 
 A frame (:class:`Detections`) is one sensor's detections at one stamp, with
@@ -23,7 +24,8 @@ restores it within a delay). Per frame: every track is predicted to the
 stamp; the Mahalanobis distance of every track-detection pair
 ``d2 = y^T S^-1 y`` with ``S = H P H^T + R`` is gated *before* any gain; the
 assignment minimises ``sum(d2 + ln det S)`` (the negative log-likelihood,
-global nearest neighbour via ``scipy.optimize.linear_sum_assignment``);
+global nearest neighbour via ``scipy.optimize.linear_sum_assignment``), plus
+``-2 w ln LR`` of the class evidence when the tracker has a :class:`ClassCompatibility`;
 assigned tracks are updated, unassigned detections that can locate an object
 start tentative tracks, and tracks the sensor should have seen but did not
 count a miss (unless the frame is empty: a blind sensor, see :meth:`Tracker.step`);
@@ -39,7 +41,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-from .late_fusion import Decision, make_rule
+from .track_classes import ClassBelief, ClassCompatibility
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
 from .track_models import MeasurementModel, SensorPose
@@ -231,38 +233,6 @@ class Deleter:
                 or np.sqrt(max(largest, 0.0)) > self.max_position_std)
 
 
-@dataclass(frozen=True)
-class ClassBelief:
-    """Class probabilities of a track fused over frames with a late-fusion rule (default Bayes).
-
-    Before each fusion the belief is tempered toward uniform, ``b <- b^lambda``
-    (normalised) with ``lambda = 0.5^(dt / half_life)``: evidence older than a
-    few half-lives fades, so a track that only the radar still sees
-    drifts gracefully back to "unknown" instead of keeping a stale label.
-    """
-
-    n_classes: int
-    rule: str = "bayes"
-    half_life: float = 3.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "_rule", make_rule(self.rule, self.n_classes))
-
-    def decay(self, belief: np.ndarray, dt: float) -> np.ndarray:
-        lam = 0.5 ** (max(dt, 0.0) / self.half_life)
-        b = np.power(np.maximum(belief, 1e-12), lam)
-        return b / b.sum()
-
-    def fuse(self, belief: Optional[np.ndarray], scores: np.ndarray, weight: float, dt: float) -> np.ndarray:
-        s = np.clip(np.asarray(scores, float), 1e-6, None)
-        if belief is None:
-            return s / s.sum()
-        prior = self.decay(belief, dt)
-        fused = self._rule.fuse(
-            [Decision("track", 0.0, prior), Decision("sensor", 0.0, s)], [1.0, weight])
-        return fused.probabilities
-
-
 def _mahalanobis(S: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``d2 = y^T S^-1 y`` and ``ln det S`` for residuals ``y`` (tracks x detections x m).
 
@@ -300,18 +270,20 @@ class Tracker:
     ----------
     filter : TrackFilter
         Per-track predict / update; its motion model defines the state.
-    gate, associator, initiator, existence, deleter, belief, merger
-        The components (defaults: the documented ones; ``belief`` None keeps no class belief).
+    gate, associator, initiator, existence, deleter, belief, merger, compatibility
+        The components (defaults: the documented ones; ``belief`` None keeps no class belief,
+        ``compatibility`` None associates on kinematics alone).
     initial_existence : float
         Existence probability of a new tentative track.
     """
 
     def __init__(self, filter: TrackFilter, gate=MahalanobisGate(), associator=NearestNeighbour(),
                  initiator=MOfN(), existence=Existence(), deleter=Deleter(), belief: Optional[ClassBelief] = None,
-                 initial_existence: float = 0.5, merger: DuplicateRemover = DuplicateRemover()):
+                 initial_existence: float = 0.5, merger: DuplicateRemover = DuplicateRemover(),
+                 compatibility: Optional[ClassCompatibility] = None):
         self.filter, self.gate, self.associator = filter, gate, associator
         self.initiator, self.existence, self.deleter, self.belief = initiator, existence, deleter, belief
-        self.merger = merger
+        self.merger, self.compatibility = merger, compatibility
         self.initial_existence = initial_existence
         self.reset()
 
@@ -366,7 +338,19 @@ class Tracker:
             S = HPH[:, None] + frame.R[None]                           # tracks x detections x m x m
             d2, log_det = _mahalanobis(S, y)
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
-        return self.associator.assign(d2, log_det, admitted), d2, admitted, (zhat, H)
+        cost = d2
+        if self.compatibility is not None and frame.scores is not None:
+            extra, compatible = self.compatibility.cost(self._beliefs(frame.stamp, frame.scores.shape[1]),
+                                                        frame.scores)
+            cost, admitted = d2 + extra, admitted & compatible
+        # the NIS stays kinematic: the class term is in the assignment only
+        return self.associator.assign(cost, log_det, admitted), d2, admitted, (zhat, H)
+
+    def _beliefs(self, stamp: float, n_classes: int) -> np.ndarray:
+        """Every track's class belief at ``stamp`` (faded as :meth:`tracks` reports it; uniform if none)."""
+        uniform = np.full(n_classes, 1.0 / n_classes)
+        return np.array([uniform if t.belief is None or self.belief is None or len(t.belief) != n_classes
+                         else self.belief.decay(t.belief, stamp - t.class_stamp) for t in self._tracks])
 
     def _update(self, frame: Detections, pairs, d2, lin) -> list[float]:
         nis = []

@@ -26,8 +26,8 @@ from visualization_msgs.msg import MarkerArray
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
-from fusion_nodes.core.tracking import (ClassBelief, Deleter, DuplicateRemover, ExistenceConfirmation, MahalanobisGate,
-                                        MOfN, Tracker)
+from fusion_nodes.core.tracking import (ClassBelief, ClassCompatibility, Deleter, DuplicateRemover,
+                                        ExistenceConfirmation, MahalanobisGate, MOfN, Tracker)
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import tracks as conv
@@ -47,11 +47,14 @@ def make_tracker(p: dict) -> Tracker:
     motion = tm.ConstantVelocity(p["process_noise"]) if p["motion_model"] == "constant_velocity" \
         else tm.ConstantTurnRate(p["process_noise"], p["yaw_noise"])
     belief = ClassBelief(len(p["classes"]), p["class_rule"], p["class_half_life"]) if p["classes"] else None
+    w, min_ratio = p["class_association_weight"], p["class_association_min_ratio"]
+    compatibility = ClassCompatibility(w, min_ratio) if belief is not None and (w > 0 or min_ratio > 0) else None
     return Tracker(TRACK_FILTERS[p["filter"]](motion), gate=MahalanobisGate(p["gate_probability"]),
                    initiator=MOfN(p["confirm_hits"], p["confirm_window"]) if p["confirmation"] == "m_of_n"
                    else ExistenceConfirmation(p["confirm_existence"], n=p["confirm_window"]),
                    deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief,
-                   merger=DuplicateRemover(p["merge_probability"], enabled=p["merge_probability"] > 0))
+                   merger=DuplicateRemover(p["merge_probability"], enabled=p["merge_probability"] > 0),
+                   compatibility=compatibility)
 
 
 class TrackerNode(Node):

@@ -83,6 +83,12 @@ def _tracker_specs() -> list[ParamSpec]:
                   check=_one_of(("bayes", "average")), **ro),
         ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
                   0.01, 1e4, **ro),
+        ParamSpec("class_association_weight", 0.0, "Weight of the class evidence in the association: a pair's "
+                  "cost gains -2 weight ln LR, LR = C sum_c belief(c) score(c) (1: no information). 0: "
+                  "kinematics alone. Needs inputs with calibrated score_<class> fields.", 0.0, 100.0, **ro),
+        ParamSpec("class_association_min_ratio", 0.0, "A detection whose class scores fit a track's belief with "
+                  "LR below this is not that track's (a pedestrian's box near a pole's track). 0: none refused.",
+                  0.0, 100.0, **ro),
     ]
 
 
