@@ -140,6 +140,45 @@ def test_twist_lever_arm():
     np.testing.assert_allclose(m.z, [0, 0, 0, 0, 0, 1], atol=1e-12)
 
 
+def test_declared_covariances_are_scaled_and_overridden_field_by_field():
+    from fusion_nodes.core.validation import declared_covariance
+    C = np.array([[4.0, 1.0], [1.0, 2.0]])
+    np.testing.assert_allclose(declared_covariance(C, [6, 11], 0.25), C / 4)
+    override = [-1.0] * 15
+    override[11] = 0.5                            # vyaw stated by the user: its variance, no correlation
+    np.testing.assert_allclose(declared_covariance(C, [6, 11], 2.0, override), [[8.0, 0.0], [0.0, 0.5]])
+    # through the models: an odometry twist (vx, vyaw) and an IMU (yaw, gyro z, accel x)
+    cfg = SensorConfig("odom0", [0] * 6 + [1, 0, 0, 0, 0, 1] + [0] * 3, covariance_scale=3.0,
+                       covariance_override=tuple(override))
+    (m,) = OdometryModel(cfg).measurements(None, TwistSample(1.0, [1, 0, 0], [0, 0, 0.1], np.eye(6) * 0.01))
+    np.testing.assert_allclose(m.R, np.diag([0.03, 0.5]))
+    imu_override = [-1.0] * 15
+    imu_override[12] = 0.2                        # ax
+    cfg = SensorConfig("imu0", [0] * 5 + [1] + [0] * 5 + [1, 1, 0, 0], covariance_override=tuple(imu_override))
+    q = np.array([0.0, 0.0, 0.0, 1.0])
+    (m,) = ImuModel(cfg).measurements(ImuSample(1.0, q, np.eye(3) * 0.01, [0, 0, 0.1], np.eye(3) * 0.02,
+                                                [0.5, 0, 0], np.eye(3) * 0.04))
+    np.testing.assert_allclose(np.diag(m.R), [0.01, 0.02, 0.2])
+
+
+def test_nis_window_keeps_its_seconds_and_gives_the_chi_square_band():
+    from scipy.stats import chi2
+
+    from fusion_nodes.core.estimator import NisWindow
+    w = NisWindow(seconds=2.0)
+    assert np.isnan(w.summary()[0])
+    rng = np.random.default_rng(1)
+    for k in range(100):                        # 3-dof updates at 50 Hz from a consistent filter
+        w.add(0.02 * k, float(rng.chisquare(3)), 3)
+    mean, dof, lo, hi = w.summary()
+    assert dof == 3 * 100 and lo < mean < hi
+    assert (lo, hi) == pytest.approx((chi2.ppf(0.005, 300) / 300, chi2.ppf(0.995, 300) / 300))
+    for k in range(100, 200):                   # then errors twice the declared std: NIS x 4
+        w.add(0.02 * k, 4 * float(rng.chisquare(3)), 3)
+    mean, dof, lo, hi = w.summary()
+    assert dof == 3 * 101 and mean > hi and mean == pytest.approx(4, rel=0.2)   # only the last 2 s count
+
+
 def test_core_has_no_ros_imports():
     core = Path(__file__).resolve().parents[1] / "fusion_nodes" / "core"
     banned = ("rclpy", "message_filters", "launch", "rosbags")

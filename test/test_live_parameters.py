@@ -174,6 +174,10 @@ def silent_statuses(r, node):
                if st.name == "kalman_fusion_node: odom0")
 
 
+def yaw_variance(r, node):
+    return mean_of(m.pose.covariance[35] for m in out(r, "/odometry/filtered"))
+
+
 def filter_lag(r, node):
     return r._now_ns * 1e-9 - node.estimator.time
 
@@ -296,6 +300,11 @@ CASES = [
          "odom0_twist_rejection_threshold"),
     Case(K, "imu0_linear_acceleration_rejection_threshold", 0.01, kalman_config, bag2_inputs,
          rejected("imu0"), "more", "sensor_timeout"),
+    # the wheel odometry's declared covariance x100: dead reckoning grows less certain
+    Case(K, "odom0_covariance_scale", 100.0, kalman_config, bag2_inputs, pose_variance, "more", PNC),
+    # the IMU's yaw variance stated as 1 rad^2 instead of the declared one: the heading is less certain
+    Case(K, "imu0_covariance_override", [-1.0] * 5 + [1.0] + [-1.0] * 9, kalman_config, bag2_inputs,
+         yaw_variance, "more", PNC),
     # radar_node
     *[Case("radar_node", p, v, lambda: RADAR, radar_inputs, m, "more" if m is car_doppler else "less", o)
       for p, v, m, o in (

@@ -107,3 +107,27 @@ def test_gps_with_a_magnetic_imu_heading_needs_yaw_offset_and_says_so(tmp_path, 
     else:
         assert int(d["accepted"]) < 0.5 * fixes and errors > 0.5 * len(levels)
         assert "yaw_offset" in d["message"]
+
+
+def test_inputs_whose_errors_do_not_match_their_covariances_are_warned_and_the_scale_corrects_them(tmp_path):
+    """test1's IMU declares angular-velocity / acceleration variances about 20 times smaller than its
+    updates show, its wheel odometry larger ones: both are WARN with the side named; the IMU's
+    ``covariance_scale`` of 20 brings its NIS per dof to about 1."""
+    import yaml
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    def imu_status(scale):
+        cfg = yaml.safe_load((REPO / "config" / "rl_test1.yaml").read_text())
+        cfg["kalman_fusion_node"]["ros__parameters"]["imu0_covariance_scale"] = scale
+        (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
+        run_offline(BAGS / "test1.bag", tmp_path / "p.yaml", tmp_path / "o.mcap")
+        return last_diagnostics(tmp_path / "o.mcap", "kalman_fusion_node: ")
+
+    declared = imu_status(1.0)
+    imu, odom = declared["kalman_fusion_node: imu0"], declared["kalman_fusion_node: odom0"]
+    print({k: (v.get("window_nis_per_dof"), v.get("window_nis_band")) for k, v in declared.items()})
+    assert float(imu["window_nis_per_dof"]) > 10 and "covariance too small" in imu["message"]
+    assert imu["level"] == odom["level"] == int.from_bytes(DiagnosticStatus.WARN, "little")
+    assert float(odom["window_nis_per_dof"]) < 0.5 and "covariance too large" in odom["message"]
+    scaled = imu_status(20.0)["kalman_fusion_node: imu0"]
+    assert 0.5 < float(scaled["window_nis_per_dof"]) < 2.0

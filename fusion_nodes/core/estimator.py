@@ -50,6 +50,8 @@ class EstimatorConfig:
         How far back (s) a late measurement may be inserted.
     max_step : float
         Longest single prediction step (s); longer gaps are sub-stepped.
+    nis_window : float
+        Seconds of updates each input's :class:`NisWindow` holds.
     """
 
     filter_type: str = "ekf"
@@ -62,6 +64,42 @@ class EstimatorConfig:
     ukf_alpha: float = 1.0
     ukf_beta: float = 2.0
     ukf_kappa: float = 0.0
+    nis_window: float = 10.0
+
+
+class NisWindow:
+    """The normalised innovation squared of one input's accepted updates over the last ``seconds``.
+
+    For a consistent filter (declared covariances right, no bias) the sum of
+    the NIS over updates with ``D`` degrees of freedom in all is chi-square with
+    ``D`` dof, so the mean NIS per dof lies in
+    ``[chi2.ppf(a/2, D) / D, chi2.ppf(1 - a/2, D) / D]`` with probability
+    ``1 - a``. Above the band the input's errors are larger than it declares (or
+    biased: a mount, a time offset), below it they are smaller. Updates are
+    correlated over time on a real robot, so the band says *inconsistent*, not
+    how much; the mean says by what factor.
+    """
+
+    def __init__(self, seconds: float = 10.0):
+        self.seconds = seconds
+        self._items: deque = deque()            # (stamp, nis, dof)
+
+    def add(self, stamp: float, nis: float, dof: int) -> None:
+        self._items.append((stamp, nis, dof))
+        while self._items and self._items[0][0] < stamp - self.seconds:
+            self._items.popleft()
+
+    def summary(self, alpha: float = 0.01) -> tuple[float, int, float, float]:
+        """``(mean NIS per dof, D, band low, band high)`` of the window (NaN without updates)."""
+        from scipy.stats import chi2
+        dof = sum(d for _, _, d in self._items)
+        if dof == 0:
+            return float("nan"), 0, float("nan"), float("nan")
+        mean = sum(n for _, n, _ in self._items) / dof
+        return mean, dof, float(chi2.ppf(alpha / 2, dof) / dof), float(chi2.ppf(1 - alpha / 2, dof) / dof)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 @dataclass
@@ -76,6 +114,7 @@ class SensorStats:
     last_nis: float = float("nan")
     nis_sum: float = 0.0
     nis_dof_sum: int = 0
+    recent_nis: NisWindow = field(default_factory=NisWindow)
 
 
 class _Step(NamedTuple):
@@ -97,7 +136,8 @@ class StateEstimator:
 
     def __init__(self, config: EstimatorConfig):
         self.cfg = config
-        self.stats: dict[str, SensorStats] = defaultdict(SensorStats)
+        self.stats: dict[str, SensorStats] = defaultdict(
+            lambda: SensorStats(recent_nis=NisWindow(self.cfg.nis_window)))
         self.replays = 0          # rewinds of the history for late measurements (each one replays it)
         self._seq = itertools.count()
         self.reset()
@@ -280,6 +320,7 @@ class StateEstimator:
         if all(p.accepted for p in r.parts):
             st.nis_sum += r.nis
             st.nis_dof_sum += r.dof
+            st.recent_nis.add(m.stamp, r.nis, r.dof)
         for part in r.parts:
             if part.accepted:
                 st.accepted += 1

@@ -17,7 +17,7 @@ from .geometry import GRAVITY, cross, matrix_to_quaternion, matrix_to_rpy, quate
 from .models import MountedPosition, SpecificForce, StateSelection, Stacked
 from .records import ImuSample, Measurement, Part, PoseSample, TwistSample
 from .state import OUT_OF_PLANE, STATE_SIZE
-from .validation import check_quaternion, sanitize_covariance
+from .validation import check_quaternion, declared_covariance, sanitize_covariance
 
 INF = float("inf")
 
@@ -66,6 +66,10 @@ class SensorConfig:
         late, e.g. ``-0.15`` for a GPS that stamps on arrival).
     covariance_floor : float
         Smallest variance accepted on a fused field.
+    covariance_scale, covariance_override
+        The declared covariance of the fused fields times ``covariance_scale``; a field with a
+        positive ``covariance_override`` (15 variances in state order) gets that variance instead
+        (:func:`~fusion_nodes.core.validation.declared_covariance`).
     """
 
     name: str
@@ -79,6 +83,8 @@ class SensorConfig:
     remove_gravity: bool = False
     time_offset: float = 0.0
     covariance_floor: float = 1e-9
+    covariance_scale: float = 1.0
+    covariance_override: tuple = ()
 
 
 def planar_mask(mask, two_d_mode: bool) -> tuple:
@@ -101,14 +107,15 @@ def _rotate6(C: np.ndarray, R: np.ndarray) -> np.ndarray:
 
 
 class _RepairCounter:
-    """Counts covariances whose zero variances had to be raised to the floor."""
+    """The one covariance path of the measurement models: checked and repaired (counted), then the user's
+    scale and overrides applied to the fused fields (``fields``: their state indices, in row order)."""
 
     repairs = 0
 
-    def _sanitize(self, cov, idx, name):
+    def _sanitize(self, cov, idx, name, fields):
         C, repaired = sanitize_covariance(cov, idx, self.cfg.covariance_floor, name)
         self.repairs += int(repaired)
-        return C
+        return declared_covariance(C, fields, self.cfg.covariance_scale, self.cfg.covariance_override)
 
 
 class OdometryModel(_RepairCounter):
@@ -159,7 +166,7 @@ class OdometryModel(_RepairCounter):
         if self.cfg.differential:
             prev, self._prev = self._prev, (stamp, R_b, p, pose.cov)
             return [] if prev is None else self._differential(prev, stamp, R_b, p, pose.cov)
-        C = self._sanitize(pose.cov, self.pose_idx, "pose covariance")
+        C = self._sanitize(pose.cov, self.pose_idx, "pose covariance", self.pose_idx)
         rpy = matrix_to_rpy(R_b)
         pos_axes = [i for i in self.pose_idx if i < 3]
         rot_idx = [i for i in self.pose_idx if i >= 3]
@@ -185,7 +192,7 @@ class OdometryModel(_RepairCounter):
         vel = np.concatenate([lin, ang])
         idx = [i + 6 for i in self.pose_idx]
         C = self._sanitize((np.asarray(cov) + np.asarray(cov0)) / (dt * dt), self.pose_idx,
-                           "differential pose covariance")
+                           "differential pose covariance", idx)
         return [Measurement(self.cfg.name, stamp, vel[self.pose_idx], C, StateSelection(idx),
                             self.cfg.pose_threshold, "differential")]
 
@@ -196,7 +203,7 @@ class OdometryModel(_RepairCounter):
         v_b = m.R @ np.asarray(twist.linear, dtype=float) - cross(w_b, m.translation)
         cov = twist.cov if m.is_identity else _rotate6(np.asarray(twist.cov), m.R)
         local = [i - 6 for i in self.twist_idx]
-        C = self._sanitize(cov, local, "twist covariance")
+        C = self._sanitize(cov, local, "twist covariance", self.twist_idx)
         z = np.concatenate([v_b, w_b])[local]
         return Measurement(self.cfg.name, twist.stamp + self.cfg.time_offset, z, C,
                            StateSelection(self.twist_idx), self.cfg.twist_threshold, "twist")
@@ -305,7 +312,7 @@ class ImuModel(_RepairCounter):
             else:
                 z += v[local].tolist()
                 C[a:b, a:b] = cov[ix]
-        C = self._sanitize(C, None, "IMU covariance")
+        C = self._sanitize(C, None, "IMU covariance", layout.fields)
         return [Measurement(self.cfg.name, s.stamp + self.cfg.time_offset, z, C, layout.model,
                             layout.threshold, layout.kind, layout.parts)]
 
@@ -328,8 +335,9 @@ class ImuModel(_RepairCounter):
                 models.append(model or StateSelection(idx))
         model = models[0] if len(models) == 1 else Stacked(models)
         kind = "+".join(p.kind for p in parts)
+        fields = tuple(int(i) for name in present for i in specs[name][0])
         return _Layout(model, tuple(parts) if len(parts) > 1 else (), parts[0].threshold, kind,
-                       tuple(blocks), start)
+                       tuple(blocks), start, fields)
 
 
 @dataclass(frozen=True)
@@ -342,6 +350,7 @@ class _Layout:
     kind: str
     blocks: tuple      # (field, local indices, their np.ix_ (None: all 3), first row, end row)
     size: int
+    fields: tuple      # the state index of each row
 
 
 def stack(measurements) -> Measurement:

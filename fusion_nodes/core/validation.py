@@ -171,6 +171,28 @@ def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):
     return C, repaired
 
 
+def declared_covariance(C: np.ndarray, fields, scale: float = 1.0, override=()) -> np.ndarray:
+    """The user's word over a sensor's declared covariance of the fused fields.
+
+    ``C`` (n x n) is the sanitised covariance of the state fields ``fields`` (n state indices).
+    ``C' = scale * C``; then each field ``i`` with ``override[fields[i]] > 0`` gets that variance and
+    no correlation with the others (a user who states a variance states the field's whole error).
+    ``override`` empty, or ``<= 0`` for a field: the declared value (times ``scale``) stays.
+    """
+    out = C * scale if scale != 1.0 else C
+    if len(override) == 0:
+        return out
+    var = np.asarray([override[f] for f in fields], dtype=float)
+    mine = var > 0
+    if not mine.any():
+        return out
+    out = np.array(out, dtype=float, copy=True)
+    out[mine, :] = 0.0
+    out[:, mine] = 0.0
+    out[np.flatnonzero(mine), np.flatnonzero(mine)] = var[mine]
+    return out
+
+
 def repair_covariance(cov, default_variance: float, policy: str, name: str):
     """Apply a zero-covariance policy to one 3x3 covariance.
 

@@ -115,7 +115,9 @@ class KalmanFusionNode(Node):
             new = sensor_config(merged, inp.name)
             inp.model.cfg = replace(inp.model.cfg, pose_threshold=new.pose_threshold,
                                     twist_threshold=new.twist_threshold,
-                                    accel_threshold=new.accel_threshold)
+                                    accel_threshold=new.accel_threshold,
+                                    covariance_scale=new.covariance_scale,
+                                    covariance_override=new.covariance_override)
 
     # -- callbacks ------------------------------------------------------------
     def _now(self) -> float:
@@ -241,6 +243,7 @@ class KalmanFusionNode(Node):
 
     def _input_status(self, inp: _Input, now: float):
         st = self.estimator.stats[inp.name]
+        nis, nis_dof, nis_lo, nis_hi = st.recent_nis.summary()
         stale = inp.monitor.staleness(now)
         timeout = max(1.0, self.p["sensor_timeout"])
         dropped = dict(st.dropped)
@@ -261,19 +264,33 @@ class KalmanFusionNode(Node):
             level, text = diag.WARN, (f"{recent} messages dropped, rejected or skipped in the last "
                                       f"{inp.recent_drops.window:g} s ({sum(dropped.values())} dropped, "
                                       f"{inp.monitor.delivery.skipped} skipped in all)")
+        elif nis_dof >= MIN_NIS_DOF and not nis_lo <= nis <= nis_hi:
+            level, text = diag.WARN, _nis_text(inp.name, nis, nis_dof, nis_lo, nis_hi, self.p["nis_window"])
         else:
             level, text = diag.OK, "ok"
         values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
                   "received": inp.monitor.received, **inp.monitor.delivery.report(), "accepted": st.accepted, "rejected": st.rejected,
                   "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
-                  "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan")}
+                  "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan"),
+                  "window_nis_per_dof": nis, "window_dof": nis_dof, "window_nis_band": f"{nis_lo:.3g}-{nis_hi:.3g}"}
         values["rejected_share_window"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", self.p[inp.name], level, text, values)
+
+
+MIN_NIS_DOF = 30        # fewer degrees of freedom in the window: too few updates to judge consistency
+
+
+def _nis_text(name: str, nis: float, dof: int, lo: float, hi: float, window: float) -> str:
+    side = "larger than it declares: covariance too small" if nis > hi else \
+        "smaller than it declares: covariance too large"
+    return (f"NIS per dof {nis:.2f} over the last {window:g} s, outside the 99 % chi-square band {lo:.2f}-{hi:.2f} "
+            f"for {dof} dof: its errors are {side} (or biased: mount, time offset); set "
+            f"{name}_covariance_scale or {name}_covariance_override")
 
 
 def main(args=None) -> int:

@@ -7,7 +7,9 @@ with ``smooth_lagged_data`` (default on here), ``reset_on_time_jump``.
 """
 from __future__ import annotations
 
+import math
 import re
+from typing import Optional
 
 import numpy as np
 
@@ -66,6 +68,9 @@ def global_specs() -> list[ParamSpec]:
                   "rate (world_frame map: map -> odom from the odom -> base_link on /tf), as "
                   "robot_localization.", read_only=True),
         ParamSpec("print_diagnostics", True, "Publish /diagnostics.", read_only=True),
+        ParamSpec("nis_window", 10.0, "Seconds of each input's accepted updates whose mean NIS per dof "
+                  "/diagnostics reports; outside the 99 % chi-square band for their dof the input is WARN "
+                  "(its declared covariance does not match its errors).", 0.1, 3600.0, read_only=True),
         ParamSpec("alpha", 1.0, "UKF sigma point spread.", 1e-4, 10.0, read_only=True),
         ParamSpec("kappa", 0.0, "UKF secondary scaling.", -100.0, 100.0, read_only=True),
         ParamSpec("beta", 2.0, "UKF prior distribution knowledge (2 for Gaussian).", 0.0, 10.0,
@@ -78,6 +83,13 @@ def global_specs() -> list[ParamSpec]:
 
 def _specific(v) -> str | None:
     return None if v == -1.0 or v >= 0.0 else "must be -1 (use the generic threshold) or >= 0"
+
+
+def _override(v) -> Optional[str]:
+    if len(v) != STATE_SIZE:
+        return f"needs {STATE_SIZE} values, got {len(v)}"
+    bad = [x for x in v if not (x == -1.0 or (math.isfinite(x) and x > 0.0))]
+    return None if not bad else f"each value must be -1 (declared) or a positive finite variance, got {bad[0]}"
 
 
 def sensor_specs(name: str) -> list[ParamSpec]:
@@ -94,6 +106,12 @@ def sensor_specs(name: str) -> list[ParamSpec]:
                   "message's frame_id); set, it wins over TF.", check=length(6), read_only=True),
         ParamSpec(f"{name}_time_offset", 0.0, "Seconds added to header stamps (negative for "
                   "a sensor that stamps late).", -10.0, 10.0, read_only=True),
+        ParamSpec(f"{name}_covariance_scale", 1.0, "The declared covariance of the fused fields is "
+                  "multiplied by this (a sensor that claims too much, or too little, accuracy).", 1e-6, 1e6),
+        ParamSpec(f"{name}_covariance_override", [-1.0] * STATE_SIZE, "15 variances in state order "
+                  "(x y z roll pitch yaw vx vy vz vroll vpitch vyaw ax ay az; SI units squared) that replace "
+                  "the declared ones of the fused fields, with no correlation; -1: the declared value "
+                  "(times <sensor>_covariance_scale).", check=_override),
         ParamSpec(f"{name}_rejection_threshold", INF, "Mahalanobis threshold (sigmas) for every "
                   "part of this input, unless a specific one is set.", 0.0, None),
         ParamSpec(f"{name}_pose_rejection_threshold", -1.0, "Mahalanobis threshold for pose / "
@@ -135,7 +153,8 @@ def estimator_config(p: dict) -> EstimatorConfig:
                            smooth_lagged_data=p["smooth_lagged_data"],
                            history_length=p["history_length"],
                            max_step=min(0.05, 1.0 / frequency),
-                           ukf_alpha=p["alpha"], ukf_beta=p["beta"], ukf_kappa=p["kappa"])
+                           ukf_alpha=p["alpha"], ukf_beta=p["beta"], ukf_kappa=p["kappa"],
+                           nis_window=p["nis_window"])
 
 
 def _threshold(p: dict, name: str, part: str) -> float:
@@ -157,6 +176,9 @@ def sensor_config(p: dict, name: str) -> SensorConfig:
         remove_gravity=p.get(f"{name}_remove_gravitational_acceleration", False),
         time_offset=p[f"{name}_time_offset"],
         covariance_floor=p["covariance_floor"],
+        covariance_scale=p[f"{name}_covariance_scale"],
+        covariance_override=tuple(float(v) for v in p[f"{name}_covariance_override"])
+        if any(v > 0 for v in p[f"{name}_covariance_override"]) else (),
     )
 
 
