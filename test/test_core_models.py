@@ -164,7 +164,7 @@ def test_declared_covariances_are_scaled_and_overridden_field_by_field():
 def test_nis_window_keeps_its_seconds_and_gives_the_chi_square_band():
     from scipy.stats import chi2
 
-    from fusion_nodes.core.estimator import NisWindow
+    from fusion_nodes.core.consistency import NisWindow
     w = NisWindow(seconds=2.0)
     assert np.isnan(w.summary()[0])
     rng = np.random.default_rng(1)
@@ -177,6 +177,31 @@ def test_nis_window_keeps_its_seconds_and_gives_the_chi_square_band():
         w.add(0.02 * k, 4 * float(rng.chisquare(3)), 3)
     mean, dof, lo, hi = w.summary()
     assert dof == 3 * 101 and mean > hi and mean == pytest.approx(4, rel=0.2)   # only the last 2 s count
+
+
+def test_adaptive_noise_finds_the_true_scale_within_its_bounds_and_holds_without_updates():
+    from fusion_nodes.core.consistency import AdaptiveNoise, NisWindow
+    rng = np.random.default_rng(2)
+
+    def drive(noise, true_scale, seconds, rate=50.0, dof=3):
+        w, t = NisWindow(seconds=2.0), 0.0
+        for _ in range(int(seconds * rate)):
+            t += 1 / rate
+            # a measurement-dominated input: NIS per dof = (true variance / assumed variance) * chi2(dof)/dof
+            w.add(t, true_scale / noise.scale * float(rng.chisquare(dof)), dof)
+            noise.revise(w, t)
+        return noise
+
+    assert drive(AdaptiveNoise(), 4.0, 60).scale == pytest.approx(4.0, rel=0.1)
+    assert drive(AdaptiveNoise(), 0.05, 60).scale == pytest.approx(0.05, rel=0.1)
+    assert drive(AdaptiveNoise(floor=0.5, ceiling=2.0), 4.0, 60).scale == 2.0
+    standing = AdaptiveNoise()
+    w = NisWindow(seconds=2.0)
+    for k in range(200):                        # a robot standing: 5 updates in 4 s, 15 dof per window
+        if k % 40 == 0:
+            w.add(0.02 * k, 30.0, 3)
+        standing.revise(w, 0.02 * k)
+    assert standing.scale == 1.0 and standing.revisions == 0
 
 
 def test_core_has_no_ros_imports():

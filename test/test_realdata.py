@@ -27,17 +27,27 @@ def final_position(bag):
     return np.array([p.x, p.y, p.z])
 
 
+@pytest.mark.parametrize("adaptive", [False, True], ids=["declared", "adaptive_noise"])
 @pytest.mark.parametrize("name,reference,tolerance", [
     ("test1", [-40.0454, -76.9988, -2.6974], 1.0452),
     ("test2", [1.0255, 3.4334, 0.7408], 0.1069),
 ])
-def test_final_position_matches_robot_localization(tmp_path, name, reference, tolerance):
+def test_final_position_matches_robot_localization(tmp_path, name, reference, tolerance, adaptive):
+    import yaml
     out = tmp_path / f"{name}.mcap"
-    res = run_offline(BAGS / f"{name}.bag", REPO / "config" / f"rl_{name}.yaml", out)
+    cfg = yaml.safe_load((REPO / "config" / f"rl_{name}.yaml").read_text())
+    p = cfg["kalman_fusion_node"]["ros__parameters"]
+    for sensor in [k for k in p if k in ("odom0", "odom1", "imu0", "imu1", "pose0", "twist0")] if adaptive else []:
+        p[f"{sensor}_adaptive_noise"] = True
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(cfg))
+    res = run_offline(BAGS / f"{name}.bag", tmp_path / "p.yaml", out)
     assert res.published["/odometry/filtered"] > 0.95 * res.duration * (30 if name == "test1" else 50)
     err = np.linalg.norm(final_position(out) - reference)
     print(f"{name}: final position error vs robot_localization {err:.3f} m (tolerance {tolerance} m)")
     assert err < tolerance
+    if adaptive and name == "test1":            # its IMU declares ~1/20 of its variance (see below)
+        imu = last_diagnostics(out, "kalman_fusion_node: imu0")["kalman_fusion_node: imu0"]
+        assert 10.0 < float(imu["adaptive_scale"]) < 40.0 and 0.5 < float(imu["window_nis_per_dof"]) < 2.0
 
 
 def test_test1_with_gps_follows_the_gps_track(tmp_path):

@@ -20,6 +20,7 @@ import numpy as np
 from .filters import UpdateResult
 from .kalman import make_filter
 from .motion import ConstantAcceleration3D
+from .consistency import NisWindow
 from .records import Measurement
 from .state import DEFAULT_PROCESS_NOISE, OUT_OF_PLANE, STATE_SIZE
 
@@ -65,41 +66,6 @@ class EstimatorConfig:
     ukf_beta: float = 2.0
     ukf_kappa: float = 0.0
     nis_window: float = 10.0
-
-
-class NisWindow:
-    """The normalised innovation squared of one input's accepted updates over the last ``seconds``.
-
-    For a consistent filter (declared covariances right, no bias) the sum of
-    the NIS over updates with ``D`` degrees of freedom in all is chi-square with
-    ``D`` dof, so the mean NIS per dof lies in
-    ``[chi2.ppf(a/2, D) / D, chi2.ppf(1 - a/2, D) / D]`` with probability
-    ``1 - a``. Above the band the input's errors are larger than it declares (or
-    biased: a mount, a time offset), below it they are smaller. Updates are
-    correlated over time on a real robot, so the band says *inconsistent*, not
-    how much; the mean says by what factor.
-    """
-
-    def __init__(self, seconds: float = 10.0):
-        self.seconds = seconds
-        self._items: deque = deque()            # (stamp, nis, dof)
-
-    def add(self, stamp: float, nis: float, dof: int) -> None:
-        self._items.append((stamp, nis, dof))
-        while self._items and self._items[0][0] < stamp - self.seconds:
-            self._items.popleft()
-
-    def summary(self, alpha: float = 0.01) -> tuple[float, int, float, float]:
-        """``(mean NIS per dof, D, band low, band high)`` of the window (NaN without updates)."""
-        from scipy.stats import chi2
-        dof = sum(d for _, _, d in self._items)
-        if dof == 0:
-            return float("nan"), 0, float("nan"), float("nan")
-        mean = sum(n for _, n, _ in self._items) / dof
-        return mean, dof, float(chi2.ppf(alpha / 2, dof) / dof), float(chi2.ppf(1 - alpha / 2, dof) / dof)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Imu
 
+from fusion_nodes.core.consistency import MIN_DOF, AdaptiveNoise
 from fusion_nodes.core.estimator import LatenessWindow, StateEstimator
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.records import Measurement
@@ -48,6 +49,7 @@ class _Input:
     mount_frame: str | None = None    # the frame the current mount was looked up for
     gate: diag.RejectionWindow = field(default_factory=diag.RejectionWindow)   # ERROR when mostly rejected
     recent_drops: diag.RecentCount = field(default_factory=diag.RecentCount)   # WARN while dropping
+    adaptive: AdaptiveNoise | None = None  # <name>_adaptive_noise: the covariance scale from the innovations
 
 
 def _model(kind: str, cfg):
@@ -90,8 +92,10 @@ class KalmanFusionNode(Node):
     # -- setup --------------------------------------------------------------
     def _subscribe(self, name: str) -> _Input:
         kind = name.rstrip("0123456789")
+        low, high = self.p[f"{name}_adaptive_noise_bounds"]
         inp = _Input(name, kind, _model(kind, sensor_config(self.p, name)), diag.InputMonitor(),
-                     mount_from_tf=f"{name}_mount" not in self._parameter_overrides)
+                     mount_from_tf=f"{name}_mount" not in self._parameter_overrides,
+                     adaptive=AdaptiveNoise(low, high) if self.p[f"{name}_adaptive_noise"] else None)
         subscribe_draining(self, MSG_TYPES[kind], self.p[name], lambda msg, info: self._on_message(inp, msg, info),
                            sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
@@ -112,12 +116,26 @@ class KalmanFusionNode(Node):
             self.estimator.filter.motion.q = q
             self.estimator.cfg = replace(self.estimator.cfg, process_noise=q)
         for inp in getattr(self, "inputs", {}).values():
-            new = sensor_config(merged, inp.name)
+            new = self._sensor_config(inp, merged)
             inp.model.cfg = replace(inp.model.cfg, pose_threshold=new.pose_threshold,
                                     twist_threshold=new.twist_threshold,
                                     accel_threshold=new.accel_threshold,
                                     covariance_scale=new.covariance_scale,
                                     covariance_override=new.covariance_override)
+
+    def _sensor_config(self, inp: _Input, p: dict | None = None):
+        """The input's core config: its parameters, the covariance scale times the adapted one."""
+        cfg = sensor_config(p or self.p, inp.name)
+        return cfg if inp.adaptive is None else replace(cfg, covariance_scale=cfg.covariance_scale
+                                                        * inp.adaptive.scale)
+
+    def _adapt(self) -> None:
+        """Revise each adaptive input's covariance scale once per full window of its updates."""
+        now = self.estimator.time
+        for inp in self.inputs.values():
+            if inp.adaptive is not None and now is not None and \
+                    inp.adaptive.revise(self.estimator.stats[inp.name].recent_nis, now):
+                inp.model.cfg = replace(inp.model.cfg, covariance_scale=self._sensor_config(inp).covariance_scale)
 
     # -- callbacks ------------------------------------------------------------
     def _now(self) -> float:
@@ -161,7 +179,7 @@ class KalmanFusionNode(Node):
             self._warn(inp.name, f"no transform {base} <- {frame} on /tf_static yet: taking the sensor "
                                  f"to be at {base} (publish the static transform or set {inp.name}_mount)")
             return
-        inp.model = _model(inp.kind, replace(sensor_config(self.p, inp.name), mount=mount))
+        inp.model = _model(inp.kind, replace(self._sensor_config(inp), mount=mount))
         inp.mount_frame = frame
         self.get_logger().info(f"{inp.name}: mounted from /tf_static {base} -> {frame}: "
                                f"{[round(float(v), 4) for v in (*mount.translation, *mount.rpy)]}")
@@ -187,6 +205,7 @@ class KalmanFusionNode(Node):
             return  # use_sim_time and no /clock yet
         delay = self.processing_delay(now)
         self.estimator.process(now - delay if delay > 0 else None)
+        self._adapt()
         timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
         if now - self._last_receipt > timeout:
             self.estimator.advance(now)
@@ -220,6 +239,8 @@ class KalmanFusionNode(Node):
         self._last_receipt = float("-inf")
         for inp in self.inputs.values():
             inp.monitor.restart()
+            if inp.adaptive is not None:
+                inp.adaptive.restart()
             if hasattr(inp.model, "reset"):
                 inp.model.reset()
 
@@ -264,7 +285,7 @@ class KalmanFusionNode(Node):
             level, text = diag.WARN, (f"{recent} messages dropped, rejected or skipped in the last "
                                       f"{inp.recent_drops.window:g} s ({sum(dropped.values())} dropped, "
                                       f"{inp.monitor.delivery.skipped} skipped in all)")
-        elif nis_dof >= MIN_NIS_DOF and not nis_lo <= nis <= nis_hi:
+        elif nis_dof >= MIN_DOF and not nis_lo <= nis <= nis_hi:
             level, text = diag.WARN, _nis_text(inp.name, nis, nis_dof, nis_lo, nis_hi, self.p["nis_window"])
         else:
             level, text = diag.OK, "ok"
@@ -274,15 +295,14 @@ class KalmanFusionNode(Node):
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan"),
                   "window_nis_per_dof": nis, "window_dof": nis_dof, "window_nis_band": f"{nis_lo:.3g}-{nis_hi:.3g}"}
+        if inp.adaptive is not None:
+            values.update(adaptive_scale=inp.adaptive.scale, adaptive_revisions=inp.adaptive.revisions)
         values["rejected_share_window"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", self.p[inp.name], level, text, values)
-
-
-MIN_NIS_DOF = 30        # fewer degrees of freedom in the window: too few updates to judge consistency
 
 
 def _nis_text(name: str, nis: float, dof: int, lo: float, hi: float, window: float) -> str:

@@ -92,6 +92,14 @@ def _override(v) -> Optional[str]:
     return None if not bad else f"each value must be -1 (declared) or a positive finite variance, got {bad[0]}"
 
 
+def _bounds(v) -> Optional[str]:
+    if len(v) != 2:
+        return f"needs [floor, ceiling], got {len(v)} values"
+    low, high = v
+    return None if math.isfinite(low) and math.isfinite(high) and 0.0 < low <= 1.0 <= high else \
+        "needs 0 < floor <= 1 <= ceiling, both finite"
+
+
 def sensor_specs(name: str) -> list[ParamSpec]:
     """Parameters of one input, e.g. ``odom0``."""
     kind = _SENSOR_RE.match(name).group(1)
@@ -112,6 +120,12 @@ def sensor_specs(name: str) -> list[ParamSpec]:
                   "(x y z roll pitch yaw vx vy vz vroll vpitch vyaw ax ay az; SI units squared) that replace "
                   "the declared ones of the fused fields, with no correlation; -1: the declared value "
                   "(times <sensor>_covariance_scale).", check=_override),
+        ParamSpec(f"{name}_adaptive_noise", False, "Scale this input's covariance from its innovations: once "
+                  "per nis_window of accepted updates, scale <- scale * (NIS per dof)^0.5, so that the NIS comes to "
+                  "1 (gate-rejected updates do not count; a window with under 30 dof changes nothing).",
+                  read_only=True),
+        ParamSpec(f"{name}_adaptive_noise_bounds", [0.01, 100.0], "Floor and ceiling of the adapted scale "
+                  "(times <sensor>_covariance_scale).", check=_bounds, read_only=True),
         ParamSpec(f"{name}_rejection_threshold", INF, "Mahalanobis threshold (sigmas) for every "
                   "part of this input, unless a specific one is set.", 0.0, None),
         ParamSpec(f"{name}_pose_rejection_threshold", -1.0, "Mahalanobis threshold for pose / "
