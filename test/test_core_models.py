@@ -204,6 +204,17 @@ def test_adaptive_noise_finds_the_true_scale_within_its_bounds_and_holds_without
     assert standing.scale == 1.0 and standing.revisions == 0
 
 
+def test_the_estimator_starts_from_its_initial_state_and_returns_to_it_on_reset():
+    from fusion_nodes.core.estimator import EstimatorConfig, StateEstimator
+    x0 = np.zeros(15)
+    x0[[0, 1, 5, 6]] = [3.0, -2.0, np.pi / 2, 1.5]
+    est = StateEstimator(EstimatorConfig(initial_state=x0))
+    np.testing.assert_array_equal(est.filter.x, x0)
+    est.filter.x[0] = 10.0
+    est.reset()
+    np.testing.assert_array_equal(est.filter.x, x0)
+
+
 def test_core_has_no_ros_imports():
     core = Path(__file__).resolve().parents[1] / "fusion_nodes" / "core"
     banned = ("rclpy", "message_filters", "launch", "rosbags")

@@ -136,8 +136,11 @@ def test_fuses_odometry_and_publishes_at_the_configured_rate(probe, kalman):
                                                      "kalman_fusion_node: odom0").get("accepted", "0") != "0")
     d = diagnostics_values(probe.messages("/diagnostics"), "kalman_fusion_node: odom0")
     # Receipt times depend on when /clock and odometry are delivered relative to each other: the
-    # rate is reported, not held to a number here (measured rates belong to make bench).
-    assert float(d["rate_hz"]) > 0.0 and d["message"] == "ok"
+    # rate is reported, not held to a number here (measured rates belong to make bench). Nothing was
+    # dropped or rejected; the noise-free odometry (a step from rest to 1 m/s) need not be NIS-consistent,
+    # so the message is not held to "ok", its drop and rejection counts are.
+    assert float(d["rate_hz"]) > 0.0 and d["rejected"] == "0"
+    assert not [k for k in d if k.startswith("dropped.")] and "dropped" not in d["message"]
     assert node.alive()
 
 

@@ -48,3 +48,39 @@ def test_fusion_beats_single_sensors_and_survives_outage_and_multipath(drive, ki
     diag = evaluate.last_diagnostics(bag, "kalman_fusion_node: odom1")["kalman_fusion_node: odom1"]
     n_jump = int(round((cfg.multipath[1] - cfg.multipath[0]) * cfg.gps_rate))
     assert int(diag["dropped.mahalanobis_pose"]) >= n_jump - 1
+
+
+def _north_start(tmp_path, initial_covariance):
+    """A 40 s drive that starts heading north, through imu_gps_node + kalman_fusion_node with demo_sim.yaml
+    (wheel speed, gyro, GPS; no orientation input), its initial_estimate_covariance removed or set."""
+    import yaml
+    cfg = sim.SimConfig(seed=4, duration=40.0, start_yaw=np.pi / 2, gps_outage=(0.0, 0.0), multipath=(0.0, 0.0))
+    sim.write(cfg, tmp_path / "sim.mcap")
+    params = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())
+    kalman = params["kalman_fusion_node"]["ros__parameters"]
+    kalman.pop("initial_estimate_covariance")
+    if initial_covariance is not None:
+        kalman["initial_estimate_covariance"] = initial_covariance
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    run_offline(tmp_path / "sim.mcap", tmp_path / "p.yaml", tmp_path / "out.mcap")
+    est, truth, errs, _ = evaluate.evaluate(tmp_path / "out.mcap", demo.TRUTH, {"fused": demo.FILTERED,
+                                                                                "gps": demo.GPS})
+    # where the robot has moved 10 m from its start
+    moved = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(truth.xy, axis=0).T))])
+    t10 = truth.t[np.searchsorted(moved, 10.0)]
+    return errs["fused"].pos[errs["fused"].t > t10], errs["gps"].pos, cfg
+
+
+def test_an_unknown_start_heading_is_not_asserted_and_gps_sets_it_once_the_robot_moves(tmp_path):
+    """No initial_estimate_covariance and no orientation input: the heading starts unknown (yaw variance
+    pi^2), and once the robot has moved 10 m the error is bounded by the GPS's. robot_localization's
+    default (1e-9 everywhere, yaw = 0 east) on the same drive north is far off."""
+    (tmp_path / "unknown").mkdir()
+    (tmp_path / "asserted").mkdir()
+    fused, gps, cfg = _north_start(tmp_path / "unknown", None)
+    print(f"unknown heading: error after 10 m median {np.median(fused):.2f} max {fused.max():.2f} m; "
+          f"GPS median {np.median(gps):.2f} p95 {np.percentile(gps, 95):.2f} m")
+    assert fused.max() < np.percentile(gps, 95) + cfg.gps_sigma and np.median(fused) < np.median(gps)
+    asserted, _, _ = _north_start(tmp_path / "asserted", [1e-9] * 15)
+    print(f"yaw = 0 asserted (P0 1e-9): error after 10 m median {np.median(asserted):.2f} max {asserted.max():.2f} m")
+    assert asserted.max() > 3 * fused.max()

@@ -45,6 +45,8 @@ class EstimatorConfig:
         Continuous process noise density; ``Q = q dt``.
     initial_covariance : ndarray (15, 15)
         ``P`` at start and after a reset.
+    initial_state : ndarray (15,)
+        ``x`` at start and after a reset.
     smooth_lagged_data : bool
         Re-order late measurements through the history (else drop them).
     history_length : float
@@ -59,6 +61,7 @@ class EstimatorConfig:
     two_d_mode: bool = False
     process_noise: np.ndarray = field(default_factory=lambda: np.diag(DEFAULT_PROCESS_NOISE))
     initial_covariance: np.ndarray = field(default_factory=lambda: np.eye(STATE_SIZE) * 1e-9)
+    initial_state: np.ndarray = field(default_factory=lambda: np.zeros(STATE_SIZE))
     smooth_lagged_data: bool = True
     history_length: float = 1.0
     max_step: float = 0.05
@@ -116,7 +119,7 @@ class StateEstimator:
         if cfg.filter_type == "ukf":
             kwargs = dict(alpha=cfg.ukf_alpha, beta=cfg.ukf_beta, kappa=cfg.ukf_kappa)
         self.filter = make_filter(cfg.filter_type, ConstantAcceleration3D(cfg.process_noise), **kwargs)
-        self.filter.set_state(np.zeros(STATE_SIZE), cfg.initial_covariance)
+        self.filter.set_state(np.array(cfg.initial_state, dtype=float), cfg.initial_covariance)
         self.time: float | None = None
         self._queue: list = []
         self._history: deque[_Step] = deque()

@@ -68,7 +68,11 @@ class KalmanFusionNode(Node):
             declare(self, sensor_specs(name), self._on_change, into=self.p)
         self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
         self.limits = input_limits(self.p)
-        self.estimator = StateEstimator(estimator_config(self.p))
+        heading_unknown = self._heading_unknown()
+        self.estimator = StateEstimator(estimator_config(self.p, heading_unknown))
+        if heading_unknown:
+            self.get_logger().info("no input measures yaw and initial_estimate_covariance is not set: the heading "
+                                   "starts unknown (yaw variance pi^2) until the robot moves")
         self._warm_up()
         self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p["map_frame"])
         self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
@@ -99,6 +103,19 @@ class KalmanFusionNode(Node):
         subscribe_draining(self, MSG_TYPES[kind], self.p[name], lambda msg, info: self._on_message(inp, msg, info),
                            sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
+
+    def _heading_unknown(self) -> bool:
+        """An estimate in the map frame, no absolute yaw among the inputs (an IMU orientation, an odometry / pose
+        yaw not taken as differences) and no initial covariance from the user: asserting yaw = 0 with
+        P = 1e-9 would be a lie. (In the odom frame the start heading is 0 by definition, REP-105.)"""
+        if "initial_estimate_covariance" in self._parameter_overrides or \
+                (self.p["world_frame"] or self.p["odom_frame"]) != self.p["map_frame"]:
+            return False
+        for name in self.sensor_names:
+            measures_yaw = bool(self.p[f"{name}_config"][5]) and not self.p.get(f"{name}_differential", False)
+            if measures_yaw and not name.startswith("twist"):
+                return False
+        return True
 
     def _warm_up(self) -> None:
         """Run one throwaway update so the first real message does not pay for

@@ -42,8 +42,13 @@ def global_specs() -> list[ParamSpec]:
         ParamSpec("process_noise_covariance", list(DEFAULT_PROCESS_NOISE),
                   "Process noise density Q per second: 15 diagonal or 225 row-major values.",
                   check=covariance_matrix(STATE_SIZE)),
+        ParamSpec("initial_state", [0.0] * STATE_SIZE, "Initial x: 15 values in state order (x y z roll pitch "
+                  "yaw vx vy vz vroll vpitch vyaw ax ay az; m, rad, m/s, rad/s, m/s^2), as robot_localization's.",
+                  check=_finite_state, read_only=True),
         ParamSpec("initial_estimate_covariance", [1e-9] * STATE_SIZE,
-                  "Initial P: 15 diagonal or 225 row-major values.",
+                  "Initial P: 15 diagonal or 225 row-major values. Not set and no input measuring yaw "
+                  "(an IMU orientation, a pose): the yaw variance starts at pi^2 (heading unknown) instead "
+                  "of 1e-9, so GPS positions and a course over ground set the heading once the robot moves.",
                   check=lambda v: covariance_matrix(STATE_SIZE)(v) or (
                       "all zero: the filter would be certain of its start" if not any(v) else None),
                   read_only=True),
@@ -90,6 +95,12 @@ def _override(v) -> Optional[str]:
         return f"needs {STATE_SIZE} values, got {len(v)}"
     bad = [x for x in v if not (x == -1.0 or (math.isfinite(x) and x > 0.0))]
     return None if not bad else f"each value must be -1 (declared) or a positive finite variance, got {bad[0]}"
+
+
+def _finite_state(v) -> Optional[str]:
+    if len(v) != STATE_SIZE:
+        return f"needs {STATE_SIZE} values, got {len(v)}"
+    return None if all(math.isfinite(x) for x in v) else "every value must be finite"
 
 
 def _bounds(v) -> Optional[str]:
@@ -159,11 +170,20 @@ def _matrix(values) -> np.ndarray:
     return np.diag(v) if v.size == STATE_SIZE else v.reshape(STATE_SIZE, STATE_SIZE)
 
 
-def estimator_config(p: dict) -> EstimatorConfig:
+UNKNOWN_YAW_VARIANCE = math.pi ** 2     # rad^2: a heading no input measures and nobody stated
+
+
+def estimator_config(p: dict, heading_unknown: bool = False) -> EstimatorConfig:
+    """The estimator's settings; ``heading_unknown``: no input measures yaw and the user set no initial P,
+    so the yaw variance starts at :data:`UNKNOWN_YAW_VARIANCE`."""
     frequency = p["frequency"]
+    P0 = _matrix(p["initial_estimate_covariance"])
+    if heading_unknown:
+        P0 = P0.copy()
+        P0[5, 5] = UNKNOWN_YAW_VARIANCE
     return EstimatorConfig(filter_type=p["filter_type"], two_d_mode=p["two_d_mode"],
                            process_noise=_matrix(p["process_noise_covariance"]),
-                           initial_covariance=_matrix(p["initial_estimate_covariance"]),
+                           initial_covariance=P0, initial_state=np.asarray(p["initial_state"], float),
                            smooth_lagged_data=p["smooth_lagged_data"],
                            history_length=p["history_length"],
                            max_step=min(0.05, 1.0 / frequency),

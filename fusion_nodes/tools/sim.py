@@ -60,6 +60,7 @@ class SimConfig:
     gps_outage: tuple = (120.0, 135.0)  # s after start: NO_FIX
     multipath: tuple = (175.0, 177.0)  # s after start
     multipath_offset: tuple = (12.0, 8.0)  # m east, north
+    start_yaw: float = 0.0             # rad, heading at the start (ENU: 0 east, pi/2 north)
     frames: dict = field(default_factory=lambda: {"world": "map", "odom": "odom",
                                                   "base": "base_link", "imu": "base_link",
                                                   "gps": "gps"})
@@ -72,7 +73,7 @@ def trajectory(cfg: SimConfig, dt: float = 1e-3):
     ramp = ramp * ramp * (3 - 2 * ramp)                  # smoothstep: still for 2 s, then go
     v = ramp * (4.0 + 1.5 * np.sin(2 * np.pi * t / 40.0))
     w = ramp * (0.12 * np.sin(2 * np.pi * t / 50.0) + 0.05 * np.sin(2 * np.pi * t / 17.0))
-    yaw = np.concatenate([[0.0], np.cumsum(0.5 * (w[1:] + w[:-1]) * dt)])
+    yaw = cfg.start_yaw + np.concatenate([[0.0], np.cumsum(0.5 * (w[1:] + w[:-1]) * dt)])
     vx, vy = v * np.cos(yaw), v * np.sin(yaw)
     x = np.concatenate([[0.0], np.cumsum(0.5 * (vx[1:] + vx[:-1]) * dt)])
     y = np.concatenate([[0.0], np.cumsum(0.5 * (vy[1:] + vy[:-1]) * dt)])
