@@ -132,6 +132,17 @@ def test_stacked_imu_parts_are_gated_separately():
     assert f.x[11] > 0.01 and f.x[12] == 0.0   # the rate was fused, the absurd acceleration was not
 
 
+def test_a_new_imu_config_takes_effect_on_the_next_message():
+    """A live threshold change replaces the model's config; the IMU's cached layout must not keep the old gate."""
+    from dataclasses import replace
+    cfg = SensorConfig("imu0", [0] * 9 + [1, 1, 1, 0, 0, 0], twist_threshold=3.0)
+    model = ImuModel(cfg)
+    sample = ImuSample(1.0, None, None, [0, 0, 0.05], np.eye(3) * 0.01, None, None)
+    assert model.measurements(sample)[0].threshold == 3.0
+    model.cfg = replace(cfg, twist_threshold=0.5)
+    assert model.measurements(sample)[0].threshold == 0.5
+
+
 def test_twist_lever_arm():
     # Odometry sensor 1 m ahead of base_link, robot turning in place at 1 rad/s:
     # the sensor moves sideways at 1 m/s while base_link does not translate.

@@ -272,6 +272,16 @@ class ImuModel(_RepairCounter):
         self.g = gravity
         self._layouts: dict = {}
 
+    @property
+    def cfg(self) -> SensorConfig:
+        return self._cfg
+
+    @cfg.setter
+    def cfg(self, config: SensorConfig) -> None:
+        # the cached layouts carry the gates' thresholds: a new config (a live parameter change) rebuilds them
+        self._cfg = config
+        self._layouts = {}
+
     def measurements(self, sample: ImuSample):
         """One stacked measurement per message (orientation, rates and
         acceleration in a single update, each part with its own gate).
