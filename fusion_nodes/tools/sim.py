@@ -16,6 +16,10 @@ and yaw rate. Sensors:
   with NO_FIX messages; one multipath jump.
 * ``/ground_truth/odom`` (nav_msgs/Odometry, ``truth_rate`` Hz): exact pose
   and twist in the ENU frame at the datum.
+
+Each sensor's declared covariance is its true one times
+``<sensor>_declared_scale`` (1: honest), and the drive starts heading
+``start_yaw``: the cases a self-calibrating filter must handle.
 """
 from __future__ import annotations
 
@@ -61,6 +65,10 @@ class SimConfig:
     multipath: tuple = (175.0, 177.0)  # s after start
     multipath_offset: tuple = (12.0, 8.0)  # m east, north
     start_yaw: float = 0.0             # rad, heading at the start (ENU: 0 east, pi/2 north)
+    # declared covariance / true covariance of each sensor (1: honest; a driver's wrong datasheet values)
+    imu_declared_scale: float = 1.0
+    odom_declared_scale: float = 1.0
+    gps_declared_scale: float = 1.0
     frames: dict = field(default_factory=lambda: {"world": "map", "odom": "odom",
                                                   "base": "base_link", "imu": "base_link",
                                                   "gps": "gps"})
@@ -133,8 +141,8 @@ class Simulator:
         m.angular_velocity.x, m.angular_velocity.y = (float(v) for v in r.normal(0, c.gyro_noise, 2))
         acc = np.array([s["a"], s["v"] * s["w"], GRAVITY]) + c.accel_bias + r.normal(0, c.accel_noise, 3)
         m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = (float(v) for v in acc)
-        m.angular_velocity_covariance = (np.eye(3) * c.gyro_noise ** 2).ravel().tolist()
-        m.linear_acceleration_covariance = (np.eye(3) * c.accel_noise ** 2).ravel().tolist()
+        m.angular_velocity_covariance = (np.eye(3) * c.gyro_noise ** 2 * c.imu_declared_scale).ravel().tolist()
+        m.linear_acceleration_covariance = (np.eye(3) * c.accel_noise ** 2 * c.imu_declared_scale).ravel().tolist()
         if c.imu_orientation:
             q = rpy_to_quaternion(*r.normal(0, 0.01, 2), wrap_angle(s["yaw"] + r.normal(0, 0.02)))
             m.orientation.x, m.orientation.y, m.orientation.z, m.orientation.w = (float(v) for v in q)
@@ -152,7 +160,8 @@ class Simulator:
         big = 1e6
         return _odometry(T0 + t, c.frames["odom"], c.frames["base"], *self._dr[:2], self._dr[2], v, w,
                          [0.01, 0.01, big, big, big, 0.01],
-                         [c.odom_speed_noise ** 2, 1e-4, big, big, big, c.odom_yaw_rate_noise ** 2]), t
+                         [c.odom_speed_noise ** 2 * c.odom_declared_scale, 1e-4, big, big, big,
+                          c.odom_yaw_rate_noise ** 2 * c.odom_declared_scale]), t
 
     def _gps_fix(self, t):
         c, r = self.cfg, self.rng
@@ -171,7 +180,8 @@ class Simulator:
         if c.gps_outage[0] <= t_valid < c.gps_outage[1]:
             m.status.status = NavSatStatus.STATUS_NO_FIX
         m.latitude, m.longitude, m.altitude = (float(v) for v in self.datum.to_geodetic(*enu))
-        m.position_covariance = np.diag([c.gps_sigma ** 2, c.gps_sigma ** 2, c.gps_sigma_up ** 2]).ravel().tolist()
+        m.position_covariance = (np.diag([c.gps_sigma ** 2, c.gps_sigma ** 2, c.gps_sigma_up ** 2])
+                                 * c.gps_declared_scale).ravel().tolist()
         m.position_covariance_type = NavSatFix.COVARIANCE_TYPE_DIAGONAL_KNOWN
         return m, t
 
