@@ -13,6 +13,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from scipy.stats import chi2
+
 MIN_DOF = 30        # fewer degrees of freedom in a window: too few updates to judge an input
 
 
@@ -40,7 +42,6 @@ class NisWindow:
 
     def summary(self, alpha: float = 0.01) -> tuple[float, int, float, float]:
         """``(mean NIS per dof, D, band low, band high)`` of the window (NaN without updates)."""
-        from scipy.stats import chi2
         dof = sum(d for _, _, d in self._items)
         if dof == 0:
             return float("nan"), 0, float("nan"), float("nan")

@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .consistency import NisWindow
 from .filters import UpdateResult
 from .kalman import make_filter
 from .motion import ConstantAcceleration3D
-from .consistency import NisWindow
 from .records import Measurement
 from .state import DEFAULT_PROCESS_NOISE, OUT_OF_PLANE, STATE_SIZE
 

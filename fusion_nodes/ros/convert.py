@@ -110,8 +110,8 @@ def odometry_to_ego(msg, limits: Limits = DEFAULT_LIMITS) -> tuple:
     values = np.array([p.x, p.y, q.x, q.y, q.z, q.w])
     t = msg.twist.twist
     twist = np.array([t.linear.x, t.linear.y, t.angular.z])
-    if not np.all(np.isfinite(values)) or not np.all(np.isfinite(twist)):
-        raise InvalidInput("non_finite", "pose or twist has NaN or Inf")
+    check_finite("pose", values)
+    check_finite("twist", twist)
     if max(abs(p.x), abs(p.y)) > 1e7 or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
         raise InvalidInput("absurd_value", "position beyond 1e7 m or quaternion far from unit")
     check_magnitude("linear velocity", twist[:2], limits.speed)
