@@ -24,6 +24,12 @@ START = [
     ("kalman_fusion_node", KALMAN, {"initial_estimate_covariance": [0.0] * 15}, "all zero"),
     ("kalman_fusion_node", KALMAN, {"odom0_twist_rejection_threshold": -0.5}, "-1 (use the generic"),
     ("kalman_fusion_node", KALMAN, {"process_noise_covariance": [math.nan] * 15}, "NaN or Inf"),
+    ("kalman_fusion_node", KALMAN, {"odom0_estimate_time_offset": True}, "needs a position input"),
+    ("kalman_fusion_node", {"odom0": "/o", "odom0_config": [True] * 2 + [False] * 13},
+     {"odom0_estimate_time_offset": True}, "needs another input"),
+    ("kalman_fusion_node", KALMAN, {"odom0_time_offset_bounds": [0.2, -0.2]}, "needs low < high"),
+    ("kalman_fusion_node", {"odom0": "/o", "odom0_config": [True] * 2 + [False] * 13, "odom0_time_offset": -0.8},
+     {"odom0_estimate_time_offset": True}, "outside odom0_time_offset_bounds"),
     ("late_fusion_node", LATE, {"weights": []}, "empty list"),
     ("late_fusion_node", LATE, {"weights": [math.inf, 1.0]}, "NaN or Inf"),
     ("late_fusion_node", LATE, {"weights": [1e308, 1e308]}, None),      # finite, accepted: see below

@@ -116,3 +116,66 @@ def test_adaptive_noise_recovers_from_misdeclared_covariances(tmp_path):
     assert adaptive < 1.1 * honest and runs["misdeclared"][0] > adaptive
     assert 0.15 < float(runs["adaptive"][2]["adaptive_scale"]) < 0.4
     assert runs["adaptive"][1] > 0.7
+
+
+def _offset_drive(tmp_path, label: str, misdeclared: bool, params: dict, **sim_kw):
+    """A drive with the GPS stamping 0.1 s late (honest wheels), through demo_sim.yaml with its hand-set
+    odom1_time_offset replaced by ``params``: (position RMSE, NEES share in band, odom1 diagnostics)."""
+    import yaml
+    out = tmp_path / label
+    out.mkdir()
+    kw = dict(imu_declared_scale=0.25, odom_declared_scale=0.25, gps_declared_scale=4.0) if misdeclared else {}
+    cfg = sim.SimConfig(**{**dict(seed=17, duration=240.0, gps_outage=(0.0, 0.0), multipath=(0.0, 0.0),
+                                  odom_speed_scale=1.0, odom_yaw_rate_scale=1.0), **kw, **sim_kw})
+    sim.write(cfg, out / "sim.mcap")
+    p = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())
+    p["kalman_fusion_node"]["ros__parameters"].update(params)
+    (out / "p.yaml").write_text(yaml.safe_dump(p))
+    run_offline(out / "sim.mcap", out / "p.yaml", out / "out.mcap")
+    _, _, errs, s = evaluate.evaluate(out / "out.mcap", demo.TRUTH, {"fused": demo.FILTERED})
+    gps = evaluate.last_diagnostics(out / "out.mcap", "kalman_fusion_node: odom1")["kalman_fusion_node: odom1"]
+    return float(np.sqrt(np.mean(errs["fused"].pos ** 2))), s["fused"]["nees_in_band"], gps
+
+
+def test_the_gps_latency_and_the_noise_are_estimated_online(tmp_path):
+    """Issue 12's acceptance drive: the GPS stamps 0.1 s late, the IMU and wheels declare 1/4 of their
+    variances, the GPS 4 times its own. With odom1_estimate_time_offset and adaptive noise on and no
+    hand-set offset, the position RMSE is within 10 % of the run given the true offset and honest
+    covariances; the estimated offset is within 3 sigma of -0.1 s with sigma under 20 ms; estimation off
+    (today's behaviour) is measured beside it.
+
+    The wheels are honest here: with a wheel reading 2 % high the filter, which has no wheel-scale
+    state, runs ahead of the truth and a GPS lag happens to pull it back, so the true offset is not the
+    best one for the fused output (sim seed 3: 0.29 m RMSE at offset 0, 0.38 m at the true -0.1 s)."""
+    adaptive = {f"{s}_adaptive_noise": True for s in ("odom0", "imu0", "odom1")}
+    runs = {"true offset, honest": _offset_drive(tmp_path, "a", False, {"odom1_time_offset": -0.1}),
+            "estimation off": _offset_drive(tmp_path, "b", True, {"odom1_time_offset": 0.0}),
+            "estimated": _offset_drive(tmp_path, "c", True, {"odom1_time_offset": 0.0,
+                                                             "odom1_estimate_time_offset": True, **adaptive})}
+    for label, (rmse, nees, gps) in runs.items():
+        print(f"{label}: position RMSE {rmse:.3f} m, NEES in band {nees:.2f}, "
+              f"offset {gps.get('time_offset_estimate_s', 'n/a')} +- {gps.get('time_offset_sigma_s', 'n/a')} s")
+    best, off, est = (runs[k][0] for k in ("true offset, honest", "estimation off", "estimated"))
+    assert est < 1.1 * best and off > 1.2 * est
+    gps = runs["estimated"][2]
+    offset, sigma = float(gps["time_offset_estimate_s"]), float(gps["time_offset_sigma_s"])
+    assert sigma < 0.02 and abs(offset + 0.1) < 3 * sigma
+    assert "time offset estimated" in gps["message"]
+    assert runs["estimated"][1] > 0.7
+
+
+def test_a_standing_robot_holds_the_time_offset_prior_and_says_so(tmp_path):
+    """The heading is given well (so the estimator runs on every fix): standing still, the fixes carry no
+    lag and the offset stays at its prior."""
+    import yaml
+    p0 = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())["kalman_fusion_node"]["ros__parameters"]
+    P0 = list(p0["initial_estimate_covariance"])
+    P0[5] = 1e-4
+    rmse, _, gps = _offset_drive(tmp_path, "still", False, {"odom1_time_offset": -0.05,
+                                                            "odom1_estimate_time_offset": True,
+                                                            "initial_estimate_covariance": P0},
+                                 duration=40.0, drive_from=100.0)
+    print(gps)
+    assert "time offset -0.050 +- 0.250 s, prior -0.050 s: not observable" in gps["message"]
+    assert float(gps["time_offset_estimate_s"]) == -0.05 and gps["time_offset_observed"] == "False"
+    assert int(gps["time_offset_fixes_used"]) > 300 and rmse < 1.0

@@ -19,9 +19,11 @@ from sensor_msgs.msg import Imu
 
 from fusion_nodes.core.consistency import MIN_DOF, AdaptiveNoise
 from fusion_nodes.core.estimator import LatenessWindow, StateEstimator
+from fusion_nodes.core.latency import ReferencedOffset, TimeOffsetConfig
 from fusion_nodes.core.models import StateSelection
 from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.sensors import ImuModel, OdometryModel
+from fusion_nodes.core.state import YAW
 from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros.clock_jumps import ClockJumps
@@ -29,8 +31,8 @@ from fusion_nodes.ros.convert import (imu_to_sample, pose_to_sample, state_to_od
                                       stamp_to_sec, twist_to_sample)
 from fusion_nodes.ros.draining import subscribe_draining
 from fusion_nodes.ros.kalman_params import (discover_sensors, estimator_config, global_specs,
-                                            sensor_config, sensor_specs)
-from fusion_nodes.ros.params import declare, input_limits
+                                            offset_estimation_check, sensor_config, sensor_specs)
+from fusion_nodes.ros.params import InvalidParameters, declare, input_limits
 from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 from fusion_nodes.ros.tf import EstimateBroadcaster, TransformCache
@@ -50,6 +52,7 @@ class _Input:
     gate: diag.RejectionWindow = field(default_factory=diag.RejectionWindow)   # ERROR when mostly rejected
     recent_drops: diag.RecentCount = field(default_factory=diag.RecentCount)   # WARN while dropping
     adaptive: AdaptiveNoise | None = None  # <name>_adaptive_noise: the covariance scale from the innovations
+    offset: ReferencedOffset | None = None  # <name>_estimate_time_offset: the time offset from the data
 
 
 def _model(kind: str, cfg):
@@ -65,11 +68,12 @@ class KalmanFusionNode(Node):
         self.p = declare(self, global_specs(), self._on_change)
         self.sensor_names = discover_sensors(self._parameter_overrides)
         for name in self.sensor_names:
-            declare(self, sensor_specs(name), self._on_change, into=self.p)
+            declare(self, sensor_specs(name), self._on_change, into=self.p, cross=[offset_estimation_check(name)])
         self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
         self.limits = input_limits(self.p)
         heading_unknown = self._heading_unknown()
         self.estimator = StateEstimator(estimator_config(self.p, heading_unknown))
+        self.offsets = self._offset_estimators(heading_unknown)
         if heading_unknown:
             self.get_logger().info("no input measures yaw and initial_estimate_covariance is not set: the heading "
                                    "starts unknown (yaw variance pi^2) until the robot moves")
@@ -99,10 +103,22 @@ class KalmanFusionNode(Node):
         low, high = self.p[f"{name}_adaptive_noise_bounds"]
         inp = _Input(name, kind, _model(kind, sensor_config(self.p, name)), diag.InputMonitor(),
                      mount_from_tf=f"{name}_mount" not in self._parameter_overrides,
-                     adaptive=AdaptiveNoise(low, high) if self.p[f"{name}_adaptive_noise"] else None)
+                     adaptive=AdaptiveNoise(low, high) if self.p[f"{name}_adaptive_noise"] else None,
+                     offset=self.offsets.get(name))
         subscribe_draining(self, MSG_TYPES[kind], self.p[name], lambda msg, info: self._on_message(inp, msg, info),
                            sensor_qos(self.p[f"{name}_queue_size"]))
         return inp
+
+    def _offset_estimators(self, heading_unknown: bool) -> dict[str, ReferencedOffset]:
+        """``<name>_estimate_time_offset``: a reference estimator (every other input) and a lag estimator each."""
+        names = [n for n in self.sensor_names if self.p[f"{n}_estimate_time_offset"]]
+        if names and len(self.sensor_names) < 2:
+            raise InvalidParameters(f"{names[0]}_estimate_time_offset needs another input to compare with "
+                                    "(wheel odometry, an IMU): there is none")
+        return {n: ReferencedOffset(n, estimator_config(self.p, heading_unknown), TimeOffsetConfig(
+            prior_offset=self.p[f"{n}_time_offset"], bounds=tuple(self.p[f"{n}_time_offset_bounds"]),
+            position_noise=self.p[f"{n}_time_offset_reference_noise"][0],
+            heading_noise=self.p[f"{n}_time_offset_reference_noise"][1])) for n in names}
 
     def _heading_unknown(self) -> bool:
         """An estimate in the map frame, no absolute yaw among the inputs (an IMU orientation, an odometry / pose
@@ -143,6 +159,8 @@ class KalmanFusionNode(Node):
     def _sensor_config(self, inp: _Input, p: dict | None = None):
         """The input's core config: its parameters, the covariance scale times the adapted one."""
         cfg = sensor_config(p or self.p, inp.name)
+        if inp.offset is not None:
+            cfg = replace(cfg, time_offset=inp.offset.lag.offset)
         return cfg if inp.adaptive is None else replace(cfg, covariance_scale=cfg.covariance_scale
                                                         * inp.adaptive.scale)
 
@@ -153,6 +171,15 @@ class KalmanFusionNode(Node):
             if inp.adaptive is not None and now is not None and \
                     inp.adaptive.revise(self.estimator.stats[inp.name].recent_nis, now):
                 inp.model.cfg = replace(inp.model.cfg, covariance_scale=self._sensor_config(inp).covariance_scale)
+
+    def _estimate_offsets(self, until: float | None) -> None:
+        """Advance each time-offset estimate and apply it to its input's later messages."""
+        x, P = self.estimator.filter.x, self.estimator.filter.P
+        for inp in self.inputs.values():
+            if inp.offset is not None:
+                inp.offset.process(until, float(x[YAW]), float(P[YAW, YAW]))
+                if inp.model.cfg.time_offset != inp.offset.lag.offset:
+                    inp.model.cfg = replace(inp.model.cfg, time_offset=inp.offset.lag.offset)
 
     # -- callbacks ------------------------------------------------------------
     def _now(self) -> float:
@@ -178,6 +205,8 @@ class KalmanFusionNode(Node):
             self._warn(inp.name, f"{reason}: message stamped {stamp:.3f} dropped")
         elif measurements:
             self.lateness.note(self._last_receipt, measurements[0].stamp)
+            for offset in self.offsets.values():
+                offset.add(measurements, stamp)
 
     def _mount_from_tf(self, inp: _Input, msg) -> None:
         """Mount the sensor by base_link <- its frame from /tf_static (robot_localization's way).
@@ -223,6 +252,7 @@ class KalmanFusionNode(Node):
         delay = self.processing_delay(now)
         self.estimator.process(now - delay if delay > 0 else None)
         self._adapt()
+        self._estimate_offsets(now - delay if delay > 0 else None)
         timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
         if now - self._last_receipt > timeout:
             self.estimator.advance(now)
@@ -258,6 +288,8 @@ class KalmanFusionNode(Node):
             inp.monitor.restart()
             if inp.adaptive is not None:
                 inp.adaptive.restart()
+            if inp.offset is not None:
+                inp.offset.restart()
             if hasattr(inp.model, "reset"):
                 inp.model.reset()
 
@@ -314,12 +346,23 @@ class KalmanFusionNode(Node):
                   "window_nis_per_dof": nis, "window_dof": nis_dof, "window_nis_band": f"{nis_lo:.3g}-{nis_hi:.3g}"}
         if inp.adaptive is not None:
             values.update(adaptive_scale=inp.adaptive.scale, adaptive_revisions=inp.adaptive.revisions)
+        if inp.offset is not None:
+            values.update(inp.offset.lag.summary())
+            if level == diag.OK:
+                text = _offset_text(inp.offset.lag)
         values["rejected_share_window"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", self.p[inp.name], level, text, values)
+
+
+def _offset_text(lag) -> str:
+    if lag.observed:
+        return f"ok; time offset estimated {lag.offset:+.3f} +- {lag.sigma:.3f} s"
+    return (f"ok; time offset {lag.offset:+.3f} +- {lag.sigma:.3f} s, prior {lag.cfg.prior_offset:+.3f} s: not "
+            "observable yet, it needs driving with speed changes or turns (and a known heading)")
 
 
 def _nis_text(name: str, nis: float, dof: int, lo: float, hi: float, window: float) -> str:

@@ -111,6 +111,37 @@ def _bounds(v) -> Optional[str]:
         "needs 0 < floor <= 1 <= ceiling, both finite"
 
 
+def _offset_bounds(v) -> Optional[str]:
+    if len(v) != 2:
+        return f"needs [low, high], got {len(v)} values"
+    return None if all(math.isfinite(x) and abs(x) <= 10.0 for x in v) and v[0] < v[1] else \
+        "needs low < high, both finite, within [-10, 10] s"
+
+
+def _positive_pair(v) -> Optional[str]:
+    if len(v) != 2:
+        return f"needs 2 values, got {len(v)}"
+    return None if all(math.isfinite(x) and 0.0 < x < 1e3 for x in v) else "needs two positive finite values"
+
+
+def offset_estimation_check(name: str):
+    """Cross-parameter check of ``<name>_estimate_time_offset``: a position input, the prior within the
+    bounds. (At least one other input must exist: checked by the node, which knows them all.)"""
+    def check(p: dict) -> Optional[str]:
+        if not p.get(f"{name}_estimate_time_offset"):
+            return None
+        cfg = p[f"{name}_config"]
+        if not (cfg[0] and cfg[1]) or p.get(f"{name}_differential", False) or name.startswith(("imu", "twist")):
+            return (f"{name}_estimate_time_offset needs a position input: {name}_config with x and y true and "
+                    f"{name}_differential false")
+        low, high = p[f"{name}_time_offset_bounds"]
+        if not low <= p[f"{name}_time_offset"] <= high:
+            return (f"{name}_estimate_time_offset: its prior {name}_time_offset {p[f'{name}_time_offset']} is "
+                    f"outside {name}_time_offset_bounds")
+        return None
+    return check
+
+
 def sensor_specs(name: str) -> list[ParamSpec]:
     """Parameters of one input, e.g. ``odom0``."""
     kind = _SENSOR_RE.match(name).group(1)
@@ -125,6 +156,18 @@ def sensor_specs(name: str) -> list[ParamSpec]:
                   "message's frame_id); set, it wins over TF.", check=length(6), read_only=True),
         ParamSpec(f"{name}_time_offset", 0.0, "Seconds added to header stamps (negative for "
                   "a sensor that stamps late).", -10.0, 10.0, read_only=True),
+        ParamSpec(f"{name}_estimate_time_offset", False, "Estimate this input's time offset online (position "
+                  "inputs: x and y fused, not differential) against dead reckoning from the other inputs; "
+                  "<sensor>_time_offset is the prior. Needs speed changes or turns; standing still it holds "
+                  "the prior (see /diagnostics time_offset_*).", read_only=True),
+        ParamSpec(f"{name}_time_offset_bounds", [-0.5, 0.5], "[low, high] (s) of the estimated time offset; "
+                  "a quarter of the width is the prior's standard deviation (the estimate counts as observed once "
+                  "its own is below half of that).", check=_offset_bounds,
+                  read_only=True),
+        ParamSpec(f"{name}_time_offset_reference_noise", [1e-3, 1e-6], "[position m^2/s, heading rad^2/s]: how "
+                  "fast dead reckoning from the other inputs drifts, as random walks (the time-offset estimator's "
+                  "trust in it). Raise for wheel slip: a skid-steer robot needs about [1e-2, 1e-5].",
+                  check=_positive_pair, read_only=True),
         ParamSpec(f"{name}_covariance_scale", 1.0, "The declared covariance of the fused fields is "
                   "multiplied by this (a sensor that claims too much, or too little, accuracy).", 1e-6, 1e6),
         ParamSpec(f"{name}_covariance_override", [-1.0] * STATE_SIZE, "15 variances in state order "
@@ -216,4 +259,5 @@ def sensor_config(p: dict, name: str) -> SensorConfig:
     )
 
 
-__all__ = ["global_specs", "sensor_specs", "discover_sensors", "estimator_config", "sensor_config"]
+__all__ = ["global_specs", "sensor_specs", "offset_estimation_check", "discover_sensors", "estimator_config",
+           "sensor_config"]

@@ -69,7 +69,11 @@ def _sim(a) -> int:
         print(f"wrote {n} messages to {a.out} (perception scenario, seed {scenario['seed']})")
         return 0
     from . import sim
-    cfg = sim.SimConfig(seed=a.seed, duration=a.duration, imu_orientation=a.imu_orientation)
+    cfg = sim.SimConfig(seed=a.seed, duration=a.duration, imu_orientation=a.imu_orientation,
+                        gps_latency=a.gps_latency, start_yaw=a.start_yaw, drive_from=a.drive_from,
+                        odom_speed_scale=a.wheel_scale[0], odom_yaw_rate_scale=a.wheel_scale[1],
+                        imu_declared_scale=a.declared_scale[0], odom_declared_scale=a.declared_scale[1],
+                        gps_declared_scale=a.declared_scale[2])
     n = sim.write(cfg, a.out)
     print(f"wrote {n} messages to {a.out}: {sim.config_summary(cfg)}")
     return 0
@@ -205,6 +209,16 @@ def _add_bag_commands(sub) -> None:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--duration", type=_positive(float), default=240.0, help="seconds of drive (default 240)")
     s.add_argument("--imu-orientation", action="store_true", help="IMU reports orientation")
+    s.add_argument("--gps-latency", type=float, default=0.1,
+                   help="s the receiver stamps each fix after the moment it describes (default 0.1)")
+    s.add_argument("--wheel-scale", type=_positive(float), nargs=2, default=[1.02, 1.05], metavar=("SPEED", "YAW_RATE"),
+                   help="wheel odometry reads true speed and yaw rate times these (default 1.02 1.05)")
+    s.add_argument("--declared-scale", type=_positive(float), nargs=3, default=[1.0, 1.0, 1.0],
+                   metavar=("IMU", "ODOM", "GPS"),
+                   help="each sensor declares its true covariance times this (default 1 1 1: honest)")
+    s.add_argument("--start-yaw", type=float, default=0.0, help="rad, start heading (ENU: 0 east; default 0)")
+    s.add_argument("--drive-from", type=float, default=2.0,
+                   help="s standing still before driving (default 2; longer than --duration: never moves)")
     s.add_argument("--perception", action="store_true",
                    help="objects seen by a camera and a radar instead of the IMU/GPS drive")
     s.add_argument("--scenario", help="perception scenario YAML (default config/perception_scenario.yaml)")
