@@ -69,7 +69,44 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
              (["eval", bag, "--truth", "/t", "--estimate", "/a", "--label", "A", "--label", "B"],
               "--label must be given once per --estimate"),
              (["late", "basic-motions", tmp_path / "no_data"], "the data directory")]
+    (tmp_path / "not_a_bag").mkdir()
+    (tmp_path / "bad.yaml").write_text("kalman_fusion_node:\n  ros__parameters: {frequency: [1, 2}\n")
+    mcap = tmp_path / "drive.mcap"
+    run("sim", "--out", mcap, "--duration", "3")
+    (tmp_path / "cut.mcap").write_bytes(mcap.read_bytes()[:20000])
+    cases += [(["eval", tmp_path / "not_a_bag", "--truth", "/a", "--estimate", "/b"], "metadata.yaml"),
+              (["eval", tmp_path / "cut.mcap", "--truth", "/a", "--estimate", "/b"], "mcap recover"),
+              (["offline", mcap, "--params", tmp_path / "bad.yaml", "--out", tmp_path / "o.mcap"],
+               "bad.yaml: YAML syntax error at line 2"),
+              (["eval", mcap, "--truth", "/nope", "--estimate", "/wheel/odom"], "its topics: /gps/fix (NavSatFix)"),
+              (["eval", mcap, "--truth", "/gps/fix", "--estimate", "/wheel/odom"], "needs nav_msgs/msg/Odometry"),
+              (["sim", "--out", tmp_path / "missing_dir" / "x.mcap"], "mkdir -p"),
+              (["late", "basic-motions", REPO / "data" / "basic_motions", "--window"], "expected at least one"),
+              (["params", "no_such_node"], "the nodes: kalman_fusion_node"),
+              (["play", "--topics", "/imu/data", mcap], "put the bag path before --topics"),
+              (["play", mcap, "--rate", "0"], "must be > 0")]
     for args, hint in cases:
         r = subprocess.run([executable("fusion"), *map(str, args)], capture_output=True, text=True, timeout=120)
         last = r.stderr.strip().splitlines()[-1]
         assert r.returncode == 2 and hint in last and "Traceback" not in r.stderr, (args, r.stderr)
+    assert not list(tmp_path.glob("fusion_bag_*"))          # no working directory left behind
+
+
+def test_a_killed_command_leaves_no_working_directory(tmp_path):
+    """A timeout's SIGTERM unwinds like an exception: the bag written so far is closed and the
+    fusion_bag_* working directory removed."""
+    import signal
+    import time
+    proc = subprocess.Popen([executable("fusion"), "sim", "--out", str(tmp_path / "long.mcap"), "--duration", "3000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    def written() -> int:
+        return sum(f.stat().st_size for f in tmp_path.glob("fusion_bag_*/**/*.mcap"))
+    deadline = time.monotonic() + 120
+    while written() < 100_000 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert written() >= 100_000, "the simulation never started writing"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM, proc.stderr.read()
+    assert not list(tmp_path.glob("fusion_bag_*"))
+    from fusion_nodes.tools import bagio
+    assert bagio.topics(tmp_path / "long.mcap")["/imu/data"][1] > 0   # what was written is kept, readable

@@ -127,6 +127,10 @@ class LateFusionNode(Node):
             return None
         if bad:
             self.inputs[i].monitor.dropped["bad_decision"] += bad
+            self.get_logger().warn(
+                f"{self.names[i]}: {bad} decision(s) dropped: a class_id outside 0..{len(self.classes) - 1} "
+                f"(classes {list(self.classes)}) or non-finite scores; is classes the list the input's model was "
+                "trained with?", throttle_duration_sec=5.0)
         return objects, table
 
     def _columns(self, parsed, groups, fused) -> dict:

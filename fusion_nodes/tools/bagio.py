@@ -7,6 +7,7 @@ are copied field by field into the rclpy type (fields ROS 2 dropped, such as
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import shutil
@@ -19,6 +20,8 @@ from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from .paths import InputError
 
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 _LOG = logging.getLogger("fusion_nodes.bagio")
@@ -89,6 +92,30 @@ def _convert(value, ftype: str, current):
     return value
 
 
+def _hint(path: Path) -> str:
+    if path.is_dir() and not (path / "metadata.yaml").exists():
+        return "a directory without metadata.yaml is not a rosbag2 bag (ros2 bag reindex DIR rebuilds it)"
+    if path.suffix == ".mcap":
+        return ("a truncated or still-recording MCAP has no index: `mcap recover FILE -o fixed.mcap` "
+                "(the mcap CLI) or `ros2 bag reindex` rebuilds it")
+    return "give a rosbag2 directory, .mcap, .db3 or ROS 1 .bag"
+
+
+@contextlib.contextmanager
+def _open(path):
+    """``AnyReader`` on one bag; a file that is not a readable bag is an :class:`InputError` with a hint."""
+    path = Path(path)
+    try:
+        reader = AnyReader([path])
+        reader.open()
+    except Exception as exc:   # rosbags raises several types (AnyReaderError, ReaderError, FileNotFoundError)
+        raise InputError(f"{path}: cannot be read as a bag ({exc}); {_hint(path)}") from None
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
 def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> Iterator[tuple]:
     """Yield ``(topic, t_ns, rclpy_msg)`` in log-time order.
 
@@ -101,7 +128,7 @@ def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> It
     start : float
         Skip the first ``start`` seconds.
     """
-    with AnyReader([Path(path)]) as reader:
+    with _open(path) as reader:
         conns = [c for c in reader.connections if not topics or c.topic in set(topics)]
         if not conns:  # rosbags reads every connection when given none
             return
@@ -126,14 +153,14 @@ def _is_cdr(conn) -> bool:
 
 def readable_topics(path) -> dict:
     """``topic -> rclpy class`` of the topics whose type is installed (others warned, skipped)."""
-    with AnyReader([Path(path)]) as reader:
+    with _open(path) as reader:
         classes = _readable(reader.connections)
         return {c.topic: classes[c.id] for c in reader.connections if c.id in classes}
 
 
 def topics(path) -> dict:
     """``topic -> (msgtype, count)`` of a bag."""
-    with AnyReader([Path(path)]) as reader:
+    with _open(path) as reader:
         return {t: (info.msgtype, info.msgcount) for t, info in reader.topics.items()}
 
 
@@ -207,8 +234,11 @@ class BagWriter:
         self.count += 1
 
     def __exit__(self, *exc):
-        self._writer.close()
-        if self._single:
-            shutil.move(str(next(self._dir.glob("*.mcap"))), self.path)
-            shutil.rmtree(self._tmp)
+        try:
+            self._writer.close()
+            if self._single:    # an interrupted run keeps what it wrote, as a valid MCAP
+                shutil.move(str(next(self._dir.glob("*.mcap"))), self.path)
+        finally:
+            if self._single:    # never leave the fusion_bag_* working directory behind
+                shutil.rmtree(self._tmp, ignore_errors=True)
         return False

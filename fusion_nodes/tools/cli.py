@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
+
+from .paths import InputError
 
 # DDS discovery stays on this machine unless the user says otherwise.
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -37,6 +40,33 @@ def _existing_inputs(a) -> None:
         for path in value if isinstance(value, list) else [value]:
             if isinstance(path, str) and path and not Path(path).exists():
                 raise UsageError(f"{path}: no such file or directory (give {hint})")
+
+
+_OUTPUTS = ("out", "out_bag", "plot", "stacking_out")
+
+
+def _output_dirs(a) -> None:
+    """Every output goes into a directory that exists (a file is not created in a missing one)."""
+    for name in _OUTPUTS:
+        value = getattr(a, name, None)
+        if isinstance(value, str) and value and a.cmd != "demo":
+            parent = Path(value).resolve().parent
+            if not parent.is_dir():
+                flag = "--bag" if name == "out_bag" else "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} {value}: directory {parent} does not exist (create it first: "
+                                 f"mkdir -p {parent})")
+
+
+_ARGV: list = []   # the words being parsed, for the hints
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with hints for the classic slips."""
+
+    def error(self, message):
+        if "required: bag" in message and "--topics" in _ARGV:
+            message += " (--topics takes every word after it: put the bag path before --topics)"
+        super().error(message)
 
 
 def _play(a) -> int:
@@ -138,7 +168,10 @@ def _eval(a) -> int:
     labels = a.label or a.estimate
     if len(labels) != len(a.estimate):
         raise UsageError("--label must be given once per --estimate (or not at all)")
-    est, truth, errs, summaries = evaluate.evaluate(a.bag, a.truth, dict(zip(labels, a.estimate)))
+    baselines = a.baseline if a.baseline is not None else evaluate.other_odometry(a.bag, [a.truth, *a.estimate])
+    named = {**dict(zip(labels, a.estimate)), **{f"{t} (baseline)": t for t in baselines}}
+    est, truth, errs, summaries = evaluate.evaluate(a.bag, a.truth, named)
+    print(evaluate.frames_note(truth, est))
     print(evaluate.format_table(summaries))
     if a.plot:
         evaluate.plot(est, truth, errs, a.plot)
@@ -170,8 +203,9 @@ def _bench(a) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fusion", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = _Parser(prog="fusion", description="The fusion_nodes command line: play, offline, sim, eval, fit, late, "
+                "demo, params, bench.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     _add_bag_commands(sub)
     _add_evaluation_commands(sub)
     _add_other_commands(sub)
@@ -182,7 +216,8 @@ def _add_bag_commands(sub) -> None:
     s = sub.add_parser("play", help="publish a bag with its timing and /clock")
     s.add_argument("bag", help="rosbag2 (sqlite3 / mcap) or ROS 1 bag to publish")
     s.add_argument("--rate", type=_positive(float), default=1.0, help="replay speed, times real time (default 1)")
-    s.add_argument("--topics", nargs="*", help="publish only these topics (default: every readable one)")
+    s.add_argument("--topics", nargs="+", help="publish only these topics (default: every readable one; "
+                   "after the bag path)")
     s.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="rename a topic (repeatable)")
     s.add_argument("--loop", type=_positive(int), default=1, metavar="N",
                    help="play the bag N times; each loop restarts /clock, as ros2 bag play --loop")
@@ -200,7 +235,7 @@ def _add_bag_commands(sub) -> None:
                    help="type of a node name in the params file (e.g. ekf_filter_node:=kalman_fusion_node)")
     s.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
                    help="parameter override for every node")
-    s.add_argument("--topics", nargs="*", help="read only these bag topics (default: all)")
+    s.add_argument("--topics", nargs="+", help="read only these bag topics (default: all; after the bag path)")
     s.add_argument("--start", type=float, default=0.0, help="skip the first S seconds of the bag")
     s.set_defaults(func=_offline)
 
@@ -237,6 +272,9 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("--truth", required=True, help="ground-truth topic (nav_msgs/Odometry or objects)")
     s.add_argument("--estimate", action="append", default=[], help="odometry topic to evaluate (repeatable)")
     s.add_argument("--label", action="append", help="table label, once per --estimate (default: the topic)")
+    s.add_argument("--baseline", action="append", help="odometry topic shown as a baseline row, e.g. "
+                   "/odometry/gps (GPS only) or /wheel/odom (dead reckoning); repeatable (default: every other "
+                   "nav_msgs/Odometry topic in the bag)")
     s.add_argument("--plot", help="write a trajectory / error plot (PNG) here")
     s.add_argument("--model", action="append", default=[], help="early-fusion model (repeatable)")
     s.add_argument("--params", help="perception params file (default config/perception.yaml)")
@@ -260,7 +298,7 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("what", choices=("basic-motions", "perception"), help="which data set")
     s.add_argument("source", help="basic-motions: the data directory; perception: a bag from fusion sim "
                                   "--perception")
-    s.add_argument("--window", type=int, nargs="*", default=[100, 10],
+    s.add_argument("--window", type=_positive(int), nargs="+", default=[100, 10],
                    help="basic-motions: window lengths in samples (100 = the archive's task)")
     s.add_argument("--bag", dest="out_bag", help="write the decisions (basic-motions, first window) or the "
                    "node outputs (perception) to this bag")
@@ -305,12 +343,17 @@ def _add_other_commands(sub) -> None:
 
 
 def main(argv=None) -> int:
+    # A kill (a timeout, Ctrl-C in a pipeline) unwinds like an exception, so bags are closed and working
+    # directories removed instead of being left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     p = parser()
+    _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     try:
         _existing_inputs(args)
+        _output_dirs(args)
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, InputError) as exc:
         p.exit(2, f"fusion {args.cmd}: error: {exc}\n")
 
 

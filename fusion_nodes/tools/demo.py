@@ -106,7 +106,7 @@ def run_user_demo(bag, params, out: Path, truth=None) -> None:
         tracks = evaluate.load_tracks(out / "fused.mcap", [FILTERED])
         tr = tracks[FILTERED]
         print(f"final position: x={tr.xy[-1, 0]:.3f} m, y={tr.xy[-1, 1]:.3f} m")
-        evaluate.plot({"filtered": tr}, tr, {}, out / "demo.png")
+        evaluate.plot({"filtered": tr}, None, {}, out / "demo.png")   # no truth: none drawn
     print(f"output: {out / 'fused.mcap'}, plot: {out / 'demo.png'}")
 
 

@@ -29,7 +29,7 @@ from fusion_nodes.ros.convert import stamp_to_sec
 
 from . import bagio
 from .offline import OfflineRunner
-from .paths import config_file
+from .paths import config_file, load_yaml
 from .perception_sim import CLASSES
 
 INPUT_NODES = ("imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node")
@@ -47,7 +47,7 @@ class Samples:
 
 
 def _subset_params(params_file, nodes, out: Path, overrides=None) -> Path:
-    data = yaml.safe_load(Path(params_file).read_text())
+    data = load_yaml(params_file)
     keep = {k: v for k, v in data.items() if k.strip("/").split("/")[-1] in nodes}
     for name, values in (overrides or {}).items():
         keep.setdefault(name, {"ros__parameters": {}})["ros__parameters"].update(values)
@@ -93,7 +93,7 @@ def label(xy: np.ndarray, truth, gate: float) -> np.ndarray:
 
 def node_settings(params_file, node: str, specs) -> dict:
     """Parameters of ``node`` in a params file over the defaults of its ``specs``."""
-    data = yaml.safe_load(Path(params_file).read_text())
+    data = load_yaml(params_file)
     p = next((v["ros__parameters"] for k, v in data.items() if k.strip("/").endswith(node)), {})
     return {**{s.name: s.default for s in specs}, **p}
 

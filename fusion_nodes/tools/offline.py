@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rclpy
-import yaml
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.serialization import deserialize_message, serialize_message
@@ -29,6 +28,8 @@ from rclpy.time import Time
 from fusion_nodes.ros.instances import INSTANCES, executable, remaps as instance_remaps
 
 from . import bagio
+from .paths import load_yaml
+from .progress import progress
 
 NODE_TYPES = {
     "imu_gps_node": "fusion_nodes.nodes.imu_gps_node:ImuGpsNode",
@@ -46,7 +47,7 @@ _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 
 def node_names(params_file) -> list[str]:
     """Node names (top-level keys, namespace stripped) of a ROS 2 params file."""
-    data = yaml.safe_load(Path(params_file).read_text()) or {}
+    data = load_yaml(params_file) or {}
     return [k.strip("/").split("/")[-1] for k in data if k.strip("/") not in ("**", "")]
 
 
@@ -137,7 +138,10 @@ class OfflineRunner:
 
     def run(self, bag, out=None, topics=None, start=0.0, record_inputs=True) -> OfflineResult:
         """Feed ``bag`` through the nodes; record to ``out`` if given."""
-        return self.feed(bagio.read(bag, topics, start), out, record_inputs)
+        counts = bagio.topics(bag)
+        total = sum(n for t, (_, n) in counts.items() if not topics or t in topics)
+        messages = progress(bagio.read(bag, topics, start), total, f"replaying {Path(bag).name}")
+        return self.feed(messages, out, record_inputs)
 
     def feed(self, messages, out=None, record_inputs=True) -> OfflineResult:
         """Deliver ``(topic, t_ns, msg)`` in order, firing the timers due before each; record to ``out``.

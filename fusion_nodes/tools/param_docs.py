@@ -4,6 +4,8 @@ The README's tables are this command's output, so they follow the code.
 """
 from __future__ import annotations
 
+from .paths import InputError
+
 
 def _fmt(v) -> str:
     if isinstance(v, list) and len(v) > 6:
@@ -48,6 +50,9 @@ def tables() -> dict[str, str]:
 
 
 def main(node: str | None = None) -> None:
-    for name, text in tables().items():
-        if node is None or name.startswith(node):
-            print(f"### {name}\n\n{text}\n")
+    every = tables()
+    found = {name: text for name, text in every.items() if node is None or name.startswith(node)}
+    if not found:
+        raise InputError(f"no node named {node!r}; the nodes: {', '.join(n for n in every if ' ' not in n)}")
+    for name, text in found.items():
+        print(f"### {name}\n\n{text}\n")

@@ -4,6 +4,28 @@ from __future__ import annotations
 from pathlib import Path
 
 
+class InputError(ValueError):
+    """A file the user gave that cannot be used (a bag that is not one, a YAML syntax error): the command
+    line reports it as one line with its hint, exit 2."""
+
+
+def load_yaml(path):
+    """Parse a YAML file; a syntax error names the file, line and column."""
+    import yaml
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{path}: YAML syntax error{where}: {exc.problem or exc.context} "
+                         "(check brackets, quotes and indentation)") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (give a YAML file)") from None
+
+
 def config_file(name: str) -> Path:
     """Path of ``config/<name>`` from a source checkout or an installed package."""
     local = Path(__file__).resolve().parents[2] / "config" / name

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -46,6 +45,8 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import sec_to_stamp
 
 from .bagio import BagWriter
+from .paths import load_yaml
+from .progress import progress
 from .sim import T0, SimConfig, Simulator, _at, trajectory
 
 CLASSES = ("car", "pedestrian", "cyclist", "pole")
@@ -80,7 +81,7 @@ def load_scenario(path=None) -> dict:
     """A scenario YAML; one with ``extends: FILE`` (relative to it) is that file with its own keys on top."""
     from .paths import config_file
     path = Path(path or config_file("perception_scenario.yaml"))
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path)
     if "extends" in data:
         data = _merged(load_scenario(path.parent / data.pop("extends")), data)
     return data
@@ -299,6 +300,6 @@ class PerceptionSim:
 
 def write(scenario: dict, out) -> int:
     with BagWriter(out) as w:
-        for topic, t_ns, msg in PerceptionSim(scenario).messages():
+        for topic, t_ns, msg in progress(PerceptionSim(scenario).messages(), None, "simulating"):
             w.write(topic, msg, t_ns)
         return w.count

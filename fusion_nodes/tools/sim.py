@@ -34,6 +34,7 @@ from fusion_nodes.core.gnss import Datum
 from fusion_nodes.ros.convert import sec_to_stamp
 
 from .bagio import BagWriter
+from .progress import progress
 
 T0 = 1_000.0  # stamps start here: a zero stamp is invalid input
 
@@ -194,8 +195,9 @@ class Simulator:
 
 def write(cfg: SimConfig, out) -> int:
     """Write the drive to ``out`` (MCAP); returns the number of messages."""
+    total = int(cfg.duration * (cfg.imu_rate + cfg.odom_rate + cfg.gps_rate + cfg.truth_rate))
     with BagWriter(out) as w:
-        for topic, t_ns, msg in Simulator(cfg).messages():
+        for topic, t_ns, msg in progress(Simulator(cfg).messages(), total, "simulating"):
             w.write(topic, msg, t_ns)
         return w.count
 

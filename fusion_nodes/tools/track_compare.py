@@ -24,7 +24,7 @@ import yaml
 
 from .early_eval import INPUT_NODES, run_graph
 from .offline import OfflineRunner
-from .paths import config_file
+from .paths import config_file, load_yaml
 from .track_eval import Region, evaluate
 
 FUSED_TOPIC = "/fusion/early/objects"
@@ -59,7 +59,7 @@ COLUMNS = (("gospa", "GOSPA m", "{:.2f}"), ("mota", "MOTA", "{:.3f}"), ("idf1", 
 
 def _tracker_params(params_file, variants, overrides=None) -> dict:
     """One params-file entry per variant: the file's tracker_node parameters + the variant's inputs."""
-    data = yaml.safe_load(Path(params_file).read_text())
+    data = load_yaml(params_file)
     base = next((v["ros__parameters"] for k, v in data.items() if k.strip("/").split("/")[-1] == "tracker_node"),
                 None)
     if base is None:
@@ -76,7 +76,7 @@ CORE = "fusion_nodes core (radar + camera, same frames)"
 def _tracker_section(params_file) -> dict:
     """tracker_node's parameters: its declared defaults with the params file's values on top."""
     from fusion_nodes.ros.tracker_params import specs
-    data = yaml.safe_load(Path(params_file).read_text())
+    data = load_yaml(params_file)
     given = next(v["ros__parameters"] for k, v in data.items() if k.strip("/").split("/")[-1] == "tracker_node")
     return {**{s.name: s.default for s in specs()}, **given}
 
