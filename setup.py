@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """ament_python package setup: console scripts land in lib/fusion_nodes for ros2 run."""
 from glob import glob
 

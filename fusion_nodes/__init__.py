@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """fusion_nodes: multi-sensor fusion for ROS 2 (camera, radar, IMU, GPS).
 
 Sub-packages

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The whole fusion graph from one parameters file.
 
     ros2 launch fusion_nodes fusion.launch.py \

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Bring up imu_gps_node and kalman_fusion_node from one parameters file.
 
     ros2 launch fusion_nodes kalman_fusion.launch.py \

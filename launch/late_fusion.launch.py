@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Start late_fusion_node from a parameters file.
 
     ros2 launch fusion_nodes late_fusion.launch.py \

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Bring up the perception graph from one parameters file: input nodes, early fusion, object tracking.
 
     ros2 launch fusion_nodes perception.launch.py \

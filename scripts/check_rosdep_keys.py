@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Check that every dependency in package.xml is a key rosdep can resolve.
 
     python3 scripts/check_rosdep_keys.py ROSDISTRO_CHECKOUT [--distro jazzy]

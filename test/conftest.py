@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Test session setup: keep DDS on this machine, one ROS domain per session."""
 import os
 import sys

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for integration tests: node executables as processes, a probe node over DDS."""
 from __future__ import annotations
 
@@ -93,7 +95,8 @@ class Probe:
 
     def collect(self, msg_type, topic, depth=1000, reliable=False):
         """Keep every ``topic`` message. ``reliable``: for a reliable publisher whose every message a test
-        waits for (a best-effort reader may lose one on a loaded machine, and a wait for it never ends)."""
+        waits for (a best-effort reader may lose one on a loaded machine, and a wait for it never ends).
+        """
         self.received[topic] = []
 
         def cb(msg):
@@ -134,7 +137,8 @@ class Probe:
         """Until a remote publisher of ``topic`` is discovered and, where the probe collects ``topic``,
         matched by the probe's subscription (then a moment for the publisher's side to match too: a
         best-effort message sent before it has is lost; tests that must not lose the first output
-        handshake first, see test_late_fusion_node_dds.warm_up)."""
+        handshake first, see test_late_fusion_node_dds.warm_up).
+        """
         sub = self.subscriptions.get(topic)
         ok = self.wait_for(lambda: self.node.count_publishers(topic) > 0
                            and (sub is None or sub.get_publisher_count() > 0), timeout)

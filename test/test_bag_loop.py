@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A bag loop (the clock jumps back) resets every stateful node: the second pass fuses like the first.
 
 The whole graph of ``config/fusion.yaml`` runs in process on the simulated

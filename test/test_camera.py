@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """camera_node: detection on the simulated camera, and bad images over DDS."""
 import time
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The fusion command line end to end: sim -> offline -> eval, as a user runs it."""
 import subprocess
 
@@ -26,8 +28,9 @@ def test_sim_offline_eval(tmp_path):
 
 
 def test_tracking_evaluation_from_the_command_line(tmp_path):
-    """fusion sim (tracking scenario) -> fusion eval --tracking: one row per tracker input and the per-frame
-    baseline; a tracker beats the per-frame object list it could have been, and the radar tracks are real."""
+    """Fusion sim (tracking scenario) -> fusion eval --tracking: one row per tracker input and the per-frame
+    baseline; a tracker beats the per-frame object list it could have been, and the radar tracks are real.
+    """
     from conftest import REPO
     sim = tmp_path / "drive.mcap"
     run("sim", "--perception", "--scenario", REPO / "config" / "tracking_scenario.yaml", "--duration", "14",
@@ -94,7 +97,8 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
 
 def test_a_killed_command_leaves_no_working_directory(tmp_path):
     """A timeout's SIGTERM unwinds like an exception: the bag written so far is closed and the
-    fusion_bag_* working directory removed."""
+    fusion_bag_* working directory removed.
+    """
     import signal
     import time
     proc = subprocess.Popen([executable("fusion"), "sim", "--out", str(tmp_path / "long.mcap"), "--duration", "3000"],

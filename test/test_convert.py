@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Message conversion rejects NaN/Inf in every numeric field it uses (REP-145 aware)."""
 import math
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Filters against known solutions; estimator ordering, lag, gating and 2-D mode."""
 import numpy as np
 import pytest

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Core numbers: Jacobians against finite differences, geometry, sensor mounting."""
 import ast
 from pathlib import Path

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Diagnostics helpers: windowed levels, staleness, and DDS delivery accounting."""
 import time
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Draining subscriptions: one wakeup takes every message already queued, each with its own message info."""
 import time
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Early-fusion core: classifier, association, model fitting and its JSON round trip."""
 import json
 
@@ -59,7 +61,8 @@ def test_association_is_globally_optimal_and_gated():
 def _views(n, rng):
     """The same class signal, with independent noise, in camera and radar: each view alone is
     ambiguous; stacked the noise averages out. The views correlate through the class, so CCA and
-    multi-set CCA keep the signal."""
+    multi-set CCA keep the signal.
+    """
     y = rng.integers(0, 4, n)
     cam = rng.normal(size=(n, len(ef.CAMERA_INPUTS)))
     rad = rng.normal(size=(n, len(ef.RADAR_INPUTS)))

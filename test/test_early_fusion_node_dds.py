@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """early_fusion_node over DDS: association, bad input counted and dropped, a dead camera."""
 import time
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Early fusion end to end: fit and evaluate from the CLI, offline determinism, the graph over DDS."""
 import subprocess
 import time

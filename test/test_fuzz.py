@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Property-based fuzzing of every node's inputs (hypothesis), in process on a simulated clock.
 
 For each node a clean stream is fixed; each example slips generated
@@ -523,7 +525,8 @@ def tracker_all_clean():
         t = 50.0 + 0.1 * k
         det = {"u": np.array([330.0 + k, 250.0]), "v": np.array([260.0, 255.0]),
                "width_px": np.array([40.0, 20.0]), "height_px": np.array([60.0, 30.0])}
-        fused = {"x": np.array([10.0 + 0.1 * k, np.nan]), "y": np.array([0.0, np.nan])}   # NaN: camera-only, no position
+        # NaN: camera-only, no position
+        fused = {"x": np.array([10.0 + 0.1 * k, np.nan]), "y": np.array([0.0, np.nan])}
         out.append(("/c", int(t * 1e9) + 2, pointcloud.write(PointCloud2(), det, Header(stamp=stamp(t + 0.002)))))
         out.append(("/f", int(t * 1e9) + 3, pointcloud.write(PointCloud2(), fused, Header(stamp=stamp(t + 0.003)))))
     return sorted(out, key=lambda m: m[1])

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Hostile input to the other nodes: the reproducers of issue 9, one regression test each.
 
 The nodes run in process (offline runner, simulated clock); each bad message
@@ -108,7 +110,7 @@ def _cloud_with_count(field, count):
 
 @pytest.mark.parametrize("field", ["z", "doppler"])
 def test_pointfield_count_two_is_not_a_crash(field):
-    """count 2 (issue 9: ValueError in radar.py): the field is not read; a required one is missing."""
+    """Count 2 (issue 9: ValueError in radar.py): the field is not read; a required one is missing."""
     msg = _cloud_with_count(field, 2)
     if field == "z":
         with pytest.raises(InvalidInput) as e:

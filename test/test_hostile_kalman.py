@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """kalman_fusion_node against hostile input: the reproducers of issue 9, each a regression test.
 
 Each runs the node in process (offline runner, simulated clock) over 20 s of

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """imu_gps_node as a process over DDS: conversions and bad input."""
 import math
 import time

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """kalman_fusion_node as a separate process over DDS: rate, fusion, bad input, parameters."""
 import math
 import time

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Late inputs: the processing delay chosen from the observed lateness, against the history replay.
 
 A real bag (test2.bag) with its wheel odometry delivered 0.15 s after its

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Late-fusion rules on hand-worked cases: the 0.66 example, ties, missing sources, zero weights."""
 import numpy as np
 import pytest

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Late fusion on real data (BasicMotions) and on the perception drive with a camera blackout."""
 import subprocess
 import time

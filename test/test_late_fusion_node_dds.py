@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """late_fusion_node over DDS: live weights, rejected changes, a silent and a garbage input."""
 import itertools
 import time
@@ -39,7 +41,8 @@ def fused(probe):
 def warm_up(probe, pubs):
     """Send agreeing decisions (stamps 1.0, 1.01, ...) until one fused set comes back: the node's output
     publisher (best effort) has then matched the probe, so no output of the test itself can be lost to
-    discovery still under way on a loaded machine. Bounded by an event, generously."""
+    discovery still under way on a loaded machine. Bounded by an event, generously.
+    """
     sent = itertools.count()
 
     def answered():

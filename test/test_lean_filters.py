@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The lean EKF / UKF against their filterpy references: step by step to 1e-9, whole drives to 1e-6.
 
 The estimator runs :mod:`fusion_nodes.core.kalman`; :mod:`fusion_nodes.core.filters`

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Every live parameter of every node: a change takes effect, and stays when another one changes.
 
 Each case runs the node in process (the offline runner, simulated clock) on

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """message_filters' own Python tests, run against the real package and against the drop-in.
 
 The tests come with the ROS tools (``../shared/ros-tools/message_filters-tests``,

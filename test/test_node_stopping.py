@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Stopping a node process: any number of SIGINT / SIGTERM, at any point of its life, ends it with exit 0.
 
 A terminal's Ctrl-C reaches every process of the group and ``ros2 launch``

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Packaging facts a ROS user relies on: entry points, package.xml, launch files."""
 import configparser
 import xml.etree.ElementTree as ET

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Invalid parameters are refused with their reason: at start-up (exit 2) and on a live change.
 
 The classes of issue 9: empty lists that used to fall back to defaults
@@ -7,7 +9,6 @@ topic names.
 import math
 
 import pytest
-import yaml
 from rclpy.parameter import Parameter
 
 from conftest import REPO

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Perception simulator: deterministic, every sensor present, radar_node runs over it."""
 import numpy as np
 import pytest
@@ -47,7 +49,8 @@ def test_radar_node_clusters_the_simulated_radar(tmp_path):
 
 def test_scripted_objects_decoys_and_radar_blackout(tmp_path):
     """config/tracking_scenario.yaml: a scripted object is where its script puts it, relative to the ego, at
-    its time; decoys are in no truth; a radar blackout sends empty scans and the camera keeps going."""
+    its time; decoys are in no truth; a radar blackout sends empty scans and the camera keeps going.
+    """
     sc = perception_sim.load_scenario(REPO / "config" / "tracking_scenario.yaml")
     sc["duration"] = 10.0
     sc["radar"]["blackout"] = [4.0, 5.0]
@@ -75,7 +78,8 @@ def test_scripted_objects_decoys_and_radar_blackout(tmp_path):
 
 def test_radar_range_and_azimuth_errors_are_the_scenarios(tmp_path):
     """radar.range_std / azimuth_std: a pole's points (a pole is thin and static) spread in azimuth by the
-    configured error, and the scenario without them draws nothing more: its drive is unchanged."""
+    configured error, and the scenario without them draws nothing more: its drive is unchanged.
+    """
     sc = short_scenario(8.0)
     plain = perception_sim.PerceptionSim(sc)._radar_error(np.array([30.0, 2.0, 0.5]))
     np.testing.assert_array_equal(plain, [30.0, 2.0, 0.5])

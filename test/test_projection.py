@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """PCA, CCA and multi-set CCA against analytic constructions (exact to 1e-6)."""
 import numpy as np
 import pytest
@@ -6,7 +8,7 @@ from fusion_nodes.core.projection import cca, mcca, pca
 
 
 def orthonormal_centred(n, k, seed=0):
-    """k mean-zero, mutually orthogonal columns of norm sqrt(n - 1): unit sample variance."""
+    """K mean-zero, mutually orthogonal columns of norm sqrt(n - 1): unit sample variance."""
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(n, k))
     A -= A.mean(axis=0)

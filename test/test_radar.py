@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Radar processing (core), PointCloud2 checks, and radar_node over DDS."""
 import math
 import time

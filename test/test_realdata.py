@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """kalman_fusion_node on the real robot_localization bags (offline runner).
 
 Reference values: robot_localization's own bag tests assert the final
@@ -53,7 +55,8 @@ def test_final_position_matches_robot_localization(tmp_path, name, reference, to
 @pytest.mark.parametrize("estimate", [False, True], ids=["hand_set_offset", "estimated_offset"])
 def test_test1_with_gps_follows_the_gps_track(tmp_path, estimate):
     """Also with the GPS time offset estimated online (a skid-steer Husky at ~1 m/s and 2.5 Hz fixes: the
-    lag is barely observable, so the estimate wanders within its bounds; the track must hold anyway)."""
+    lag is barely observable, so the estimate wanders within its bounds; the track must hold anyway).
+    """
     out = tmp_path / "gps.mcap"
     extra = ["odom1_estimate_time_offset:=true", "odom1_time_offset_reference_noise:=[0.01, 1e-5]"] if estimate else []
     run_offline(BAGS / "test1.bag", REPO / "config" / "test1_gps.yaml", out, extra_params=extra)
@@ -105,7 +108,8 @@ def test_clock_jumping_back_resets_the_filter_and_output_continues(tmp_path):
 @pytest.mark.parametrize("yaw_offset", [1.99, 0.0])
 def test_gps_with_a_magnetic_imu_heading_needs_yaw_offset_and_says_so(tmp_path, yaw_offset):
     """The README-only GPS recipe on test1 (odometry + IMU orientation + GPS): with the heading made
-    ENU by yaw_offset nearly every fix is fused; without it the fixes are rejected and odom1 is ERROR."""
+    ENU by yaw_offset nearly every fix is fused; without it the fixes are rejected and odom1 is ERROR.
+    """
     import yaml
     from diagnostic_msgs.msg import DiagnosticStatus
     cfg = yaml.safe_load((REPO / "config" / "test1_gps_imu_yaw.yaml").read_text())
@@ -129,7 +133,8 @@ def test_gps_with_a_magnetic_imu_heading_needs_yaw_offset_and_says_so(tmp_path, 
 def test_inputs_whose_errors_do_not_match_their_covariances_are_warned_and_the_scale_corrects_them(tmp_path):
     """test1's IMU declares angular-velocity / acceleration variances about 20 times smaller than its
     updates show, its wheel odometry larger ones: both are WARN with the side named; the IMU's
-    ``covariance_scale`` of 20 brings its NIS per dof to about 1."""
+    ``covariance_scale`` of 20 brings its NIS per dof to about 1.
+    """
     import yaml
     from diagnostic_msgs.msg import DiagnosticStatus
 

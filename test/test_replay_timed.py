@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Real bags replayed in real time (scaled) by ``fusion play`` into the node over DDS.
 
 The node runs with ``use_sim_time`` and the player's /clock. Timing now comes

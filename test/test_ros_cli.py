@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The real ROS 2 tools on the package: ros2 launch, ros2 param, ros2 topic echo.
 
 These are the tools a robot has (on a ROS install, or from ../shared/ros-tools
@@ -34,7 +36,8 @@ def ros2(*args, timeout=60) -> str:
 
 def param(*args) -> str:
     """``ros2 param ...`` without the daemon; each call is a new DDS participant, which may not
-    have discovered the node yet ('Node not found'): asked again until it has (bounded)."""
+    have discovered the node yet ('Node not found'): asked again until it has (bounded).
+    """
     out = ""
     for _ in range(30):
         out = ros2("param", *args[:1], "--no-daemon", *args[1:])

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The simulated drive end to end: EKF and UKF against GPS only and dead reckoning.
 
 One seeded drive (GPS outage 120-135 s, multipath jump 175-177 s) runs through
@@ -52,7 +54,8 @@ def test_fusion_beats_single_sensors_and_survives_outage_and_multipath(drive, ki
 
 def _north_start(tmp_path, initial_covariance):
     """A 40 s drive that starts heading north, through imu_gps_node + kalman_fusion_node with demo_sim.yaml
-    (wheel speed, gyro, GPS; no orientation input), its initial_estimate_covariance removed or set."""
+    (wheel speed, gyro, GPS; no orientation input), its initial_estimate_covariance removed or set.
+    """
     import yaml
     cfg = sim.SimConfig(seed=4, duration=40.0, start_yaw=np.pi / 2, gps_outage=(0.0, 0.0), multipath=(0.0, 0.0))
     sim.write(cfg, tmp_path / "sim.mcap")
@@ -74,7 +77,8 @@ def _north_start(tmp_path, initial_covariance):
 def test_an_unknown_start_heading_is_not_asserted_and_gps_sets_it_once_the_robot_moves(tmp_path):
     """No initial_estimate_covariance and no orientation input: the heading starts unknown (yaw variance
     pi^2), and once the robot has moved 10 m the error is bounded by the GPS's. robot_localization's
-    default (1e-9 everywhere, yaw = 0 east) on the same drive north is far off."""
+    default (1e-9 everywhere, yaw = 0 east) on the same drive north is far off.
+    """
     (tmp_path / "unknown").mkdir()
     (tmp_path / "asserted").mkdir()
     fused, gps, cfg = _north_start(tmp_path / "unknown", None)
@@ -105,7 +109,8 @@ def _rmse_with_declared(tmp_path, misdeclared: bool, adaptive: bool):
 def test_adaptive_noise_recovers_from_misdeclared_covariances(tmp_path):
     """The IMU and wheel odometry declare 1/4 of their variances, the GPS 4 times its own: with
     <sensor>_adaptive_noise the position RMSE is within 10 % of the honest drive's, the GPS's scale
-    found near 1/4, and the NEES inside its band for most of the drive."""
+    found near 1/4, and the NEES inside its band for most of the drive.
+    """
     runs = {}
     for label, mis, adaptive in (("honest", False, False), ("misdeclared", True, False), ("adaptive", True, True)):
         (tmp_path / label).mkdir()
@@ -120,7 +125,8 @@ def test_adaptive_noise_recovers_from_misdeclared_covariances(tmp_path):
 
 def _offset_drive(tmp_path, label: str, misdeclared: bool, params: dict, **sim_kw):
     """A drive with the GPS stamping 0.1 s late (honest wheels), through demo_sim.yaml with its hand-set
-    odom1_time_offset replaced by ``params``: (position RMSE, NEES share in band, odom1 diagnostics)."""
+    odom1_time_offset replaced by ``params``: (position RMSE, NEES share in band, odom1 diagnostics).
+    """
     import yaml
     out = tmp_path / label
     out.mkdir()
@@ -146,7 +152,8 @@ def test_the_gps_latency_and_the_noise_are_estimated_online(tmp_path):
 
     The wheels are honest here: with a wheel reading 2 % high the filter, which has no wheel-scale
     state, runs ahead of the truth and a GPS lag happens to pull it back, so the true offset is not the
-    best one for the fused output (sim seed 3: 0.29 m RMSE at offset 0, 0.38 m at the true -0.1 s)."""
+    best one for the fused output (sim seed 3: 0.29 m RMSE at offset 0, 0.38 m at the true -0.1 s).
+    """
     adaptive = {f"{s}_adaptive_noise": True for s in ("odom0", "imu0", "odom1")}
     runs = {"true offset, honest": _offset_drive(tmp_path, "a", False, {"odom1_time_offset": -0.1}),
             "estimation off": _offset_drive(tmp_path, "b", True, {"odom1_time_offset": 0.0}),
@@ -166,7 +173,8 @@ def test_the_gps_latency_and_the_noise_are_estimated_online(tmp_path):
 
 def test_a_standing_robot_holds_the_time_offset_prior_and_says_so(tmp_path):
     """The heading is given well (so the estimator runs on every fix): standing still, the fixes carry no
-    lag and the offset stays at its prior."""
+    lag and the offset stays at its prior.
+    """
     import yaml
     p0 = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())["kalman_fusion_node"]["ros__parameters"]
     P0 = list(p0["initial_estimate_covariance"])

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Synchronizer: message_filters semantics (exact, approximate) and the wait limit."""
 import random
 import threading

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """TF: kalman_fusion_node broadcasts its estimate and reads sensor mounts from /tf_static.
 
 Also the bag tools on a bag as real robots record them: /tf, /tf_static and
@@ -100,8 +102,9 @@ def test_imu_mount_from_tf_static_in_a_robot_bag_with_an_unknown_type(tmp_path, 
 
 
 def test_the_cli_replays_runs_and_evaluates_a_robot_bag(tmp_path, probe):
-    """fusion play / offline / eval on a bag with /tf, /tf_static and an unknown type: the unknown
-    topic is named once in a warning, /tf_static is latched for late subscribers, nothing crashes."""
+    """Fusion play / offline / eval on a bag with /tf, /tf_static and an unknown type: the unknown
+    topic is named once in a warning, /tf_static is latched for late subscribers, nothing crashes.
+    """
     import subprocess
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from fusion_nodes.tools.paths import executable

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The time-offset (latency) estimator of fusion_nodes.core.latency on synthetic drives.
 
 The reference velocity is the truth distorted as dead reckoning distorts it (a speed scale error, a

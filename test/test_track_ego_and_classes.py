@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The tracker's ego motion between odometry messages, and class evidence in its data association."""
 import copy
 
@@ -51,7 +53,8 @@ def test_odometry_twist_is_turned_into_the_world_frame_and_bad_twists_are_refuse
 def _static_object_run(tmp_path, twist: bool) -> np.ndarray:
     """tracker_node offline: an ego at 10 m/s, odometry at 10 Hz, radar scans stamped 40 ms after each
     odometry message (they arrive first, as a radar's usually do); one static object at world (30, 4).
-    Returns the last published track position."""
+    Returns the last published track position.
+    """
     rng = np.random.default_rng(3)
     params = {"radar_topic": "/r", "camera_topic": "", "odometry_topic": "/odom", "output_topic": "/tracks",
               "markers_topic": "", "radar_mount": [0.0, 0.0, 0.5, 0.0, 0.0, 0.0], "radar_use_doppler": False}
@@ -86,7 +89,8 @@ def test_frames_newer_than_the_odometry_are_placed_where_the_robot_has_moved_to(
 
 def _pole_and_pedestrian(compatibility):
     """A pole's track (radar, scored "pole") and then a pedestrian's detection 0.6 m from it, scored
-    "pedestrian": the same position gate admits it; only class evidence can tell it is another object."""
+    "pedestrian": the same position gate admits it; only class evidence can tell it is another object.
+    """
     tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.3)), belief=ClassBelief(2), compatibility=compatibility)
     pole, pedestrian = np.array([[0.1, 0.9]]), np.array([[0.9, 0.1]])
     for k in range(10):

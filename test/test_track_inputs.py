@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """tracker_node's message conversions: the radar's polar covariance and the camera's cut boxes."""
 import numpy as np
 import pytest

@@ -1,5 +1,8 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """tracker_node over DDS from its console script: two moving objects tracked with stable ids, velocity from
-the radar; garbage clouds and stamps dropped by reason in /diagnostics without touching the tracks."""
+the radar; garbage clouds and stamps dropped by reason in /diagnostics without touching the tracks.
+"""
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray

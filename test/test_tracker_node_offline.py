@@ -1,5 +1,8 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """tracker_node in process on a simulated clock: two runs give identical tracks; a bag loop (the clock jumps
-back) clears the tracks, and the second pass tracks like the first, under new ids."""
+back) clears the tracks, and the second pass tracks like the first, under new ids.
+"""
 import copy
 
 import numpy as np
@@ -80,7 +83,8 @@ def test_a_bag_loop_clears_the_tracks_and_the_second_pass_tracks_like_the_first(
 
 def test_a_radar_sending_empty_scans_is_reported_blind_and_its_silence_deletes_nothing(tmp_path):
     """1.2 s of empty scans (a failed radar that keeps publishing): the tracks keep their ids, and the radar's
-    status turns WARN with the reason."""
+    status turns WARN with the reason.
+    """
     from diagnostic_msgs.msg import DiagnosticStatus
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": PARAMS}}))
     runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
@@ -108,7 +112,8 @@ def test_a_radar_sending_empty_scans_is_reported_blind_and_its_silence_deletes_n
 
 def test_the_whole_graph_runs_both_ekf_instances_and_tracks_in_the_odom_frame(tmp_path):
     """config/fusion.yaml offline: kalman_fusion_node (map, GPS) and its odom instance (odometry/local); the
-    REP-105 chain map -> odom -> base_link on /tf; tracker_node's tracks in the odom frame."""
+    REP-105 chain map -> odom -> base_link on /tf; tracker_node's tracks in the odom frame.
+    """
     from conftest import REPO
     from fusion_nodes.tools import perception_sim
     sc = perception_sim.load_scenario(REPO / "config" / "tracking_scenario.yaml")
@@ -131,7 +136,8 @@ def test_the_whole_graph_runs_both_ekf_instances_and_tracks_in_the_odom_frame(tm
 def test_late_partial_early_fusion_sets_are_not_dropped_as_backwards_but_late_located_ones_are(tmp_path):
     """early_fusion_node releases a camera-only set (no position) up to max_wait late, after newer full
     sets: the tracker counts it as fused_unlocated, not as a stamp out of order; a set *with* positions
-    stamped before one already taken is still dropped as stamp_backwards."""
+    stamped before one already taken is still dropped as stamp_backwards.
+    """
     params = {**PARAMS, "radar_topic": "", "fused_topic": "/f"}
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": params}}))
     msgs = []

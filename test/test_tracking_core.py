@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The object tracker's core: model Jacobians, the tracker on synthetic scenes, metrics, time order."""
 from collections import deque
 
@@ -79,7 +81,8 @@ def _run(tracker, frames):
         tracker.step(frame)
         tr = tracker.tracks()
         metrics.add(Frame(frame.stamp, np.array([0, 1]), truth, v, np.array([t.id for t in tr]),
-                          np.array([t.k[:2] for t in tr]).reshape(-1, 2), np.array([t.k[2:] for t in tr]).reshape(-1, 2)))
+                          np.array([t.k[:2] for t in tr]).reshape(-1, 2),
+                          np.array([t.k[2:] for t in tr]).reshape(-1, 2)))
     return metrics.summary()
 
 
@@ -208,7 +211,8 @@ def _two_sensor_frames(steps=60):
 
 def test_existence_confirmation_weighs_each_sensors_misses_where_m_of_n_cannot():
     """Two of every three frames are camera misses: M-of-N (3 of 5) gives the object up, existence
-    (each miss weighed by the camera's low detection probability) confirms it."""
+    (each miss weighed by the camera's low detection probability) confirms it.
+    """
     m_of_n = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), initiator=MOfN(3, 5))
     existence = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), initiator=ExistenceConfirmation(0.99))
     for f in _two_sensor_frames():
@@ -290,7 +294,8 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
 
 def test_one_r_per_frame_shortcut_scores_as_the_general_path():
     """A frame whose detections share R takes the per-track factorisation; a hair's difference in one R
-    takes the per-pair path: the same tracks come out."""
+    takes the per-pair path: the same tracks come out.
+    """
     frames = [f for f, _, _ in _scene(8, steps=25, clutter=2)]
     a, b = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5))), Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)))
     for f in frames:
@@ -305,7 +310,8 @@ def test_one_r_per_frame_shortcut_scores_as_the_general_path():
 
 def test_polar_position_covariance_is_the_spread_of_range_and_azimuth_errors():
     """Points at range r, bearing b measured with range / azimuth errors and averaged N at a time: their
-    sample covariance is the polar covariance (long along the line of sight at near range, across it far)."""
+    sample covariance is the polar covariance (long along the line of sight at near range, across it far).
+    """
     rng = np.random.default_rng(3)
     for r, b, s_r, s_az, n in ((5.0, 0.4, 0.3, 0.01, 1), (45.0, -0.3, 0.1, 0.01, 4)):
         rr = r + rng.normal(0, s_r, (20000, n))
@@ -322,7 +328,8 @@ def test_polar_position_covariance_is_the_spread_of_range_and_azimuth_errors():
 
 def test_duplicate_remover_merges_a_split_object_and_keeps_neighbours():
     """Oldest first: a car's second track 1.6 m behind its first, moving alike, goes; a pedestrian 1.6 m
-    from another (small extent) stays, and so does one crossing the first's centre at another velocity."""
+    from another (small extent) stays, and so does one crossing the first's centre at another velocity.
+    """
     P = np.broadcast_to(np.diag([0.3, 0.3, 0.5, 0.5]), (2, 4, 4))
     car = np.array([[20.0, 3.0, 8.0, 0.0], [18.4, 3.1, 7.8, 0.1]])
     assert DuplicateRemover().duplicates(car, P, np.array([2.25, 2.25])) == {1}
@@ -337,7 +344,8 @@ def test_duplicate_remover_merges_a_split_object_and_keeps_neighbours():
 
 def test_a_car_seen_as_two_clusters_is_one_track():
     """Every scan splits a car into a front and a rear cluster 1.8 m apart: the tracker keeps one track of
-    it near its centre; without the duplicate remover it keeps two."""
+    it near its centre; without the duplicate remover it keeps two.
+    """
     rng = np.random.default_rng(4)
     model, size = tm.PositionDoppler(), np.array([[4.5, 1.8], [4.5, 1.8]])
 
@@ -377,7 +385,8 @@ def test_an_empty_frame_is_a_blind_sensor_and_counts_no_misses():
 
 def test_the_stone_soup_peer_tracks_the_crossing_objects():
     """The peer of the benchmarks is a working tracker, not a straw man: on the two crossing objects through
-    clutter it holds both, as the core does (Stone Soup is a bench dependency: skipped where absent)."""
+    clutter it holds both, as the core does (Stone Soup is a bench dependency: skipped where absent).
+    """
     pytest.importorskip("stonesoup")
     from fusion_nodes.tools.track_peer import StoneSoupTracker
     peer = StoneSoupTracker(0.5, 0.99, min_points=3, max_coast=1.0, max_position_std=6.0)
@@ -386,13 +395,14 @@ def test_the_stone_soup_peer_tracks_the_crossing_objects():
         peer.step(frame)
         tr = peer.states(frame.stamp)
         metrics.add(Frame(frame.stamp, np.array([0, 1]), truth, v, np.array([t.id for t in tr]),
-                          np.array([t.k[:2] for t in tr]).reshape(-1, 2), np.array([t.k[2:] for t in tr]).reshape(-1, 2)))
+                          np.array([t.k[:2] for t in tr]).reshape(-1, 2),
+                          np.array([t.k[2:] for t in tr]).reshape(-1, 2)))
     s = metrics.summary()
     assert s["recall"] > 0.8 and s["id_switches"] == 0 and s["position_rmse"] < 0.5
 
 
 def test_the_tracker_bench_measures_a_tracker_that_holds_its_objects():
-    """make bench's tracker rows time a tracker that tracks: after the warm-up it holds the scene's objects."""
+    """Make bench's tracker rows time a tracker that tracks: after the warm-up it holds the scene's objects."""
     from fusion_nodes.tools import bench_tracking
     (row,) = bench_tracking.rows(sizes=(10,), timed=(3,), peer_timed=(0,))
     assert 8 <= row["tracks_ours"] <= 12 and row["peer"] is None and row["ours"] > 0 and row["baseline"] > 0

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Objects in standard messages: vision_msgs detections, LabelInfo and RViz markers.
 
 The schema (fusion_nodes.ros.objects) in process, and radar_node / late_fusion_node

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Feature normalisation and a probabilistic classifier, stored as plain arrays.
 
 :class:`Standardizer` maps features to zero mean, unit variance

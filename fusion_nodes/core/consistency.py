@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Is an input as accurate as it says? Its innovations over a window, and a noise scale adapted from them.
 
 * :class:`NisWindow` holds the normalised innovation squared (NIS) of an
@@ -86,7 +88,8 @@ class AdaptiveNoise:
     def revise(self, window: NisWindow, now: float) -> bool:
         """At ``now`` (s, stamp time), once ``window.seconds`` have passed since the last revision: revise
         ``scale`` from the window's mean NIS per dof and clear the window (the next one measures the
-        new scale). Returns whether ``scale`` changed."""
+        new scale). Returns whether ``scale`` changed.
+        """
         if math.isnan(self._since) or now < self._since:
             self._since = now
             return False

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Early (feature-level) fusion: per-object vectors [camera | radar | imu].
 
 Per modality, node outputs become a fixed feature vector (documented order

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The state estimator: time ordering, lag handling and statistics around a filter.
 
 Measurements are queued, then applied in timestamp order by :meth:`process`.

@@ -1,8 +1,11 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The reference EKF and UKF over the 15-D state, built on filterpy, and the update results.
 
 The estimator runs the lean filters of :mod:`fusion_nodes.core.kalman`;
 these filterpy-based ones are the reference the tests hold them to (1e-9)
-and the bench's comparison row. All four share one interface: ``predict(dt)`` and ``update(measurement) -> UpdateResult``. Notation is
+and the bench's comparison row. All four share one interface: ``predict(dt)`` and
+``update(measurement) -> UpdateResult``. Notation is
 FilterPy's: state ``x``, covariance ``P``, transition Jacobian ``F``,
 process noise ``Q``, measurement Jacobian ``H``, measurement noise ``R``,
 innovation ``y`` and its covariance ``S``.

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Rotations, Euler angles and angle wrapping: the single place for them.
 
 Conventions follow REP-103: right-handed frames, angles in radians, and
@@ -212,11 +214,11 @@ def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
     if k == 3:
         q = [m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1], 1.0 + t]
     else:
-        i, j, l = k, (k + 1) % 3, (k + 2) % 3
-        q = [0.0, 0.0, 0.0, m[l, j] - m[j, l]]
+        i, j, n = k, (k + 1) % 3, (k + 2) % 3
+        q = [0.0, 0.0, 0.0, m[n, j] - m[j, n]]
         q[i] = 1.0 - t + 2.0 * m[i, i]
         q[j] = m[j, i] + m[i, j]
-        q[l] = m[l, i] + m[i, l]
+        q[n] = m[n, i] + m[i, n]
     q = np.array(q)
     return q / math.sqrt(q @ q)
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """GNSS helpers: geodetic <-> local ENU, and course over ground.
 
 The local frame is ENU (REP-103) with its origin at a datum (latitude,

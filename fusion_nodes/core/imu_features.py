@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Windowed IMU features for feature-level (early) fusion.
 
 Over the last ``window`` seconds of base-frame IMU samples: vibration energy

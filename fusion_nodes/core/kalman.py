@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The lean EKF and UKF: the filters the estimator runs.
 
 The same equations as the filterpy-based reference filters in
@@ -49,7 +51,8 @@ def _failed(m: Measurement) -> UpdateResult:
 def cholesky(S: np.ndarray) -> np.ndarray:
     """Upper Cholesky factor ``U`` of ``S = U^T U`` (LAPACK ``dpotrf``: a few µs where
     ``numpy.linalg.inv`` costs ten); raises ``LinAlgError`` when ``S`` is not positive definite,
-    which for an innovation covariance means the update must not be applied."""
+    which for an innovation covariance means the update must not be applied.
+    """
     U, info = lapack.dpotrf(S)
     if info != 0:
         raise np.linalg.LinAlgError("innovation covariance is not positive definite")

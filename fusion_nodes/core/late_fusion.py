@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Late (decision-level) fusion: decision records, fusion rules, reliability weights.
 
 Each modality's model hands over a :class:`Decision` (class probabilities or a

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Online estimation of a position sensor's time offset (latency) against dead reckoning.
 
 A receiver that stamps a fix ``tau`` seconds after the moment it describes
@@ -111,7 +113,8 @@ class TimeOffsetEstimator:
 
     def reference(self, stamp: float, velocity: np.ndarray, heading_error: float, heading_var: float) -> None:
         """The reference's world velocity (m/s) at ``stamp``; ``heading_error`` (rad) = the fused yaw minus the
-        reference's, with its variance, starts the heading state at the first fix."""
+        reference's, with its variance, starts the heading state at the first fix.
+        """
         v = np.asarray(velocity, float)[:2]
         if self._t is not None and stamp <= self._t:
             return
@@ -255,7 +258,8 @@ class ReferencedOffset:
 
 def _leads_with_xy(model) -> bool:
     """The first two rows of the measurement are x and y (a position, with or without lever arm or
-    orientation stacked after it)."""
+    orientation stacked after it).
+    """
     first = model.models[0] if hasattr(model, "models") else model
     rows = getattr(first, "indices", getattr(first, "axes", None))
     return rows is not None and len(rows) >= 2 and tuple(int(i) for i in rows[:2]) == (X, Y)

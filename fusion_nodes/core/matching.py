@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Grouping the same object's decisions across sources.
 
 Each source lists objects with a position (``xy``, m, base_link), a bearing

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Measurement models ``z = h(x) + v``, ``v ~ N(0, R)``, with analytic Jacobians.
 
 Each model exposes ``h(x)``, ``jacobian(x)`` (``dh/dx``, m x 15) and

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Motion (process) models: how the 15-D state evolves between measurements."""
 from __future__ import annotations
 
@@ -140,7 +142,8 @@ class ConstantAcceleration3D:
         out[8] += q2 * dt
         F = _EYE.copy()
         # Position rows: dR/d(r, p, y) d | R (I dt - h [w]x) | R h [v]x | R h
-        e0, e1, e2 = dt, h * wz, h * wy      # (I dt - h[w]x) = [[dt, h wz, -h wy], [-h wz, dt, h wx], [h wy, -h wx, dt]]
+        # (I dt - h[w]x) = [[dt, h wz, -h wy], [-h wz, dt, h wx], [h wy, -h wx, dt]]
+        e0, e1, e2 = dt, h * wz, h * wy
         e3 = h * wx
         F[0:3, 3:15] = [
             [(cy * sp * cr + sy * sr) * d1 + (-cy * sp * sr + sy * cr) * d2,

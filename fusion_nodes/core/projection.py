@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Feature-level projections for early fusion: PCA, CCA, multi-set CCA.
 
 All take row-sample matrices (n samples x p features), centre them with

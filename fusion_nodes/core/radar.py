@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Radar scan processing: gating, ego-motion compensation, clustering, cluster features.
 
 A scan is a set of detections in the radar frame: position (m), radial

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Typed, immutable sensor records and the fusable measurement.
 
 Every array is copied to float64 and made read-only, so a record that has

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Sensor models: turn validated sensor records into base_link measurements.
 
 A sensor is mounted on the robot by the transform base_link -> sensor,
@@ -108,7 +110,8 @@ def _rotate6(C: np.ndarray, R: np.ndarray) -> np.ndarray:
 
 class _RepairCounter:
     """The one covariance path of the measurement models: checked and repaired (counted), then the user's
-    scale and overrides applied to the fused fields (``fields``: their state indices, in row order)."""
+    scale and overrides applied to the fused fields (``fields``: their state indices, in row order).
+    """
 
     repairs = 0
 
@@ -237,7 +240,9 @@ def imu_in_base(s: ImuSample, mount: Mount) -> ImuSample:
     if mount.is_identity:
         return s
     Rm = mount.R
-    rot = (lambda C: None if C is None else Rm @ C @ Rm.T)
+
+    def rot(C):
+        return None if C is None else Rm @ C @ Rm.T
     q = None
     if s.orientation is not None:
         q = matrix_to_quaternion(quaternion_to_matrix(check_quaternion(s.orientation)) @ Rm.T)

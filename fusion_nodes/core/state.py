@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The 15-D state vector shared by every estimator component.
 
 Layout (robot_localization's order; REP-103 units)::

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Time-synchronisation policies for several input streams (no ROS types).
 
 Stamps are integer nanoseconds. Both policies keep at most ``queue_size``
@@ -141,5 +143,6 @@ class ApproximatePolicy(_Queues):
 
 def _within(stamps, slop: int) -> bool:
     """All stamps closer than ``slop`` to each other (strictly, as message_filters:
-    a slop of 0 matches nothing)."""
+    a slop of 0 matches nothing).
+    """
     return max(stamps) - min(stamps) < slop

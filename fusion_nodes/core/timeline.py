@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Time order and ego poses for frame-based inputs (the object tracker).
 
 * :class:`FrameQueue` holds frames for ``delay`` seconds of stamp time and
@@ -60,7 +62,8 @@ class FrameQueue:
 
 class PoseHistory:
     """Ego poses ``(stamp, x, y, yaw)`` of the last ``horizon`` seconds; linear interpolation in between,
-    constant-velocity extrapolation past either end (with the velocity given with that end's pose)."""
+    constant-velocity extrapolation past either end (with the velocity given with that end's pose).
+    """
 
     def __init__(self, horizon: float = 5.0):
         self.horizon = horizon
@@ -76,7 +79,8 @@ class PoseHistory:
 
     def at(self, stamp: float, tolerance: float) -> Optional[tuple[float, float, float]]:
         """The pose at ``stamp``: interpolated inside the history, extrapolated for up to ``tolerance`` s past
-        either end (``x + vx dt``, ``y + vy dt``, ``yaw + w dt``), None when the history does not cover it."""
+        either end (``x + vx dt``, ``y + vy dt``, ``yaw + w dt``), None when the history does not cover it.
+        """
         if not self._poses:
             return None
         p = self._poses

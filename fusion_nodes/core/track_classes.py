@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Class evidence of tracks: the belief fused over frames, and how well a detection's class scores fit it.
 
 * :class:`ClassBelief` keeps a track's class probabilities, fused frame by

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Per-track filters of the object tracker: an EKF and a UKF on filterpy.
 
 A track filter predicts one track's ``x, P`` with a

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Track management: two tracks of one object merged into the older (:class:`DuplicateRemover`)."""
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ class DuplicateRemover:
 
     def duplicates(self, k: np.ndarray, P: np.ndarray, radius: np.ndarray) -> set[int]:
         """Indices of the tracks (rows of ``k`` n x 4, ``P`` n x 4 x 4, oldest first) that repeat an
-        older one and should go."""
+        older one and should go.
+        """
         if not self.enabled or len(k) < 2:
             return set()
         r = np.clip(np.nan_to_num(radius), self.min_radius, self.max_radius)

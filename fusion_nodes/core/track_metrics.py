@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Multi-object tracking metrics: GOSPA, OSPA, CLEAR MOT (MOTA, ID switches), IDF1, RMSE, latency.
 
 Definitions, with ``d`` the Euclidean distance (m) between a true object and

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Motion and measurement models of the object tracker (ground plane, world frame).
 
 Every track lives in the world (odom) frame, REP-103: x east / forward, y

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Multi-object tracker: camera and radar detections fused into object tracks (world frame).
 
 Composed from one component per role, each with one verb, in the manner of
@@ -204,7 +206,8 @@ class ExistenceConfirmation:
 @dataclass(frozen=True)
 class Existence:
     """Existence probability: Bayes on hit / miss with the frame's detection probability ``pd`` and
-    ``p_false`` (the chance a non-object gets a detection), and a survival ``survival`` per second."""
+    ``p_false`` (the chance a non-object gets a detection), and a survival ``survival`` per second.
+    """
 
     p_false: float = 0.1
     survival: float = 0.98
@@ -220,7 +223,8 @@ class Existence:
 @dataclass(frozen=True)
 class Deleter:
     """Delete a track unseen for ``max_coast`` s, too uncertain (position std above ``max_position_std``
-    m), or unlikely to exist (existence below ``min_existence``)."""
+    m), or unlikely to exist (existence below ``min_existence``).
+    """
 
     max_coast: float = 1.5
     max_position_std: float = 6.0

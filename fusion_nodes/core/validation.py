@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Checks for sensor records: what makes an input unusable, and why.
 
 Every check raises :class:`InvalidInput` with a short machine-readable

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Camera detection and appearance features (OpenCV), independent of ROS.
 
 Detection by colour/contour segmentation: road and sky are close to uniform

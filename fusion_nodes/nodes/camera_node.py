@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """camera_node: images -> detections with appearance features (PointCloud2).
 
 Subscribes to Image + CameraInfo, or captures with ``cv2.VideoCapture`` in

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """early_fusion_node: camera detections + radar clusters + IMU features -> classified objects.
 
 The three inputs are aligned by the approximate-time synchronizer with a

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Console-script entry points of the node executables.
 
 Each one installs the stop handlers (:mod:`fusion_nodes.ros.stopping`) before

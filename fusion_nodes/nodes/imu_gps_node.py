@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """imu_gps_node: checks raw IMU and GNSS input, mounts the IMU, converts fixes to ENU.
 
 * IMU: rejects NaN/Inf, unset stamps, bad quaternions and impossible

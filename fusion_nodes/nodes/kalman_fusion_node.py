@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """kalman_fusion_node: EKF/UKF fusion of odometry, IMU, pose and twist inputs.
 
 Subscribes to the inputs named by robot_localization-style parameters
@@ -121,9 +123,12 @@ class KalmanFusionNode(Node):
             heading_noise=self.p[f"{n}_time_offset_reference_noise"][1])) for n in names}
 
     def _heading_unknown(self) -> bool:
-        """An estimate in the map frame, no absolute yaw among the inputs (an IMU orientation, an odometry / pose
+        """Whether the start heading is unknown.
+
+        An estimate in the map frame, no absolute yaw among the inputs (an IMU orientation, an odometry / pose
         yaw not taken as differences) and no initial covariance from the user: asserting yaw = 0 with
-        P = 1e-9 would be a lie. (In the odom frame the start heading is 0 by definition, REP-105.)"""
+        P = 1e-9 would be a lie. (In the odom frame the start heading is 0 by definition, REP-105.)
+        """
         if "initial_estimate_covariance" in self._parameter_overrides or \
                 (self.p["world_frame"] or self.p["odom_frame"]) != self.p["map_frame"]:
             return False
@@ -135,7 +140,8 @@ class KalmanFusionNode(Node):
 
     def _warm_up(self) -> None:
         """Run one throwaway update so the first real message does not pay for
-        lazy imports and first-call set-up (long enough to overflow a sensor queue)."""
+        lazy imports and first-call set-up (long enough to overflow a sensor queue).
+        """
         est = StateEstimator(estimator_config(self.p))
         est.add([Measurement("warm_up", 1.0, np.zeros(3), np.eye(3), StateSelection([0, 5, 6]))])
         est.process()
@@ -339,7 +345,8 @@ class KalmanFusionNode(Node):
         else:
             level, text = diag.OK, "ok"
         values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
-                  "received": inp.monitor.received, **inp.monitor.delivery.report(), "accepted": st.accepted, "rejected": st.rejected,
+                  "received": inp.monitor.received, **inp.monitor.delivery.report(), "accepted": st.accepted,
+                  "rejected": st.rejected,
                   "covariances_repaired": inp.model.repairs,
                   "last_nis": st.last_nis,
                   "mean_nis_per_dof": st.nis_sum / st.nis_dof_sum if st.nis_dof_sum else float("nan"),

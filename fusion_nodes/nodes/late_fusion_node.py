@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """late_fusion_node: per-modality decisions -> fused decisions with a confidence.
 
 Subscribes to N decision topics (PointCloud2 with ``score_<class>`` fields or

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """radar_node: radar detections (PointCloud2) -> clusters with features (PointCloud2).
 
 Parses clouds from real drivers (field names configurable), drops
@@ -128,9 +130,9 @@ class RadarNode(Node):
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
         statuses = [diag.monitor_status(f"{self.get_name()}: radar", self.p["input_topic"], self.monitor,
-                                        now.nanoseconds * 1e-9, extra={"scans": self.scans,
-                                                                       "clusters": self.clusters,
-                                                                       "clock_jumps_back": self.clock_jumps.jumps_back})]
+                                        now.nanoseconds * 1e-9,
+                                        extra={"scans": self.scans, "clusters": self.clusters,
+                                               "clock_jumps_back": self.clock_jumps.jumps_back})]
         if self.p["odometry_topic"]:
             statuses.append(diag.monitor_status(f"{self.get_name()}: odometry", self.p["odometry_topic"],
                                                 self.odom_monitor, now.nanoseconds * 1e-9))

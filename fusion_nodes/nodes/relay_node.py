@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """relay_node: republishes one topic unchanged; the same-run baseline for benchmarks."""
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """tracker_node: radar clusters, camera detections and / or early-fused objects -> object tracks.
 
 Each configured input becomes world-frame measurements (ego pose from

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Reset a node's state when its clock jumps back (a bag loop) or changes source.
 
 A replayed bag that loops (``ros2 bag play --loop``), a simulator restart or

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """A validating PointCloud2 stage for message_filters chains: Subscriber -> CloudInput -> synchronizer."""
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ from sensor_msgs.msg import PointCloud2
 
 from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 
-# |value| beyond this in a required field is no feature, position or score (float32 would make it inf).
-MAX_VALUE = 1.0e9
-
 from . import pointcloud
 from .convert import stamp_to_sec
 from .diagnostics import InputMonitor
 from .qos import sensor_qos
 from .sync import mf
+
+# |value| beyond this in a required field is no feature, position or score (float32 would make it inf).
+MAX_VALUE = 1.0e9
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Message <-> numpy/record conversions. No logic beyond unpacking and REP rules.
 
 REP-145: a covariance whose first element is -1 marks a field the sensor

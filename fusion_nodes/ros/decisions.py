@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Decision lists in PointCloud2 (one point per object, or one for a scene) <-> core records."""
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Counters and rates published as ``diagnostic_msgs/DiagnosticArray``."""
 from __future__ import annotations
 
@@ -129,7 +131,8 @@ class InputMonitor:
     def rate(self, now: float) -> float:
         """Messages per second: intervals seen over the time since the oldest
         message of the window, so it is right before a full window has passed
-        and falls off when the input stops."""
+        and falls off when the input stops.
+        """
         while self.times and now - self.times[0] > self.window:
             self.times.popleft()
         if len(self.times) < 2 or now <= self.times[0]:
@@ -192,7 +195,8 @@ def monitor_status(name: str, hardware_id: str, monitor: InputMonitor, now: floa
                    stale_after: float = float("inf"), extra: dict | None = None) -> DiagnosticStatus:
     """Status of one input: STALE before its first message, WARN when silent
     longer than ``stale_after`` s or after drops or skipped messages in the
-    last ``monitor.window`` seconds, OK otherwise (the totals stay in the values)."""
+    last ``monitor.window`` seconds, OK otherwise (the totals stay in the values).
+    """
     stale = monitor.staleness(now)
     dropped = sum(monitor.dropped.values())
     recent = monitor.recent_drops.update(now, dropped + monitor.delivery.skipped)
@@ -206,7 +210,8 @@ def monitor_status(name: str, hardware_id: str, monitor: InputMonitor, now: floa
     else:
         level, text = OK, "ok"
     values = {"rate_hz": monitor.rate(now), "staleness_s": stale, "received": monitor.received,
-              **monitor.delivery.report(), **(extra or {}), **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
+              **monitor.delivery.report(), **(extra or {}),
+              **{f"dropped.{k}": v for k, v in sorted(monitor.dropped.items())}}
     return status(name, hardware_id, level, text, values)
 
 

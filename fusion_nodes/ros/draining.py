@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Subscriptions that take every message already waiting, once woken: high-rate inputs without backlog.
 
 rclpy's executor takes one message per subscription per wait cycle, and a

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Named extra instances of a node executable: one home for the launch files and the offline runner.
 
 ``odom_fusion_node`` is kalman_fusion_node run a second time in the odom frame

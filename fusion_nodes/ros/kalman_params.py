@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """kalman_fusion_node parameters: robot_localization-compatible names.
 
 A robot_localization YAML for odometry, IMU, pose and twist inputs works
@@ -125,8 +127,11 @@ def _positive_pair(v) -> Optional[str]:
 
 
 def offset_estimation_check(name: str):
-    """Cross-parameter check of ``<name>_estimate_time_offset``: a position input, the prior within the
-    bounds. (At least one other input must exist: checked by the node, which knows them all.)"""
+    """Cross-parameter check of ``<name>_estimate_time_offset``.
+
+    A position input, the prior within the bounds. (At least one other input must exist: checked by the
+    node, which knows them all.)
+    """
     def check(p: dict) -> Optional[str]:
         if not p.get(f"{name}_estimate_time_offset"):
             return None
@@ -218,7 +223,8 @@ UNKNOWN_YAW_VARIANCE = math.pi ** 2     # rad^2: a heading no input measures and
 
 def estimator_config(p: dict, heading_unknown: bool = False) -> EstimatorConfig:
     """The estimator's settings; ``heading_unknown``: no input measures yaw and the user set no initial P,
-    so the yaw variance starts at :data:`UNKNOWN_YAW_VARIANCE`."""
+    so the yaw variance starts at :data:`UNKNOWN_YAW_VARIANCE`.
+    """
     frequency = p["frequency"]
     P0 = _matrix(p["initial_estimate_covariance"])
     if heading_unknown:

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """What every launch file of the package declares and how it starts a node.
 
 Arguments (``ros2 launch fusion_nodes <file> --show-args`` lists them):
@@ -45,7 +47,8 @@ def _remappings(text: str) -> list[tuple[str, str]]:
 def nodes(executables) -> list:
     """One ``Node`` per ``(name, condition or None)``, inside the namespace, with the common arguments; a
     named instance (:mod:`fusion_nodes.ros.instances`, e.g. odom_fusion_node) runs its executable with its
-    own remappings."""
+    own remappings.
+    """
     def build(context):
         remaps = _remappings(LaunchConfiguration("remappings").perform(context))
         common = [LaunchConfiguration("params_file"), {"use_sim_time": LaunchConfiguration("use_sim_time")}]

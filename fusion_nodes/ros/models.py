@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Loading fitted model files named by parameters, and their outputs as PointCloud2 columns."""
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """message_filters' Python API for environments without a ROS install.
 
 Every ROS 2 install ships ``message_filters``; PyPI does not. This module is a

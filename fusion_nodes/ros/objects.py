@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The object / decision schema in standard messages: vision_msgs and RViz markers.
 
 Every node's objects are first a table of named columns (``cols``: one
@@ -217,7 +219,8 @@ class ObjectOutputs:
 
 def has_audience(pub) -> bool:
     """Whether a publisher's messages go anywhere: a subscription (RViz, Foxglove, ``ros2 bag record``), or a
-    recorder that took over ``publish`` (the offline runner marks those ``recorded``)."""
+    recorder that took over ``publish`` (the offline runner marks those ``recorded``).
+    """
     return getattr(pub, "recorded", False) or pub.get_subscription_count() > 0
 
 

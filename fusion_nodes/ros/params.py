@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Parameter declaration and validation: one table per node, one code path.
 
 A :class:`ParamSpec` holds a parameter's name, default, description, range

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``sensor_msgs/PointCloud2`` <-> numpy structured arrays, with the checks drivers need.
 
 Object and detection lists travel as PointCloud2 with named float fields.

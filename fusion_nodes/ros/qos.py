@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """QoS profiles.
 
 Sensor subscriptions are best-effort, volatile, keep-last: a best-effort

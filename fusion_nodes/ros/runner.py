@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The one ``main`` shared by every node executable."""
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Stop requests of a node process: SIGINT / SIGTERM set an event, a deadline bounds the exit.
 
 Light on purpose (no rclpy): the node executables install it before their

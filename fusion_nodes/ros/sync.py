@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Input synchronisation for the fusion nodes, built on message_filters.
 
 ``mf`` is the real ``message_filters`` package where it is importable (every
@@ -123,7 +125,8 @@ def make_synchronizer(backend: str, fs, queue_size: int, slop: float, max_wait: 
 def sync_counts(sync) -> dict:
     """The synchronizer's counters for /diagnostics: partial sets emitted, messages
     pushed out of a full queue before they found a set (``queue_overflow``),
-    headerless messages rejected."""
+    headerless messages rejected.
+    """
     return {"synchronizer_partial": sync.partial, "synchronizer_queue_overflow": sync.dropped,
             "synchronizer_headerless": sync.rejected_headerless}
 

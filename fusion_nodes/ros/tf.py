@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """TF for the fusion nodes: broadcasting the estimate, reading sensor mounts.
 
 ``tf2_msgs`` comes with every ROS install; in the pip environment ``make``

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """tracker_node's messages: detection clouds -> world-frame :class:`Detections`, tracks -> messages.
 
 The one validation point of the tracker's detection inputs: a cloud that
@@ -99,7 +101,8 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
 
 def _radar_position_covariance(d, cols, p) -> np.ndarray:
     """Cluster position covariances: isotropic, or polar when the radar's range / azimuth errors are given
-    (:func:`fusion_nodes.core.track_models.polar_position_covariance`, averaged over the cluster's ``points``)."""
+    (:func:`fusion_nodes.core.track_models.polar_position_covariance`, averaged over the cluster's ``points``).
+    """
     if p["radar_range_std"] <= 0 and p["radar_azimuth_std"] <= 0:
         return np.broadcast_to(p["radar_position_std"] ** 2 * np.eye(2), (len(d), 2, 2))
     points = cols.get("points")

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Bag reading and writing with the ``rosbags`` library, exchanging rclpy messages.
 
 Reads rosbag2 (MCAP or sqlite3, directory or bare ``.mcap`` file) and ROS 1
@@ -62,7 +64,7 @@ def _readable(conns) -> dict:
 
 
 def type_name(msg) -> str:
-    """rclpy message instance to ``'pkg/msg/Name'``."""
+    """Rclpy message instance to ``'pkg/msg/Name'``."""
     pkg = type(msg).__module__.split(".")[0]
     return f"{pkg}/msg/{type(msg).__name__}"
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion late basic-motions``: late fusion on real smartwatch data (BasicMotions, UEA archive).
 
 Two modalities, a 3-axis accelerometer and a 3-axis gyroscope (10 Hz, 10 s
@@ -136,7 +138,8 @@ TRUTH_TOPIC = "/basic_motions/truth"
 
 def write_bag(P: dict, y, classes, window: int, out) -> int:
     """TEST decisions as a replayable bag: one single-point PointCloud2 per modality per window
-    (``score_<class>``, ``class_id``, ``confidence``), stamped every ``window / 10`` s, plus the truth."""
+    (``score_<class>``, ``class_id``, ``confidence``), stamped every ``window / 10`` s, plus the truth.
+    """
     from sensor_msgs.msg import PointCloud2
     from std_msgs.msg import Header
 

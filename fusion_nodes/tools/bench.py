@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion bench``: every figure next to its baseline, its peer and its limit, measured in one run.
 
 Machines here are noisy, so nothing is compared with a number from another
@@ -183,7 +185,8 @@ def kalman_throughput(bench, rate: int, frequency: float, duration: float, tmp: 
     from sensor_msgs.msg import Imu
     from fusion_nodes.ros.qos import sensor_qos
     tag = f"{rate}_{int(frequency)}"
-    params = {"frequency": float(frequency), "two_d_mode": True, "processing_delay": PROCESSING_DELAY, "auto_processing_delay": True,
+    params = {"frequency": float(frequency), "two_d_mode": True, "processing_delay": PROCESSING_DELAY,
+              "auto_processing_delay": True,
               "imu0": f"/bench/imu_{tag}", "imu0_queue_size": 1000,
               "imu0_config": [False] * 5 + [True] + [False] * 5 + [True, True, True, False],
               "odom0": f"/bench/odom_{tag}", "odom0_queue_size": 100,
@@ -352,7 +355,8 @@ def offline_section(bag: Path | None = None) -> None:
     from rosbags.highlevel import AnyReader
     with AnyReader([bag]) as reader:
         duration = reader.duration * 1e-9
-    print(f"\n== offline replay of test1.bag ({duration:.0f} s, {sum(n for _, n in topics(bag).values())} messages), whole process ==")
+    n_messages = sum(n for _, n in topics(bag).values())
+    print(f"\n== offline replay of test1.bag ({duration:.0f} s, {n_messages} messages), whole process ==")
     print(f"  {'filter':>6} {'CPU s':>7} {'x real time (CPU)':>18}   (limits: EKF >= 20x, UKF >= 10x)")
     with tempfile.TemporaryDirectory() as d:
         for kind in ("ekf", "ukf"):

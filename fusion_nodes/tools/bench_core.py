@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion bench``, the core part: a full IMU message next to its limit and its peers, and the scaling tables.
 
 * **limit**: a plain numpy EKF of the same 15 states doing only the
@@ -188,7 +190,8 @@ def _stream(n_imu: int, every: int, lateness: float, imu_rate: float = 100.0, n_
 def stream_cost(events, tick: float = 0.02, auto_delay: bool = False, max_delay: float = 0.25,
                 history: float = 1.0) -> float:
     """µs of CPU per input message for the node's loop over ``events``: convert and queue on arrival,
-    process and predict the output at every ``tick`` s (``auto_delay``: held back by the lateness seen)."""
+    process and predict the output at every ``tick`` s (``auto_delay``: held back by the lateness seen).
+    """
     import time
     from fusion_nodes.core.estimator import EstimatorConfig, LatenessWindow, StateEstimator
     from fusion_nodes.core.sensors import ImuModel

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion bench``, the perception part: camera, radar, early and late fusion, each with a trivial baseline and
 its scaling table (radar points 1k / 10k / 50k; objects 10 / 50 / 200 for matching and late fusion).
 """
@@ -34,7 +36,7 @@ def camera_rows() -> list[tuple[str, float]]:
             (f"camera frame 640x480 ({len(camera_frame())} detections)", _us(camera_frame, 20))]
 
 
-def radar_scene(n: int, rng) -> "radar.RadarScan":
+def radar_scene(n: int, rng):
     """``n`` detections in a 100 m scene: half on 100 objects (0.7 m spread), half clutter up to 2 m high."""
     from fusion_nodes.core import radar
     k = n // 2

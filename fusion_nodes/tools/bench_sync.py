@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The synchronizer side by side with message_filters on one stream (part of ``fusion bench``).
 
 The stream is three inputs at 20 / 15 / 10 Hz with ±10 ms stamp jitter,

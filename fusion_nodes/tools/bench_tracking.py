@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion bench``, the tracker part: cost per radar frame at 10 / 50 / 200 objects, next to its peer and limit.
 
 One synthetic scene per size: objects moving at constant velocity in a
@@ -64,7 +66,8 @@ def _per_frame(step, frames) -> float:
 
 def _baseline(tracker: Tracker, frames) -> float:
     """Cost matrix + Hungarian assignment of the tracker's tracks against each frame (no update): the least a
-    GNN tracker does per frame. The tracks' states are taken once, outside the timing."""
+    GNN tracker does per frame. The tracks' states are taken once, outside the timing.
+    """
     X = np.array([t.k for t in tracker.tracks(confirmed_only=False)]).reshape(-1, 4)
     model = tm.PositionDoppler()
 

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The ``fusion`` command line: play, offline, sim, eval, fit, late, demo, params, bench."""
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ class UsageError(Exception):
 
 
 def _positive(kind):
-    """argparse type: a number > 0."""
+    """Argparse type: a number > 0."""
     def check(text):
         value = kind(text)
         if not value > 0:

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion demo``: the simulated drive through imu_gps_node + kalman_fusion_node.
 
 Simulates the drive, runs the graph offline once with the EKF and once with

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion fit`` and ``fusion eval --model``: early-fusion training data, fitting, evaluation.
 
 Both start from a bag with raw sensor data and ground-truth objects (e.g.
@@ -180,7 +182,8 @@ def table(data: Samples, predictions: dict[str, np.ndarray], classes=CLASSES) ->
 
 def labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate=2.5):
     """Per output message of a fusion node: stamp, all objects, the objects with a position,
-    and their ground-truth class (-1: none within ``label_gate`` m, or no truth at that time)."""
+    and their ground-truth class (-1: none within ``label_gate`` m, or no truth at that time).
+    """
     truths = _clouds(raw_bag, truth_topic)
     truth_t = np.array([t for t, _ in truths])
     for t, obj in _clouds(fused_bag, topic):
@@ -193,7 +196,8 @@ def labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate=2.5):
 
 def node_accuracy(fused_bag, raw_bag, truth_topic, topic="/fusion/early/objects", label_gate=2.5) -> dict:
     """Accuracy of early_fusion_node's published classes on objects with a radar position,
-    split by which modalities the node had for the object."""
+    split by which modalities the node had for the object.
+    """
     hits = {"camera+radar": [], "radar only": []}
     for _, _, pos, y in labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate):
         correct = pos["class_id"].astype(int) == y

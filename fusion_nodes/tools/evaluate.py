@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion eval``: accuracy of odometry estimates against a truth topic.
 
 For each estimate topic (nav_msgs/Odometry), the truth is interpolated at the
@@ -26,7 +28,8 @@ from .paths import InputError
 @dataclass
 class Track:
     """Odometry samples as arrays: t (s), xy (m), yaw (rad), speed (m/s, horizontal ``|v_xy|``), Pxy (m^2);
-    ``frame`` / ``child`` the header's frame_id and the child_frame_id."""
+    ``frame`` / ``child`` the header's frame_id and the child_frame_id.
+    """
 
     t: np.ndarray
     xy: np.ndarray
@@ -152,7 +155,8 @@ def frames_note(truth: Track, tracks: dict[str, Track]) -> str:
     for label, tr in tracks.items():
         lines.append(f"{label}: {tr.frame or '?'} -> {tr.child or '?'}")
         if tr.frame.lstrip("/") != truth.frame.lstrip("/"):
-            lines.append(f"  note: {label} is in {tr.frame or '(no frame)'}, the truth in {truth.frame or '(no frame)'}: "
+            lines.append(f"  note: {label} is in {tr.frame or '(no frame)'}, the truth in "
+                         f"{truth.frame or '(no frame)'}: "
                          "its positions are compared as if the frames coincided (true only where they do, e.g. "
                          "odom = map at the start of a drive that begins at the map origin)")
     return "\n".join(lines)

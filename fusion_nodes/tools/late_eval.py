@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion late perception``: late-fusion rules on a simulated perception drive.
 
 The input nodes of config/perception.yaml run offline (camera_node and
@@ -38,7 +40,8 @@ def late_settings(params_file) -> dict:
 def grouped_decisions(bags, raw_bag, truth_topic, s, label_gate=2.5):
     """Per object seen by every input and on a truth object: (decisions, true class).
 
-    Each input topic is read from the first of ``bags`` that has it."""
+    Each input topic is read from the first of ``bags`` that has it.
+    """
     streams = [next((c for c in (_clouds(b, topic) for b in bags) if c), []) for topic in s["inputs"]]
     times = [np.array([t for t, _ in st]) for st in streams]
     truths = _clouds(raw_bag, truth_topic)
@@ -77,7 +80,8 @@ def rule_table(samples, s) -> str:
 
 def node_timeline(fused_bag, raw_bag, truth_topic, topic, label_gate=2.5):
     """Per output message: stamp, objects, correct, labelled, summed confidence of labelled
-    objects, labelled objects fused from more than one input."""
+    objects, labelled objects fused from more than one input.
+    """
     rows = []
     for t, obj, pos, y in labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate):
         lab = y >= 0
@@ -107,7 +111,8 @@ def report(bag, truth_topic, params_file=None, out=None, blackout=None) -> str:
 
 def timeline_table(tl, blackout=None) -> str:
     """Rate, confidence and accuracy over the drive and, given ``blackout`` (s after the
-    simulation start), before, during and after it."""
+    simulation start), before, during and after it.
+    """
     from .sim import T0
     spans = [("whole drive", -np.inf, np.inf)]
     if blackout:

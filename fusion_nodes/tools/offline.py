@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion offline``: run nodes over a bag in one process on a simulated clock.
 
 The nodes named in the params file are created in-process with
@@ -203,7 +205,8 @@ class OfflineRunner:
 
 def _deliver(sub, msg) -> None:
     """Call a subscription's callback as the executor would: with message info when it takes one
-    (in process there is no DDS: nothing skipped, no wait, so ``None``)."""
+    (in process there is no DDS: nothing skipped, no wait, so ``None``).
+    """
     if sub._callback_type == Subscription.CallbackType.WithMessageInfo:  # rclpy's own dispatch flag
         sub.callback(msg, None)
     else:

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion params``: the parameter tables of the nodes, as Markdown.
 
 The README's tables are this command's output, so they follow the code.

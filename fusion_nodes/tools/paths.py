@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Where the package's own config files are: the source tree or the ament share dir."""
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ from pathlib import Path
 
 class InputError(ValueError):
     """A file the user gave that cannot be used (a bag that is not one, a YAML syntax error): the command
-    line reports it as one line with its hint, exit 2."""
+    line reports it as one line with its hint, exit 2.
+    """
 
 
 def load_yaml(path):

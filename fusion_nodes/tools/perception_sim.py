@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion sim --perception``: objects around the drive seen by a camera and a radar.
 
 Classes (ids in :data:`CLASSES`): car, pedestrian, cyclist, pole. Each object
@@ -133,7 +135,8 @@ class PerceptionSim:
 
     def _scripted(self, first_id: int) -> list:
         """Objects placed relative to the ego: at drive time ``at`` (s), ``ahead`` m along its heading and
-        ``left`` m to its left, moving at ``speed`` m/s in direction ``heading`` (rad, from the ego's)."""
+        ``left`` m to its left, moving at ``speed`` m/s in direction ``heading`` (rad, from the ego's).
+        """
         out = []
         for k, spec in enumerate(self.sc.get("scripted", [])):
             s = _at(self.traj, spec["at"])

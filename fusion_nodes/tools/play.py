@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion play``: publish a bag with its original timing, and /clock.
 
 Every topic gets a reliable publisher (readers with sensor-data QoS, which is

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion sim``: a seeded ground-vehicle drive with exact ground truth.
 
 The vehicle drives on flat ground (ENU, z = 0) with smoothly varying speed

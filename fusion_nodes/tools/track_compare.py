@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """``fusion eval BAG --tracking``: the tracker on each sensor alone, on both, on early-fused objects, and the
 per-frame early-fusion baseline, scored on the same drive.
 
@@ -84,7 +86,8 @@ def _tracker_section(params_file) -> dict:
 def peer_rows(bag, inputs, work: Path, params_file, truth_topic, region, span, min_points=8, coast=0.3) -> dict:
     """The Stone Soup peer and fusion_nodes' core tracker on the very same recorded frames, with the time
     each spends per frame (``us_per_frame``). The peer's ``min_points`` and ``coast`` were chosen on seed 11
-    of the tracking scenario (8 / 0.3 s against 5 / 0.5 s: MOTA 0.15 against -1.03)."""
+    of the tracking scenario (8 / 0.3 s against 5 / 0.5 s: MOTA 0.15 against -1.03).
+    """
     from fusion_nodes.nodes.tracker_node import make_tracker
 
     from . import track_peer

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Tracking metrics of a recorded run: tracks (``fusion_msgs/TrackedObjectArray``) against object truth.
 
 The truth (``/ground_truth/objects`` of ``fusion sim --perception``: x y in
@@ -102,7 +104,8 @@ def _class_scores(msg) -> dict:
 
 class _Blackout:
     """Identity and class belief of the tracked objects across a sensor blackout ``(start, end)`` (stamps, s):
-    the objects matched in the last frame before it and again ``settle`` s after it ended."""
+    the objects matched in the last frame before it and again ``settle`` s after it ended.
+    """
 
     def __init__(self, span, settle: float = 0.5):
         self.start, self.end, self.settle = span[0], span[1], settle

@@ -1,3 +1,5 @@
+# Copyright 2026 fusion_nodes maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The Stone Soup peer of tracker_node: a GNN tracker built from Stone Soup components, on the same detections.
 
 Both trackers get the very same frames: tracker_node's own input
@@ -169,7 +171,8 @@ class StoneSoupTracker:
 
 def run(frames: list[Detections], step, states, out_bag, topic: str, classes=()) -> float:
     """Apply ``frames`` with ``step(frame)``; after each, write ``states(stamp)`` (confirmed
-    :class:`TrackState` s) to ``out_bag`` on ``topic``. Returns the mean time of ``step`` per frame (s)."""
+    :class:`TrackState` s) to ``out_bag`` on ``topic``. Returns the mean time of ``step`` per frame (s).
+    """
     from std_msgs.msg import Header
     spent = 0.0
     with bagio.BagWriter(out_bag) as w:
