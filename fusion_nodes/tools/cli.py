@@ -357,6 +357,8 @@ def main(argv=None) -> int:
         return args.func(args)
     except (UsageError, InputError) as exc:
         p.exit(2, f"fusion {args.cmd}: error: {exc}\n")
+    except KeyboardInterrupt:      # Ctrl-C: bags are closed and working directories gone by now (finally blocks)
+        p.exit(130, f"fusion {args.cmd}: interrupted\n")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from rosgraph_msgs.msg import Clock
 from fusion_nodes.ros.tf import tf_static_qos
 
 from . import bagio
+from .progress import progress
 
 
 def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
@@ -44,6 +45,8 @@ def play(bag, rate: float = 1.0, topics=None, remaps=(), start: float = 0.0,
     try:
         for _ in range(loops if readable else 0):
             messages = ((remap.get(t, t), t_ns, m) for t, t_ns, m in bagio.read(bag, list(readable), start))
+            total = sum(n for t, (_, n) in bagio.topics(bag).items() if t in readable)
+            messages = progress(messages, total, f"playing at {rate:g}x")
             count += _play_once(messages, pubs, clock_pub, rate, int(1e9 / clock_rate))
         if not quiet:
             print(f"published {count} messages on {len(pubs)} topics")
