@@ -11,5 +11,6 @@ def progress(items: Iterable, total: Optional[int] = None, desc: str = "", unit:
     once a second; the bar is removed when done.
     """
     from tqdm import tqdm
-    return tqdm(items, total=total, desc=desc, unit=unit, disable=None, leave=False, mininterval=1.0,
-                dynamic_ncols=True)
+    # iter(): callers may use next() on what they get, and a tqdm object is iterable, not an iterator
+    return iter(tqdm(items, total=total, desc=desc, unit=unit, disable=None, leave=False, mininterval=1.0,
+                     dynamic_ncols=True))
