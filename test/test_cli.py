@@ -24,9 +24,18 @@ def test_sim_offline_eval(tmp_path):
     assert "/odometry/filtered" in text and out.exists()
     table = run("eval", out, "--truth", "/ground_truth/odom", "--estimate", "/odometry/filtered",
                 "--estimate", "/wheel/odom", "--label", "EKF", "--label", "DR", "--plot", tmp_path / "p.png")
-    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:] if not line.startswith("plot:")}
-    assert set(rows) == {"EKF", "DR"}
-    assert float(rows["EKF"][1].rstrip("m")) < 2.0
+    lines = table.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("estimate"))
+    rows = {}
+    for line in lines[head + 2:]:
+        label, _, rest = line.partition("  ")
+        if not rest.strip() or not rest.split()[0].endswith("m"):
+            break                                        # the legend below the table
+        rows[label.strip()] = rest.split()
+    # the estimates, and the bag's other odometry (the GPS) as a baseline row
+    assert set(rows) == {"EKF", "DR", "/odometry/gps (baseline)"}
+    assert float(rows["EKF"][0].rstrip("m")) < min(2.0, float(rows["/odometry/gps (baseline)"][0].rstrip("m")))
+    assert "truth: map -> base_link" in table and "DR is in odom, the truth in map" in table
     assert (tmp_path / "p.png").stat().st_size > 10_000
 
 
@@ -90,7 +99,11 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
               (["late", "basic-motions", REPO / "data" / "basic_motions", "--window"], "expected at least one"),
               (["params", "no_such_node"], "the nodes: kalman_fusion_node"),
               (["play", "--topics", "/imu/data", mcap], "put the bag path before --topics"),
-              (["play", mcap, "--rate", "0"], "must be > 0")]
+              (["play", mcap, "--rate", "0"], "must be > 0"),
+              (["late", "data", tmp_path / "d.csv", "--modality", "a=x", "--modality", "b=y", "--label", "cls",
+                "--group", "subj", "--recording", "rec", "--rate", "50"], "no column 'rec'; its columns: x, y"),
+              (["late", "data", tmp_path / "d.csv", "--modality", "a=x", "--label", "c"], "two or more --modality")]
+    (tmp_path / "d.csv").write_text("x,y\n1,2\n")
     for args, hint in cases:
         r = subprocess.run([executable("fusion"), *map(str, args)], capture_output=True, text=True, timeout=120)
         last = r.stderr.strip().splitlines()[-1]

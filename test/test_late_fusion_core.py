@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fusion_nodes.core.classify import SoftmaxClassifier
-from fusion_nodes.core.late_fusion import (Decision, OnlineReliability, fit_stacking, make_rule,
+from fusion_nodes.core.late_fusion import (Decision, OnlineReliability, make_rule,
                                            reliability_weights, stack_features)
 
 
@@ -96,7 +96,9 @@ def test_stacking_uses_a_meta_classifier_and_the_prior_for_missing_sources():
     # Source 2 missing: its slot holds the (uniform) prior -> 0.5 / 0.5.
     np.testing.assert_allclose(rule.fuse([d([0.9, 0.1]), None], [1, 1]).probabilities, [0.5, 0.5])
     np.testing.assert_allclose(stack_features([None], 2, np.array([0.5, 0.5])), np.log([[0.5, 0.5]]))
-    # Fitted: source 1 is noise, source 2 is right -> the fit learns to follow source 2.
+    # Fitted (scikit-learn, the tools' path; binary: the two-row softmax of the logistic model): source 1
+    # is noise, source 2 is right -> the fit learns to follow source 2.
+    from fusion_nodes.tools.own_data import fit_stacking
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     p2 = np.where(y[:, None] == 1, [0.2, 0.8], [0.8, 0.2])

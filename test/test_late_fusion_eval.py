@@ -43,10 +43,11 @@ def test_basic_motions_rules_against_each_modality():
     print(basic_motions.table(rows, len(y)))
     best_single = max(acc["accelerometer only"], acc["gyroscope only"])
     assert len(y) == 400 and best_single > 0.85
-    # 1 s decisions: stacking and the probability rules beat the best modality; the Bayesian product
-    # is also better calibrated (lower log-loss) than either modality.
-    assert max(acc["stacking"], acc["Bayesian product"], acc["average (equal)"]) > best_single
-    assert nll["Bayesian product"] < min(nll["accelerometer only"], nll["gyroscope only"])
+    # 1 s decisions: stacking and the probability rules beat the best modality; stacking is also better
+    # calibrated (lower log-loss) than either modality. (The Bayesian product is not: the two sensors sit in
+    # one watch, their errors are correlated, and the product counts the shared evidence twice.)
+    assert min(acc["stacking"], acc["Bayesian product"], acc["average (equal)"]) > best_single
+    assert nll["stacking"] < min(nll["accelerometer only"], nll["gyroscope only"])
     # The archive's own task (10 s series): both modalities are already perfect.
     rows100, *_ = basic_motions.evaluate(BM, window=100)
     assert {n: a for n, a, _ in rows100}["accelerometer only"] == 1.0

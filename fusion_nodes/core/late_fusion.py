@@ -386,19 +386,6 @@ def stack_features(decisions, n_classes: int, prior) -> np.ndarray:
     return np.log(np.maximum(np.concatenate(rows), _EPS))[None, :]
 
 
-def fit_stacking(probabilities: Sequence[np.ndarray], y, n_classes: int, l2: float = 0.1,
-                 priors=None, quorum: int = 1) -> Stacking:
-    """Fit the stacking rule on per-source probabilities (n x K each, rows aligned with ``y``).
-
-    Use out-of-fold probabilities (each sample predicted by a model that did
-    not see it), or the meta-classifier learns to trust overfitted sources.
-    """
-    Z = np.log(np.maximum(np.hstack([np.asarray(p, float) for p in probabilities]), _EPS))
-    from .classify import fit_softmax
-    return Stacking(n_classes, quorum, None if priors is None else np.asarray(priors, float),
-                    meta=fit_softmax(Z, y, n_classes, l2))
-
-
 def make_rule(name: str, n_classes: int, quorum: int = 1, priors=None, meta=None) -> Rule:
     """The rule called ``name`` (one of :data:`RULES`)."""
     priors = None if priors is None or len(priors) == 0 else np.asarray(priors, float)

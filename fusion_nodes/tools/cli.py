@@ -123,7 +123,33 @@ def _fit(a) -> int:
     return 0
 
 
+def _modalities(specs) -> dict:
+    """``--modality NAME=COL,COL,...`` (repeatable) -> name -> columns."""
+    out = {}
+    for spec in specs or []:
+        name, _, cols = spec.partition("=")
+        if not name or not cols:
+            raise UsageError(f"--modality {spec}: give NAME=COLUMN,COLUMN,... (e.g. acc=ax,ay,az)")
+        out[name] = [c for c in cols.split(",") if c]
+    if len(out) < 2:
+        raise UsageError("late fusion needs two or more --modality NAME=COLUMNS (one per sensor)")
+    return out
+
+
+def _late_data(a) -> int:
+    from . import own_data
+    modalities = _modalities(a.modality)
+    for flag in ("label", "group", "recording"):
+        if not getattr(a, flag):
+            raise UsageError(f"data needs --{flag} COLUMN")
+    ds = own_data.load(a.source, modalities, a.label, a.group, a.recording, a.time, a.rate)
+    print(own_data.report(ds, a.window_seconds, a.out_bag, a.stacking_out))
+    return 0
+
+
 def _late(a) -> int:
+    if a.what == "data":
+        return _late_data(a)
     if a.what == "basic-motions":
         from . import basic_motions
         print(basic_motions.report(a.source, a.window, a.out_bag, a.stacking_out))
@@ -297,14 +323,25 @@ def _add_evaluation_commands(sub) -> None:
 
     s = sub.add_parser("late", help="late-fusion rules compared: on BasicMotions (real smartwatch data) "
                                     "or on a perception drive")
-    s.add_argument("what", choices=("basic-motions", "perception"), help="which data set")
+    s.add_argument("what", choices=("basic-motions", "perception", "data"),
+                   help="which data set: data = your own labelled recordings (CSV or NPZ)")
     s.add_argument("source", help="basic-motions: the data directory; perception: a bag from fusion sim "
-                                  "--perception")
+                                  "--perception; data: a CSV / NPZ long table, one row per sample")
+    s.add_argument("--modality", action="append", metavar="NAME=COL,COL",
+                   help="data: one sensor's channel columns (repeatable, two or more)")
+    s.add_argument("--label", help="data: the column with each recording's class")
+    s.add_argument("--group", help="data: the subject / session column: folds never split a group")
+    s.add_argument("--recording", help="data: the recording id column (rows of one recording in time order)")
+    s.add_argument("--time", help="data: a time column (s) to take the sample rate from")
+    s.add_argument("--rate", type=_positive(float), help="data: the sample rate (Hz), if there is no --time")
+    s.add_argument("--window-seconds", type=_positive(float), default=2.0,
+                   help="data: decision window length (s, default 2)")
     s.add_argument("--window", type=_positive(int), nargs="+", default=[100, 10],
                    help="basic-motions: window lengths in samples (100 = the archive's task)")
     s.add_argument("--bag", dest="out_bag", help="write the decisions (basic-motions, first window) or the "
                    "node outputs (perception) to this bag")
-    s.add_argument("--stacking-out", help="basic-motions: write the stacking meta-classifier (JSON)")
+    s.add_argument("--stacking-out", help="basic-motions, data: write the stacking meta-classifier (JSON; data: "
+                                          "also each modality's model beside it, .modalities.json)")
     s.add_argument("--truth", help="perception: ground-truth objects topic")
     s.add_argument("--params", help="perception: params file (default config/late_fusion.yaml)")
     s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
