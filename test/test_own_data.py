@@ -14,6 +14,7 @@ import re
 import subprocess
 
 import numpy as np
+import pytest
 import yaml
 
 from fusion_nodes.core.late_fusion import Decision, load_stacking
@@ -97,3 +98,11 @@ def test_own_csv_data_fits_evaluates_and_runs_through_the_node(tmp_path):
     run_offline(bag, tmp_path / "p.yaml", tmp_path / "fused.mcap")
     node = [int(pointcloud.read(m)["class_id"][0]) for _, _, m in bagio.read(tmp_path / "fused.mcap", ["/late/fused"])]
     assert n > 100 and node == ref
+    # a params file that does not fit the model is refused at start with the reason (exit 2 from the CLI)
+    from fusion_nodes.ros.params import InvalidParameters
+    from fusion_nodes.tools.offline import OfflineRunner
+    for bad in ({"input_names": ["gyro", "acc"]}, {"classes": ["rest", "walk", "sway"]}):
+        p = {"late_fusion_node": {"ros__parameters": {**params["late_fusion_node"]["ros__parameters"], **bad}}}
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(p))
+        with pytest.raises(InvalidParameters, match="stacking model .* is for classes"):
+            OfflineRunner(tmp_path / "bad.yaml")

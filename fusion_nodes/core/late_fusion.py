@@ -365,15 +365,21 @@ def save_stacking(rule: Stacking, path, classes, sources) -> None:
                                       "meta": rule.meta.to_dict()}))
 
 
-def load_stacking(path, classes, n_sources: int, quorum: int = 1) -> Stacking:
-    """Read :func:`save_stacking` output; ValueError if it does not fit ``classes``/``n_sources``."""
+def load_stacking(path, classes, sources, quorum: int = 1) -> Stacking:
+    """Read :func:`save_stacking` output; ValueError if it does not fit ``classes`` / ``sources`` (the
+    input names in order, or just their number).
+    """
     import json
     from pathlib import Path
     d = json.loads(Path(path).read_text())
     if d.get("format") != "fusion_nodes.stacking/1":
         raise ValueError(f"{path} is not a stacking model")
-    if list(d["classes"]) != list(classes) or len(d["sources"]) != n_sources:
-        raise ValueError(f"stacking model is for classes {d['classes']} and sources {d['sources']}")
+    n_sources = sources if isinstance(sources, int) else len(sources)
+    if list(d["classes"]) != list(classes) or len(d["sources"]) != n_sources or (
+            not isinstance(sources, int) and list(d["sources"]) != list(sources)):
+        raise ValueError(f"stacking model {path} is for classes {d['classes']} and inputs {d['sources']}; "
+                         f"the parameters give classes {list(classes)} and input_names "
+                         f"{sources if not isinstance(sources, int) else n_sources}")
     meta = SoftmaxClassifier.from_dict(d["meta"])
     if meta.W.shape != (len(classes), len(classes) * n_sources):
         raise ValueError(f"meta-classifier shape {meta.W.shape} does not fit")

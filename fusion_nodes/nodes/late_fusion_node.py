@@ -79,7 +79,7 @@ class LateFusionNode(Node):
         if p["rule"] == "stacking":
             if not p["stacking_model"]:
                 raise ValueError("rule stacking needs stacking_model")
-            return load_stacking(resolve(p["stacking_model"]), p["classes"], n, p["quorum"])
+            return load_stacking(resolve(p["stacking_model"]), p["classes"], p["input_names"], p["quorum"])
         return make_rule(p["rule"], len(p["classes"]), p["quorum"], priors)
 
     def _on_change(self, changed: dict) -> None:
