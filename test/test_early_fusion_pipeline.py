@@ -73,6 +73,28 @@ def test_fit_cli_writes_a_json_model_the_node_loads(tmp_path):
     np.testing.assert_allclose(sum(both[f"score_{c}"] for c in model.classes), 1.0, atol=1e-5)
 
 
+def test_fit_takes_the_labels_from_a_csv_as_from_a_topic(tmp_path):
+    """A user's bag has no truth topic: the labels come as a CSV (stamp, x, y, class); the same labels as
+    the simulator's topic give the same associated objects and the same model."""
+    import csv
+    import json
+    bag = drive(tmp_path / "train.mcap", 22, 12.0)
+    with (tmp_path / "labels.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["stamp", "x", "y", "class"])
+        for stamp, objs in early_eval._clouds(bag, TRUTH):
+            for o in objs:
+                w.writerow([repr(stamp), repr(float(o["x"])), repr(float(o["y"])),
+                            perception_sim.CLASSES[int(o["class_id"])]])
+    by_topic = fusion("fit", bag, "--truth", TRUTH, "--out", tmp_path / "a.json")
+    by_csv = fusion("fit", bag, "--truth", tmp_path / "labels.csv", "--out", tmp_path / "b.json")
+    assert by_topic.split("; wrote")[0] == by_csv.split("; wrote")[0]   # "... on N associated objects {...}"
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
+    bad = subprocess.run([executable("fusion"), "fit", str(bag), "--truth", "/no/such", "--out",
+                          str(tmp_path / "c.json")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "labels.csv with columns stamp, x, y, class" in bad.stderr
+
+
 def test_offline_whole_graph_is_deterministic(tmp_path):
     # config/fusion.yaml: input nodes, Kalman, early fusion and the hybrid late fusion.
     bag = drive(tmp_path / "p.mcap", 5, 8.0)

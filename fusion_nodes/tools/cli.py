@@ -350,7 +350,8 @@ def _add_evaluation_commands(sub) -> None:
 
     s = sub.add_parser("fit", help="fit early-fusion normalisation, projection and classifiers")
     s.add_argument("bag", help="bag with raw camera/radar/IMU data and ground-truth objects")
-    s.add_argument("--truth", required=True, help="ground-truth objects topic (PointCloud2 with class_id)")
+    s.add_argument("--truth", required=True, help="ground-truth objects: a topic of the bag (PointCloud2 with "
+                   "x, y, class_id) or a labels CSV (columns stamp, x, y in base_link, class)")
     s.add_argument("--out", required=True, help="model file to write (JSON)")
     s.add_argument("--params", help="perception params file (default config/perception.yaml)")
     s.add_argument("--projection", choices=("none", "pca", "cca", "mcca"), default="none",

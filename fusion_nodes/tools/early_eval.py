@@ -31,7 +31,7 @@ from fusion_nodes.ros.convert import stamp_to_sec
 
 from . import bagio
 from .offline import OfflineRunner
-from .paths import config_file, load_yaml
+from .paths import InputError, config_file, load_yaml
 from .perception_sim import CLASSES
 
 INPUT_NODES = ("imu_gps_node", "kalman_fusion_node", "camera_node", "radar_node")
@@ -70,6 +70,42 @@ def run_graph(bag, params_file, out, nodes=INPUT_NODES, overrides=None):
 
 def _clouds(bag, topic):
     return [(stamp_to_sec(m.header.stamp), pointcloud.read(m)) for _, _, m in bagio.read(bag, [topic])]
+
+
+def ground_truth(bag, topic):
+    """Ground-truth objects per stamp: ``(stamp, records with x, y, class_id)`` from a PointCloud2 topic of
+    the bag, or from a labels CSV (``topic`` ending in ``.csv``, columns stamp, x, y, class).
+    """
+    if str(topic).endswith(".csv"):
+        return truth_csv(topic)
+    have = bagio.topics(bag)
+    if topic not in have:
+        raise InputError(f"{bag} has no truth topic {topic}; its topics: {', '.join(sorted(have))} (or give "
+                         "--truth labels.csv with columns stamp, x, y, class)")
+    out = _clouds(bag, topic)
+    if out and not {"x", "y", "class_id"} <= set(out[0][1].dtype.names or ()):
+        raise InputError(f"{topic}: ground-truth objects need x, y (m, base_link) and class_id fields")
+    return out
+
+
+def truth_csv(path, classes=CLASSES):
+    """A labels CSV (one row per object and moment: ``stamp`` s, ``x``, ``y`` m in base_link, ``class`` one of
+    ``classes``) as the per-stamp truth records :func:`label` reads.
+    """
+    import csv
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"stamp", "x", "y", "class"} - set(rows[0] if rows else {})
+    if missing:
+        raise InputError(f"{path}: needs columns stamp, x, y, class (missing {', '.join(sorted(missing))})")
+    unknown = sorted({r["class"] for r in rows} - set(classes))
+    if unknown:
+        raise InputError(f"{path}: classes {unknown} are not among the model's {list(classes)}")
+    by_stamp: dict = {}
+    for r in rows:
+        by_stamp.setdefault(float(r["stamp"]), []).append((float(r["x"]), float(r["y"]), classes.index(r["class"])))
+    dtype = [("x", float), ("y", float), ("class_id", float)]
+    return [(t, np.array(v, dtype=dtype)) for t, v in sorted(by_stamp.items())]
 
 
 def _nearest(stamps: np.ndarray, t: float, slop: float):
@@ -114,7 +150,7 @@ def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: f
     K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
     cams = _clouds(processed_bag, s["camera_topic"])
     imus = _clouds(processed_bag, s["imu_topic"])
-    truths = _clouds(raw_bag, truth_topic)
+    truths = ground_truth(raw_bag, truth_topic)
     cam_t, imu_t, truth_t = (np.array([t for t, _ in x]) for x in (cams, imus, truths))
     rows = {k: [] for k in ("cam", "rad", "imu", "y", "stamp")}
     for t, clusters in _clouds(processed_bag, s["radar_topic"]):
@@ -184,7 +220,7 @@ def labelled_outputs(fused_bag, raw_bag, truth_topic, topic, label_gate=2.5):
     """Per output message of a fusion node: stamp, all objects, the objects with a position,
     and their ground-truth class (-1: none within ``label_gate`` m, or no truth at that time).
     """
-    truths = _clouds(raw_bag, truth_topic)
+    truths = ground_truth(raw_bag, truth_topic)
     truth_t = np.array([t for t, _ in truths])
     for t, obj in _clouds(fused_bag, topic):
         ti = _nearest(truth_t, t, 0.05)
