@@ -74,8 +74,10 @@ def test_fit_cli_writes_a_json_model_the_node_loads(tmp_path):
 
 
 def test_fit_takes_the_labels_from_a_csv_as_from_a_topic(tmp_path):
-    """A user's bag has no truth topic: the labels come as a CSV (stamp, x, y, class); the same labels as
-    the simulator's topic give the same associated objects and the same model."""
+    """A user's bag has no truth topic: the labels come as a CSV (stamp, x, y, class).
+
+    The same labels as the simulator's topic give the same associated objects and the same model.
+    """
     import csv
     import json
     bag = drive(tmp_path / "train.mcap", 22, 12.0)

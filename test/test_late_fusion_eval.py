@@ -59,7 +59,8 @@ def test_basic_motions_bag_through_the_node_offline_and_over_dds(tmp_path, probe
                            "--bag", str(bag), "--stacking-out", str(stack)], capture_output=True, text=True,
                           timeout=300)
     assert text.returncode == 0, text.stderr
-    assert load_stacking(stack, ["Standing", "Running", "Walking", "Badminton"], 2).meta is not None
+    stacking = load_stacking(stack, ["Standing", "Running", "Walking", "Badminton"], ["accelerometer", "gyroscope"])
+    assert stacking.meta.W.shape == (4, 8) and np.all(np.isfinite(stacking.meta.W))
     truth = [int(pointcloud.read(m)["class_id"][0]) for _, _, m in bagio.read(bag, [basic_motions.TRUTH_TOPIC])]
     # In-process reference: the Bayesian product of the bag's own decisions.
     decisions = {m: [pointcloud.read(msg) for _, _, msg in bagio.read(bag, [basic_motions.TOPIC.format(m)])]

@@ -20,9 +20,6 @@ X, Y, Z, ROLL, PITCH, YAW = range(6)
 VX, VY, VZ, VROLL, VPITCH, VYAW = range(6, 12)
 AX, AY, AZ = range(12, 15)
 
-FIELD_NAMES = ("x", "y", "z", "roll", "pitch", "yaw", "vx", "vy", "vz",
-               "vroll", "vpitch", "vyaw", "ax", "ay", "az")
-
 POSITION = slice(X, Z + 1)
 ORIENTATION = slice(ROLL, YAW + 1)
 LINEAR_VELOCITY = slice(VX, VZ + 1)
@@ -38,9 +35,3 @@ OUT_OF_PLANE = (Z, ROLL, PITCH, VZ, VROLL, VPITCH, AZ)
 DEFAULT_PROCESS_NOISE = np.array([0.05, 0.05, 0.06, 0.03, 0.03, 0.06, 0.025, 0.025,
                                   0.04, 0.01, 0.01, 0.02, 0.01, 0.01, 0.015])
 
-
-def mask_indices(mask) -> tuple[int, ...]:
-    """State indices whose flag is true in a 15-element boolean mask."""
-    if len(mask) != STATE_SIZE:
-        raise ValueError(f"a fusion mask needs {STATE_SIZE} flags, got {len(mask)}")
-    return tuple(i for i, flag in enumerate(mask) if flag)
