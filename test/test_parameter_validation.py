@@ -46,6 +46,7 @@ START = [
     ("early_fusion_node", EARLY, {"camera_mount": []}, "empty list"),
     ("tracker_node", {}, {"camera_initiates": False, "radar_topic": ""}, "no track would ever start"),
     ("tracker_node", {}, {"publish_existence": 0.001, "delete_existence": 0.01}, "below delete_existence"),
+    ("tracker_node", {}, {"class_footprints": [4.5, 1.8]}, "4 classes need 8"),
 ]
 
 

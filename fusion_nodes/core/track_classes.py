@@ -86,3 +86,28 @@ class ClassCompatibility:
         """``(-2 w ln LR, LR >= min_ratio)``, both tracks x detections."""
         lr = self.ratio(beliefs, scores)
         return -2.0 * self.weight * np.log(np.clip(lr, 1e-12, None)), lr >= self.min_ratio
+
+
+@dataclass(frozen=True)
+class ClassFootprints:
+    """Each class's ground footprint, and the one a track's class belief expects.
+
+    ``table`` is C x 2 (length, width in m, one row per class); a track with
+    belief ``b`` is given ``b @ table``, the footprint its class evidence
+    expects (a track with no evidence, uniform, gets the mean of the classes).
+    Shape-aware measurement models
+    (:meth:`~fusion_nodes.core.track_models.MeasurementModel.with_footprints`)
+    use it to predict what a sensor sees of the object's extent.
+    """
+
+    table: np.ndarray
+
+    def __post_init__(self):
+        t = np.reshape(np.asarray(self.table, float), (-1, 2))
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ValueError("class footprints must be finite lengths and widths >= 0 m")
+        object.__setattr__(self, "table", t)
+
+    def expect(self, beliefs: np.ndarray) -> np.ndarray:
+        """Footprints (n x 2, m) for class beliefs (n x C)."""
+        return np.reshape(beliefs, (-1, len(self.table))) @ self.table

@@ -20,7 +20,7 @@ which is what the association cost matrix needs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -214,6 +214,13 @@ class MeasurementModel(ABC):
     def seed(self, z: np.ndarray, R: np.ndarray, sensor: SensorPose) -> Optional[Seed]:
         """Kinematics a measurement implies for a new track, or None if it cannot start one."""
 
+    def with_footprints(self, footprints: np.ndarray) -> "MeasurementModel":
+        """The model for objects of these ground footprints (rows of length, width in m).
+
+        One row per kinematics row, or one for all; a model of a point-like measurement ignores them.
+        """
+        return self
+
     def residual(self, z: np.ndarray, zhat: np.ndarray) -> np.ndarray:
         """``z - zhat`` with angular components wrapped to [-pi, pi)."""
         y = np.asarray(z, float) - zhat
@@ -379,9 +386,80 @@ class BearingRange(MeasurementModel):
         return _velocity_seed(np.array([sensor.x, sensor.y]) + z[1] * u, G @ R @ G.T)
 
 
+MIN_HEADING_SPEED = 1.0
+"""m/s: below this speed a track's velocity says nothing reliable about which way its footprint points."""
+
+
+@dataclass(frozen=True)
+class BoxBearingRange(BearingRange):
+    """``z = [bearing, range]`` of a camera's bounding box around an object of known footprint.
+
+    A camera box is the image of the object's silhouette, not of its centre:
+    for a car ahead and to the left the box's middle is the middle of the
+    rear *and* left faces, and its bottom edge is the nearest corner. With the
+    footprint's corners ``c_i`` (length ``L`` along the heading, width ``W``;
+    heading from the velocity above :data:`MIN_HEADING_SPEED`, along the line
+    of sight below it) at forward depth ``f_i`` and left offset ``l_i`` in the
+    sensor frame, a pinhole camera with its optical axis level sees
+
+    ``bearing = atan(t_c)``, ``t_c = (max_i l_i/f_i + min_i l_i/f_i) / 2``
+
+    (the box's centre column) and a bottom edge at the nearest depth
+    ``f_min = min_i f_i``, whose ray through the centre column meets the ground
+    at ``range = f_min sqrt(1 + t_c^2)``. An object without a footprint, or
+    with a corner behind the camera, is a point (:class:`BearingRange`).
+    ``dh/dp`` is taken by central differences (the extreme corners change
+    with the pose); the heading is held, so ``dh/dv = 0`` as for a point.
+    """
+
+    footprints: Optional[np.ndarray] = None     # (n or 1) x 2: length, width (m)
+
+    def with_footprints(self, footprints):
+        return replace(self, footprints=np.reshape(np.asarray(footprints, float), (-1, 2)))
+
+    def predict(self, K, sensor):
+        point = super().predict(K, sensor)
+        if self.footprints is None or not len(K):
+            return point
+        box, ok = self._silhouette(K, sensor)
+        return np.where(ok[:, None], box, point)
+
+    def jacobian(self, K, sensor):
+        if self.footprints is None or not len(K):
+            return super().jacobian(K, sensor)
+        H = np.zeros((len(K), 2, 4))
+        step = 1e-3                             # m: well below any footprint, well above rounding
+        for j in (0, 1):
+            dK = np.zeros(4)
+            dK[j] = step
+            hi, lo = self.predict(K + dK, sensor), self.predict(K - dK, sensor)
+            H[:, :, j] = self.residual(hi, lo) / (2 * step)
+        return H
+
+    def _silhouette(self, K, sensor) -> tuple[np.ndarray, np.ndarray]:
+        E = np.broadcast_to(self.footprints, (len(K), 2))
+        d, _ = _line_of_sight(K, sensor)
+        moving = np.hypot(K[:, 2], K[:, 3]) >= MIN_HEADING_SPEED
+        heading = np.where(moving, np.arctan2(K[:, 3], K[:, 2]), np.arctan2(d[:, 1], d[:, 0]))
+        along = np.column_stack([np.cos(heading), np.sin(heading)])
+        across = np.column_stack([-along[:, 1], along[:, 0]])
+        signs = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], float) / 2
+        corners = d[:, None, :] + (signs[None, :, :1] * E[:, None, :1]) * along[:, None, :] \
+            + (signs[None, :, 1:] * E[:, None, 1:]) * across[:, None, :]       # n x 4 x 2, from the sensor
+        cy, sy = np.cos(sensor.yaw), np.sin(sensor.yaw)
+        f = corners[..., 0] * cy + corners[..., 1] * sy
+        left = -corners[..., 0] * sy + corners[..., 1] * cy
+        ok = f.min(axis=1) > 1e-3
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = left / np.where(ok[:, None], f, 1.0)
+        tc = 0.5 * (slope.max(axis=1) + slope.min(axis=1))
+        return np.column_stack([np.arctan(tc), f.min(axis=1) * np.sqrt(1 + tc ** 2)]), ok
+
+
 NO_RANGE_VARIANCE = 1e12
 """m^2: the range variance of a camera detection without a ground contact (an uninformative range)."""
 
 MEASUREMENT_MODELS = {"position": Position, "position_doppler": PositionDoppler,
-                      "range_bearing_rate": RangeBearingRate, "bearing_range": BearingRange}
+                      "range_bearing_rate": RangeBearingRate, "bearing_range": BearingRange,
+                      "box_bearing_range": BoxBearingRange}
 MOTION_MODELS = {"constant_velocity": ConstantVelocity, "constant_turn_rate": ConstantTurnRate}

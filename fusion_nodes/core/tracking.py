@@ -18,6 +18,7 @@ deleter                   :class:`Deleter`              ``expired(track, now)``
 duplicate remover         :mod:`.track_merging`         ``duplicates(k, P, radius)``
 class belief              :class:`ClassBelief`          ``fuse(belief, scores, weight, dt)``
 class compatibility       :class:`ClassCompatibility`   ``cost(beliefs, scores)``
+class footprints          :class:`ClassFootprints`      ``expect(beliefs)``
 ========================  ============================  =========================================
 
 A frame (:class:`Detections`) is one sensor's detections at one stamp, with
@@ -43,7 +44,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-from .track_classes import ClassBelief, ClassCompatibility
+from .track_classes import ClassBelief, ClassCompatibility, ClassFootprints
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
 from .track_models import MeasurementModel, SensorPose
@@ -274,9 +275,10 @@ class Tracker:
     ----------
     filter : TrackFilter
         Per-track predict / update; its motion model defines the state.
-    gate, associator, initiator, existence, deleter, belief, merger, compatibility
+    gate, associator, initiator, existence, deleter, belief, merger, compatibility, footprints
         The components (defaults: the documented ones; ``belief`` None keeps no class belief,
-        ``compatibility`` None associates on kinematics alone).
+        ``compatibility`` None associates on kinematics alone, ``footprints`` None treats every
+        object as a point for shape-aware measurement models).
     initial_existence : float
         Existence probability of a new tentative track.
     """
@@ -284,8 +286,10 @@ class Tracker:
     def __init__(self, filter: TrackFilter, gate=MahalanobisGate(), associator=NearestNeighbour(),
                  initiator=MOfN(), existence=Existence(), deleter=Deleter(), belief: Optional[ClassBelief] = None,
                  initial_existence: float = 0.5, merger: DuplicateRemover = DuplicateRemover(),
-                 compatibility: Optional[ClassCompatibility] = None):
+                 compatibility: Optional[ClassCompatibility] = None,
+                 footprints: Optional[ClassFootprints] = None):
         self.filter, self.gate, self.associator = filter, gate, associator
+        self.footprints = footprints
         self.initiator, self.existence, self.deleter, self.belief = initiator, existence, deleter, belief
         self.merger, self.compatibility = merger, compatibility
         self.initial_existence = initial_existence
@@ -307,8 +311,9 @@ class Tracker:
             t.x, t.P = self.filter.predict(t.x, t.P, dt)
             t.existence = self.existence.revise(t.existence, None, dt)
             t.stamp = frame.stamp
-        pairs, d2, admitted, lin = self._associate(frame)
-        nis = self._update(frame, pairs, d2, lin)
+        footprints = self._footprints(frame.stamp)
+        pairs, d2, admitted, lin = self._associate(frame, footprints)
+        nis = self._update(frame, footprints, pairs, d2, lin)
         # A frame with no detection at all (not even clutter) is a sensor that saw nothing: failed,
         # covered, dark. Counting a miss for every track in its view would delete the tracks the other
         # sensors still hold; it counts none (the node reports the blind input in /diagnostics).
@@ -325,13 +330,20 @@ class Tracker:
         confirmed, deleted = self._maintain()
         return FrameReport(frame.sensor, len(frame), len(pairs), started, confirmed, deleted, tuple(nis))
 
-    def _associate(self, frame: Detections):
+    def _footprints(self, stamp: float) -> Optional[np.ndarray]:
+        """The tracks' expected footprints (tracks x 2, m) at ``stamp``, or None without a footprint table."""
+        if self.footprints is None or self.belief is None or not self._tracks:
+            return None
+        return self.footprints.expect(self._beliefs(stamp, len(self.footprints.table)))
+
+    def _associate(self, frame: Detections, footprints: Optional[np.ndarray]):
         n_t, n_d = len(self._tracks), len(frame)
         if n_t == 0 or n_d == 0:
             return [], None, None, None
+        model = frame.model if footprints is None else frame.model.with_footprints(footprints)
         X = np.array([t.x for t in self._tracks])
         P = np.array([t.P for t in self._tracks])
-        zhat, H = measurement_jacobian(self.filter.motion, frame.model, X, frame.origin)
+        zhat, H = measurement_jacobian(self.filter.motion, model, X, frame.origin)
         HPH = H @ P @ H.transpose(0, 2, 1)
         y = frame.model.residual(frame.z[None], zhat[:, None])         # tracks x detections x m
         if np.all(frame.R == frame.R[0]):
@@ -356,12 +368,13 @@ class Tracker:
         return np.array([uniform if t.belief is None or self.belief is None or len(t.belief) != n_classes
                          else self.belief.decay(t.belief, stamp - t.class_stamp) for t in self._tracks])
 
-    def _update(self, frame: Detections, pairs, d2, lin) -> list[float]:
+    def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin) -> list[float]:
         nis = []
         for ti, di in pairs:
             t = self._tracks[ti]
+            own = frame.model if footprints is None else frame.model.with_footprints(footprints[ti])
             # the gate's linearisation is at the same predicted state: an EKF update need not redo it
-            t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], frame.model, frame.origin,
+            t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], own, frame.origin,
                                           linearised=(lin[0][ti], lin[1][ti]))
             t.hits.append(True)
             t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)

@@ -28,7 +28,7 @@ from visualization_msgs.msg import MarkerArray
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
-from fusion_nodes.core.tracking import (ClassBelief, ClassCompatibility, Deleter, DuplicateRemover,
+from fusion_nodes.core.tracking import (ClassBelief, ClassCompatibility, ClassFootprints, Deleter, DuplicateRemover,
                                         ExistenceConfirmation, MahalanobisGate, MOfN, Tracker)
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
@@ -56,7 +56,8 @@ def make_tracker(p: dict) -> Tracker:
                    else ExistenceConfirmation(p["confirm_existence"], n=p["confirm_window"]),
                    deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief,
                    merger=DuplicateRemover(p["merge_probability"], enabled=p["merge_probability"] > 0),
-                   compatibility=compatibility)
+                   compatibility=compatibility,
+                   footprints=ClassFootprints(p["class_footprints"]) if belief is not None else None)
 
 
 class TrackerNode(Node):

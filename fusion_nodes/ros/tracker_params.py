@@ -21,7 +21,10 @@ def cross_checks():
             lambda p: None if p["radar_topic"] or p["fused_topic"] or p["camera_initiates"] or not p["camera_topic"]
             else "camera_initiates is false and camera_topic is the only input: no track would ever start",
             lambda p: None if p["publish_existence"] >= p["delete_existence"] else
-            "publish_existence is below delete_existence: deleted tracks cannot be published"]
+            "publish_existence is below delete_existence: deleted tracks cannot be published",
+            lambda p: None if len(p["class_footprints"]) == 2 * len(p["classes"]) else
+            f"class_footprints has {len(p['class_footprints'])} numbers; {len(p['classes'])} classes need "
+            f"{2 * len(p['classes'])} (length, width per class)"]
 
 
 def specs() -> list[ParamSpec]:
@@ -47,7 +50,14 @@ def _topic_specs() -> list[ParamSpec]:
         ParamSpec("base_link_frame", "base_link", "Frame of the detections.", **ro),
         ParamSpec("classes", ["car", "pedestrian", "cyclist", "pole"], "Class names; an input's "
                   "score_<class> fields give the per-frame class probabilities.", **ro),
+        ParamSpec("class_footprints", [4.5, 1.8, 0.5, 0.5, 1.8, 0.6, 0.3, 0.3], "Ground footprint of each "
+                  "class, length and width (m) in the order of classes: the camera's box model predicts "
+                  "the box an object of that shape makes.", check=_footprints, **ro),
     ]
+
+
+def _footprints(v):
+    return None if all(x >= 0 and x < 1e3 for x in v) else "lengths and widths in [0, 1000) m"
 
 
 def _tracker_specs() -> list[ParamSpec]:
@@ -122,6 +132,9 @@ def _sensor_specs() -> list[ParamSpec]:
                   check=length(6), **ro),
         ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera.",
                   check=_intrinsics, **ro),
+        ParamSpec("camera_box_model", True, "Predict the camera's box from the track's footprint (class_footprints, "
+                  "heading from the velocity): the box centre of an oblique car is not its centre, its bottom "
+                  "edge is the nearest corner. false: every object a point.", **ro),
         ParamSpec("camera_bearing_std", 0.01, "Camera bearing std (rad) of a point-like object.", 1e-5, 1.0, **ro),
         ParamSpec("camera_bearing_width_factor", 0.1, "Bearing std grows with the box: std = hypot("
                   "camera_bearing_std, factor * box angular width), since a wide box's centre need not be "

@@ -186,7 +186,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     cut = (cols["u"] - cols["width_px"] / 2 <= EDGE_PX) | (cols["u"] + cols["width_px"] / 2 >= cam.width - EDGE_PX)
     R[:, 0, 0] += np.where(cut, (angular_width / 2) ** 2, 0.0)
     R[:, 1, 1] = np.where(ok, (p["camera_range_std"] * np.where(ok, rng, 1.0)) ** 2, tm.NO_RANGE_VARIANCE)
-    return Detections(stamp, "camera", tm.BearingRange(), mount.in_world(ego), z, R, class_scores(cols, classes),
+    model = tm.BoxBearingRange() if p["camera_box_model"] else tm.BearingRange()
+    return Detections(stamp, "camera", model, mount.in_world(ego), z, R, class_scores(cols, classes),
                       None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
                       detection_probability=p["camera_detection_probability"])
 

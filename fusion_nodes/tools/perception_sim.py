@@ -193,7 +193,7 @@ class PerceptionSim:
     # -- camera -------------------------------------------------------------
     def _camera(self, t):
         cam = self.sc["camera"]
-        objs, _ = self._in_base(t)
+        objs, ego = self._in_base(t)
         w, h = cam["width"], cam["height"]
         light = np.interp(np.sin(2 * np.pi * t / 30.0), [-1, 1], cam["lighting"])
         img = np.zeros((h, w, 3), np.float32)
@@ -205,7 +205,7 @@ class PerceptionSim:
             if pc[2] > 1.0:
                 visible.append((pc[2], o, c))
         for _, o, c in sorted(visible, key=lambda v: -v[0]):   # far to near: near objects occlude
-            pts = self._box_pixels(o, c)
+            pts = self._box_pixels(o, c, ego["yaw"])
             if pts is not None:
                 cv2.fillConvexPoly(img, cv2.convexHull(pts), tuple(float(v) for v in o["colour"]))
         img = img * light + self.rng.normal(0, cam["noise"], img.shape)
@@ -232,9 +232,11 @@ class PerceptionSim:
             out.append((o, np.array([c * p[0] + sn * p[1], -sn * p[0] + c * p[1], 0.6 + DECOY_SIZE[2] / 2]), o["v"]))
         return out
 
-    def _box_pixels(self, o, c):
+    def _box_pixels(self, o, c, ego_yaw):
+        """Pixels of the 8 corners of object ``o`` centred at ``c`` (base_link), or None if one is behind."""
         L, W, H = MODELS[o["cls"]].size if "cls" in o else DECOY_SIZE
-        heading = o.get("heading", np.arctan2(o["v"][1], o["v"][0]) if np.any(o["v"]) else 0.0)
+        # headings are world-frame; the corners are placed in base_link
+        heading = o.get("heading", np.arctan2(o["v"][1], o["v"][0]) if np.any(o["v"]) else 0.0) - ego_yaw
         corners = np.array([[sx * L / 2, sy * W / 2, sz * H / 2] for sx in (-1, 1) for sy in (-1, 1)
                             for sz in (-1, 1)])
         ch, sh = np.cos(heading), np.sin(heading)
