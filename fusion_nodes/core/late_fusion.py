@@ -184,8 +184,10 @@ def _abstain(n_classes: int, sources=()) -> Fused:
 class Rule:
     """Shared parts of every rule: class count, quorum, priors.
 
-    Subclasses implement ``_combine(P, w, labels) -> (probabilities, label)``
-    on the present sources' probability rows ``P``, weights ``w`` and labels.
+    Subclasses implement ``_combine(P, w, labels, decisions, w_all) -> (probabilities, label)``
+    on the present sources' probability rows ``P``, their weights ``w`` and labels, the present
+    :class:`Decision` s and the weights of every configured source ``w_all`` (for coverage), and
+    ``_combine_many(P, M, w, L)``, the same over many decision sets at once.
     """
 
     n_classes: int

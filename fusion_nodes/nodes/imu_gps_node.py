@@ -42,6 +42,7 @@ from fusion_nodes.ros.qos import output_qos, sensor_qos
 class ImuGpsNode(Node):
     def __init__(self, **kwargs):
         super().__init__("imu_gps_node", **kwargs)
+        self.warnings = diag.ThrottledWarnings(self.get_logger())
         self.p = declare(self, specs(), self._on_change)
         self.mount = Mount.from_list(self.p["imu_mount"])
         self.limits, self.order = input_limits(self.p), StampOrder()
@@ -85,7 +86,7 @@ class ImuGpsNode(Node):
 
     def _drop(self, source: str, exc: InvalidInput) -> None:
         self.monitors[source].drop(exc.reason)
-        self.get_logger().warn(f"{source}: dropped: {exc}", throttle_duration_sec=5.0)
+        self.warnings.warn(source, f"dropped: {exc}")
 
     # -- IMU ----------------------------------------------------------------
     def _check_stamp(self, stream: str, msg) -> float:

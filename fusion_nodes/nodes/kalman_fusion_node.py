@@ -67,6 +67,7 @@ class KalmanFusionNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("kalman_fusion_node", **kwargs)
+        self.warnings = diag.ThrottledWarnings(self.get_logger())
         self.p = declare(self, global_specs(), self._on_change)
         self.sensor_names = discover_sensors(self._parameter_overrides)
         for name in self.sensor_names:
@@ -249,7 +250,7 @@ class KalmanFusionNode(Node):
         return inp.model.measurements(None, twist_to_sample(stamp, msg.twist, lim))
 
     def _warn(self, name: str, text: str) -> None:
-        self.get_logger().warn(f"{name}: {text}", throttle_duration_sec=5.0)
+        self.warnings.warn(name, text)
 
     def _tick(self) -> None:
         now = self._now()

@@ -40,6 +40,7 @@ from fusion_nodes.ros.sync import make_synchronizer, sync_counts
 class LateFusionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("late_fusion_node", **kwargs)
+        self.warnings = diag.ThrottledWarnings(self.get_logger())
         self.p = declare(self, specs(), self._on_change, cross=cross_checks())
         self.names, self.classes = list(self.p["input_names"]), list(self.p["classes"])
         try:
@@ -125,7 +126,7 @@ class LateFusionNode(Node):
                                                 self.p["id_field"], require_ids=self.p["match_by"] == "id")
         except InvalidInput as exc:
             self.inputs[i].monitor.drop(exc.reason)
-            self.get_logger().warn(f"{self.names[i]}: dropped: {exc}", throttle_duration_sec=5.0)
+            self.warnings.warn(self.names[i], f"dropped: {exc}")
             return None
         if bad:
             self.inputs[i].monitor.dropped["bad_decision"] += bad

@@ -220,3 +220,23 @@ def input_array(node, input_name: str, hardware_id: str, monitor: InputMonitor, 
     now = node.get_clock().now()
     return array(now.to_msg(), [monitor_status(f"{node.get_name()}: {input_name}", hardware_id, monitor,
                                                now.nanoseconds * 1e-9, extra=extra)])
+
+
+class ThrottledWarnings:
+    """A node's warnings, at most one per ``period`` seconds *per key* (an input's name).
+
+    rclpy's ``throttle_duration_sec`` throttles per call site: one defective
+    input would then silence the warning of every other input behind the same
+    line for the period. Throttling is for the log only (steady time, never
+    stamp logic).
+    """
+
+    def __init__(self, logger, period: float = 5.0):
+        self.logger, self.period = logger, period
+        self._last: dict[str, float] = {}
+
+    def warn(self, key: str, text: str) -> None:
+        now = time.monotonic()
+        if key not in self._last or now - self._last[key] >= self.period:
+            self._last[key] = now
+            self.logger.warn(f"{key}: {text}")
