@@ -1,15 +1,15 @@
 # Copyright 2026 fusion_nodes maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""Early-fusion core: classifier, association, model fitting and its JSON round trip."""
+"""Early-fusion core: classifier, association, model fitting (scikit-learn, tools) and its JSON round trip."""
 import json
 
 import numpy as np
 import pytest
 
 from fusion_nodes.core import early_fusion as ef
-from fusion_nodes.core.classify import (SoftmaxClassifier, Standardizer, accuracy, balanced_weights,
-                                        f1_per_class, fit_softmax)
+from fusion_nodes.core.classify import SoftmaxClassifier
 from fusion_nodes.core.geometry import rpy_to_matrix
+from fusion_nodes.tools import early_fit
 
 # base_link -> optical frame: z forward, x right, y down.
 CAM_R = rpy_to_matrix(-np.pi / 2, 0.0, -np.pi / 2)
@@ -22,20 +22,27 @@ def test_softmax_recovers_known_probabilities():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(20000, 1))
     y = (rng.random(20000) < 1 / (1 + np.exp(-2 * z[:, 0]))).astype(int)
-    clf = fit_softmax(z, y, 2, l2=0.0)
+    clf = early_fit.logistic(z, y, 2, l2=1e-6)
     p = clf.predict_proba([[0.5]])[0, 1]
     assert p == pytest.approx(1 / (1 + np.exp(-1.0)), abs=0.02)
     assert np.allclose(clf.predict_proba(z[:5]).sum(axis=1), 1.0)
 
 
-def test_metrics_on_hand_worked_case():
-    y, p = [0, 0, 1, 1, 2], [0, 1, 1, 1, 0]
-    assert accuracy(y, p) == pytest.approx(0.6)
-    # class 0: TP 1, FP 1, FN 1 -> 0.5; class 1: TP 2, FP 1 -> 0.8; class 2: TP 0 -> 0; class 3 absent -> NaN
-    f1 = f1_per_class(y, p, 4)
-    np.testing.assert_allclose(f1[:3], [0.5, 0.8, 0.0])
-    assert np.isnan(f1[3])
-    np.testing.assert_allclose(balanced_weights([0, 0, 0, 1], 2), [2 / 3, 2 / 3, 2 / 3, 2.0])
+def test_the_exported_classifier_gives_scikit_learns_probabilities():
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(600, 3))
+    y = (Z[:, 0] > 0).astype(int) + 2 * (Z[:, 1] > 0.5)       # classes 0, 1, 2, 3; class 4 never seen
+    lr = LogisticRegression(max_iter=2000).fit(Z, y)
+    clf = early_fit.softmax_of(lr, 5)
+    np.testing.assert_allclose(clf.predict_proba(Z)[:, :4], lr.predict_proba(Z), atol=1e-10)
+    assert np.all(clf.predict_proba(Z)[:, 4] < 1e-12)
+    binary = LogisticRegression().fit(Z, y % 2)
+    np.testing.assert_allclose(early_fit.softmax_of(binary, 2).predict_proba(Z), binary.predict_proba(Z), atol=1e-12)
+    # the weight decay keeps its meaning: C = 1 / (l2 n), balanced classes
+    balanced = LogisticRegression(C=1 / (0.1 * len(y)), class_weight="balanced", max_iter=5000, tol=1e-8).fit(Z, y)
+    np.testing.assert_allclose(early_fit.logistic(Z, y, 4, 0.1).predict_proba(Z), balanced.predict_proba(Z),
+                               atol=1e-8)
 
 
 def test_projection_into_the_image():
@@ -77,9 +84,9 @@ def _views(n, rng):
 def test_fused_model_beats_each_view_and_round_trips_json(tmp_path, kind):
     rng = np.random.default_rng(1)
     train, test = _views(3000, rng), _views(2000, rng)
-    model = ef.fit(*train, ("a", "b", "c", "d"), kind)
+    model = early_fit.fit(*train, ("a", "b", "c", "d"), kind)
     cam, rad, imu, y = test
-    acc = {m: accuracy(y, model.predict_proba(**kw).argmax(axis=1)) for m, kw in
+    acc = {m: np.mean(y == model.predict_proba(**kw).argmax(axis=1)) for m, kw in
            (("camera", {"cam": cam}), ("radar", {"rad": rad}), ("fused", {"cam": cam, "rad": rad, "imu": imu}))}
     # Bayes rates: one view 0.84^2 = 0.71, both (d' = 2 sqrt 2) 0.92^2 = 0.85.
     assert acc["camera"] < 0.76 and acc["radar"] < 0.76 and acc["fused"] > 0.80, acc
@@ -94,7 +101,7 @@ def test_fused_model_beats_each_view_and_round_trips_json(tmp_path, kind):
 
 def test_model_file_errors_are_explicit(tmp_path):
     rng = np.random.default_rng(2)
-    d = ef.fit(*_views(400, rng), ("a", "b", "c", "d")).to_dict()
+    d = early_fit.fit(*_views(400, rng), ("a", "b", "c", "d")).to_dict()
     for change, text in (({"format": "pickle"}, "not an early-fusion model"),
                          ({"projection": "lda"}, "unknown projection"),
                          ({"inputs": {"camera": ["x"], "radar": [], "imu": []}}, "different feature inputs")):
@@ -103,6 +110,6 @@ def test_model_file_errors_are_explicit(tmp_path):
     with pytest.raises(ValueError, match="do not match"):
         SoftmaxClassifier.from_dict({"W": [[1.0, 2.0]], "b": [0.0, 1.0]})
     with pytest.raises(ValueError, match="projection must be"):
-        ef.fit(*_views(50, rng), ("a", "b", "c", "d"), "ica")
-    s = Standardizer.fit(np.array([[1.0, 5.0], [3.0, 5.0]]))
+        early_fit.fit(*_views(50, rng), ("a", "b", "c", "d"), "ica")
+    s = early_fit.scaler(np.array([[1.0, 5.0], [3.0, 5.0]]))
     np.testing.assert_allclose(s.transform([[2.0, 5.0]]), [[0.0, 0.0]])  # constant column: scale 1

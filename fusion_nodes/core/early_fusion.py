@@ -34,7 +34,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from . import projection
-from .classify import SoftmaxClassifier, Standardizer, balanced_weights, fit_softmax
+from .classify import SoftmaxClassifier, Standardizer
 
 CAMERA_INPUTS = ("elevation", "log_width_px", "log_height_px", "aspect", "fill", "mean_b", "mean_g", "mean_r",
                  "saturation", "grad_mean", "grad_orient_entropy", *(f"hue_{i}" for i in range(8)))
@@ -136,7 +136,7 @@ class EarlyFusionModel:
         zr = self.scalers["radar"].transform(np.atleast_2d(rad))
         zi = np.zeros((len(zc), len(IMU_INPUTS))) if imu is None else \
             np.broadcast_to(self.scalers["imu"].transform(np.atleast_2d(imu)), (len(zc), len(IMU_INPUTS)))
-        return self.post.transform(_project(self.projection, self.projector, zc, zr, zi))
+        return self.post.transform(project(self.projection, self.projector, zc, zr, zi))
 
     def predict_proba(self, cam=None, rad=None, imu=None) -> np.ndarray:
         """Class probabilities from whichever of camera and radar rows are given."""
@@ -181,7 +181,8 @@ class EarlyFusionModel:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def _project(kind, projector, zc, zr, zi) -> np.ndarray:
+def project(kind: str, projector, zc, zr, zi) -> np.ndarray:
+    """The fused feature vector of standardised views: stacked, or through the fitted projection."""
     if kind == "none":
         return np.hstack([zc, zr, zi])
     if kind == "pca":
@@ -191,33 +192,19 @@ def _project(kind, projector, zc, zr, zi) -> np.ndarray:
     return projector.transform([zc, zr, zi])
 
 
-def fit(cam, rad, imu, y, classes, kind: str = "none", k: int | None = None, l2: float = 0.1,
-        reg: float = 1e-3) -> EarlyFusionModel:
-    """Fit scalers, the projection and the camera/radar/fused classifiers on paired samples.
+def fit_projection(kind: str, zc, zr, zi, k: int | None = None, reg: float = 1e-3):
+    """The projection ``kind`` fitted on standardised views (None for ``"none"``).
 
-    ``cam``, ``rad``, ``imu`` are row-aligned (one row per associated object);
-    ``y`` the true class indices. Classes are weighted to count equally.
     ``k`` is the number of PCA components or canonical directions (default:
     all that the views allow); ``reg`` is added to the auto-covariances of
     the standardised views in CCA / multi-set CCA.
     """
     if kind not in PROJECTIONS:
         raise ValueError(f"projection must be one of {PROJECTIONS}, not {kind!r}")
-    cam, rad, imu = (np.asarray(a, float) for a in (cam, rad, imu))
-    scalers = {"camera": Standardizer.fit(cam), "radar": Standardizer.fit(rad), "imu": Standardizer.fit(imu)}
-    zc, zr, zi = (scalers[m].transform(a) for m, a in zip(MODALITIES, (cam, rad, imu)))
     if kind == "pca":
-        projector = projection.pca(np.hstack([zc, zr, zi]), k or zc.shape[1] + zr.shape[1])
-    elif kind == "cca":
-        projector = projection.cca(zc, zr, k, reg)
-    elif kind == "mcca":
-        projector = projection.mcca([zc, zr, zi], k, reg)
-    else:
-        projector = None
-    P = _project(kind, projector, zc, zr, zi)
-    post = Standardizer.fit(P)
-    n = len(classes)
-    w = balanced_weights(y, n)
-    classifiers = {"fused": fit_softmax(post.transform(P), y, n, l2, w),
-                   "camera": fit_softmax(zc, y, n, l2, w), "radar": fit_softmax(zr, y, n, l2, w)}
-    return EarlyFusionModel(tuple(classes), kind, scalers, projector, post, classifiers)
+        return projection.pca(np.hstack([zc, zr, zi]), k or zc.shape[1] + zr.shape[1])
+    if kind == "cca":
+        return projection.cca(zc, zr, k, reg)
+    if kind == "mcca":
+        return projection.mcca([zc, zr, zi], k, reg)
+    return None

@@ -24,12 +24,11 @@ import yaml
 from scipy.optimize import linear_sum_assignment
 
 from fusion_nodes.core import early_fusion as ef
-from fusion_nodes.core.classify import accuracy, f1_per_class
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import stamp_to_sec
 
-from . import bagio
+from . import bagio, early_fit
 from .offline import OfflineRunner
 from .paths import InputError, config_file, load_yaml
 from .perception_sim import CLASSES
@@ -193,7 +192,7 @@ def fit_model(bag, truth_topic: str, out, params_file=None, projection="none", k
     params_file = params_file or config_file("perception.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         data = collect(bag, truth_topic, params_file, tmp)
-    model = ef.fit(data.cam, data.rad, data.imu, data.y, CLASSES, projection, k, l2)
+    model = early_fit.fit(data.cam, data.rad, data.imu, data.y, CLASSES, projection, k, l2)
     model.save(out)
     return model, data
 
@@ -206,13 +205,15 @@ def scores(model: ef.EarlyFusionModel, data: Samples) -> dict[str, np.ndarray]:
 
 
 def table(data: Samples, predictions: dict[str, np.ndarray], classes=CLASSES) -> str:
-    """Markdown table: accuracy and per-class F1 per classifier."""
+    """Markdown table: accuracy and per-class F1 per classifier (NaN: a class neither true nor predicted)."""
+    from sklearn.metrics import accuracy_score, f1_score
     counts = np.bincount(data.y, minlength=len(classes))
     head = "| classifier | accuracy | " + " | ".join(f"F1 {c} (n={n})" for c, n in zip(classes, counts)) + " |"
     lines = [head, "|" + "---|" * (2 + len(classes))]
     for name, pred in predictions.items():
-        f1 = f1_per_class(data.y, pred, len(classes))
-        lines.append(f"| {name} | {accuracy(data.y, pred):.3f} | " + " | ".join(f"{v:.3f}" for v in f1) + " |")
+        f1 = f1_score(data.y, pred, labels=range(len(classes)), average=None, zero_division=np.nan)
+        lines.append(f"| {name} | {accuracy_score(data.y, pred):.3f} | " + " | ".join(f"{v:.3f}" for v in f1)
+                     + " |")
     return "\n".join(lines)
 
 

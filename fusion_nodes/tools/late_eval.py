@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from fusion_nodes.core import matching
-from fusion_nodes.core.classify import accuracy
 from fusion_nodes.core.late_fusion import make_rule
 from fusion_nodes.ros import decisions as dec
 
@@ -66,6 +65,8 @@ def grouped_decisions(bags, raw_bag, truth_topic, s, label_gate=2.5):
 
 
 def rule_table(samples, s) -> str:
+    """Markdown table: accuracy of each input alone and of each rule with the configured weights."""
+    from sklearn.metrics import accuracy_score as accuracy
     y = np.array([yy for _, yy in samples])
     K = len(s["classes"])
     lines = [f"| decision | accuracy (n={len(y)}) |", "|---|---|"]

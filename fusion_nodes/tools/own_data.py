@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion_nodes.core.classify import SoftmaxClassifier, Standardizer
+from fusion_nodes.core.classify import Standardizer
 from fusion_nodes.core.late_fusion import Decision, Stacking, make_rule, reliability_weights
 
+from .early_fit import softmax_of
 from .paths import InputError
 
 C_GRID = np.logspace(-3, 3, 13)          # inverse weight decay (scikit-learn's C), searched on log-loss
@@ -146,16 +147,6 @@ def fit_modality(F, y, groups):
         oof = cross_val_predict(search.best_estimator_, F, y, groups=groups, cv=_splitter(groups),
                                 method="predict_proba")
     return search.best_estimator_, float(search.best_params_["logisticregression__C"]), oof
-
-
-def softmax_of(lr, n_classes: int) -> SoftmaxClassifier:
-    """A fitted scikit-learn LogisticRegression as the package's :class:`SoftmaxClassifier` (same
-    probabilities; the binary case as a two-row softmax).
-    """
-    W, b = np.asarray(lr.coef_, float), np.asarray(lr.intercept_, float)
-    if n_classes == 2 and W.shape[0] == 1:
-        W, b = np.vstack([np.zeros_like(W), W]), np.concatenate([[0.0], b])
-    return SoftmaxClassifier(W, b)
 
 
 def modality_json(pipe, n_classes: int) -> dict:
