@@ -106,3 +106,26 @@ def test_own_csv_data_fits_evaluates_and_runs_through_the_node(tmp_path):
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(p))
         with pytest.raises(InvalidParameters, match="stacking model .* is for classes"):
             OfflineRunner(tmp_path / "bad.yaml")
+
+
+def test_npz_columns_read_as_the_same_recordings_as_csv(tmp_path):
+    """The same long table as NPZ arrays (strings and floats, no pickle) with --rate instead of a time column."""
+    from fusion_nodes.tools import own_data
+    from fusion_nodes.tools.paths import InputError
+    _write_csv(tmp_path / "data.csv", np.random.default_rng(8))
+    with (tmp_path / "data.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    cols = {name: np.array([r[i] for r in rows[1:]]) for i, name in enumerate(rows[0])}
+    numeric = {k: v.astype(float) for k, v in cols.items() if k[0] in "ag" and len(k) == 2}
+    np.savez(tmp_path / "data.npz", **{**cols, **numeric})
+    spec = dict(modalities={"acc": ["ax", "ay", "az"], "gyro": ["gx", "gy", "gz"]}, label="activity",
+                group="subject", recording="recording")
+    a = own_data.load(tmp_path / "data.csv", **spec, time="time")
+    b = own_data.load(tmp_path / "data.npz", **spec, rate=50.0)
+    assert b.classes == a.classes == CLASSES and b.rate == pytest.approx(a.rate) and len(b.recordings) == 36
+    for ra, rb in zip(a.recordings, b.recordings):
+        assert (ra.group, ra.label) == (rb.group, rb.label)
+        for m in ("acc", "gyro"):
+            np.testing.assert_array_equal(ra.data[m], rb.data[m])
+    with pytest.raises(InputError, match="no column 'activity_id'; its columns: time, subject"):
+        own_data.load(tmp_path / "data.npz", **{**spec, "label": "activity_id"}, rate=50.0)
