@@ -129,3 +129,66 @@ def test_npz_columns_read_as_the_same_recordings_as_csv(tmp_path):
             np.testing.assert_array_equal(ra.data[m], rb.data[m])
     with pytest.raises(InputError, match="no column 'activity_id'; its columns: time, subject"):
         own_data.load(tmp_path / "data.npz", **{**spec, "label": "activity_id"}, rate=50.0)
+
+
+def _write_bag(path, segments_csv, rng):
+    """The same kind of recordings in a bag: the accelerometer in an Imu at 50 Hz, the gyroscope on its own
+    Vector3Stamped topic at 40 Hz on another clock; one labelled segment per recording, 1 s apart.
+    """
+    from geometry_msgs.msg import Vector3Stamped
+    from sensor_msgs.msg import Imu
+
+    from fusion_nodes.ros.convert import sec_to_stamp
+    t0, rows = 1000.0, []
+    with bagio.BagWriter(path) as w:
+        rec = 0
+        for s in range(6):
+            gain, offset = rng.uniform(0.8, 1.2), rng.normal(0, 0.5, 3)
+            for cls in CLASSES:
+                for _ in range(2):
+                    n = int(rng.uniform(6, 14) * RATE)
+                    acc, gyro = _signal(cls, n, rng, gain, offset)
+                    for k in range(n):
+                        m = Imu()
+                        m.header.stamp = sec_to_stamp(t0 + k / RATE)
+                        m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = acc[k]
+                        w.write("/imu/data", m, int((t0 + k / RATE) * 1e9))
+                    for k in range(int(n * 40 / RATE)):       # the gyroscope's own 40 Hz clock
+                        tk = t0 + 0.003 + k / 40
+                        g = Vector3Stamped()
+                        g.header.stamp = sec_to_stamp(tk)
+                        g.vector.x, g.vector.y, g.vector.z = gyro[min(int(k * RATE / 40), n - 1)]
+                        w.write("/gyro", g, int(tk * 1e9))
+                    rows.append([f"r{rec}", f"{t0:.3f}", f"{t0 + n / RATE:.3f}", cls, f"s{s}"])
+                    t0 += n / RATE + 1.0
+                    rec += 1
+    with segments_csv.open("w", newline="") as f:
+        csv.writer(f).writerows([["recording", "start", "end", "label", "group"], *rows])
+
+
+def test_own_data_from_a_bag_with_labelled_segments(tmp_path):
+    _write_bag(tmp_path / "rec.mcap", tmp_path / "segments.csv", np.random.default_rng(9))
+    r = subprocess.run([executable("fusion"), "late", "data", str(tmp_path / "rec.mcap"),
+                        "--modality", "acc=/imu/data:linear_acceleration.x,linear_acceleration.y,"
+                                      "linear_acceleration.z",
+                        "--modality", "gyro=/gyro:vector.x,vector.y,vector.z", "--labels",
+                        str(tmp_path / "segments.csv"), "--window-seconds", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    print(r.stdout)
+    assert "36 recordings, 6 groups, 50 Hz" in r.stdout
+    acc = _accuracies(r.stdout)
+    best = max(acc["acc only"], acc["gyro only"])
+    assert best < 0.9 and acc["stacking"] > best + 0.05
+    # misuse: a field the message lacks, a topic the bag lacks, no segments
+    for modality, text in (("gyro=/gyro:vector.w", "has no numeric field among vector.w"),
+                           ("gyro=/gyr:vector.x", "no messages on /gyr; its topics: /gyro (Vector3Stamped), "
+                                                  "/imu/data (Imu)")):
+        bad = subprocess.run([executable("fusion"), "late", "data", str(tmp_path / "rec.mcap"), "--modality",
+                              "acc=/imu/data:linear_acceleration.x", "--modality", modality, "--labels",
+                              str(tmp_path / "segments.csv")], capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and text in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    bad = subprocess.run([executable("fusion"), "late", "data", str(tmp_path / "rec.mcap"), "--modality",
+                          "acc=/imu/data:linear_acceleration.x", "--modality", "gyro=/gyro:vector.x"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "needs --labels" in bad.stderr

@@ -137,8 +137,14 @@ def _modalities(specs) -> dict:
 
 
 def _late_data(a) -> int:
-    from . import own_data
+    from . import own_bag, own_data
     modalities = _modalities(a.modality)
+    if own_bag.is_bag(a.source):
+        if not a.labels:
+            raise UsageError("data from a bag needs --labels SEGMENTS.csv (recording, start, end, label, group)")
+        ds = own_bag.load(a.source, modalities, a.labels)
+        print(own_data.report(ds, a.window_seconds, a.out_bag, a.stacking_out))
+        return 0
     for flag in ("label", "group", "recording"):
         if not getattr(a, flag):
             raise UsageError(f"data needs --{flag} COLUMN")
@@ -324,11 +330,14 @@ def _add_evaluation_commands(sub) -> None:
     s = sub.add_parser("late", help="late-fusion rules compared: on BasicMotions (real smartwatch data) "
                                     "or on a perception drive")
     s.add_argument("what", choices=("basic-motions", "perception", "data"),
-                   help="which data set: data = your own labelled recordings (CSV or NPZ)")
+                   help="which data set: data = your own labelled recordings (CSV, NPZ or a bag)")
     s.add_argument("source", help="basic-motions: the data directory; perception: a bag from fusion sim "
-                                  "--perception; data: a CSV / NPZ long table, one row per sample")
+                                  "--perception; data: a CSV / NPZ long table, one row per sample, or a bag")
     s.add_argument("--modality", action="append", metavar="NAME=COL,COL",
-                   help="data: one sensor's channel columns (repeatable, two or more)")
+                   help="data: one sensor's channel columns (repeatable, two or more); from a bag "
+                        "NAME=TOPIC:FIELD,FIELD (dotted message fields)")
+    s.add_argument("--labels", help="data from a bag: CSV of labelled segments (recording, start, end, label, "
+                                    "group; seconds of header stamps)")
     s.add_argument("--label", help="data: the column with each recording's class")
     s.add_argument("--group", help="data: the subject / session column: folds never split a group")
     s.add_argument("--recording", help="data: the recording id column (rows of one recording in time order)")
