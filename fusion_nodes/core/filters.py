@@ -86,10 +86,7 @@ def _state_residual(a, b):
 
 
 def _state_mean(sigmas, Wm):
-    x = np.dot(Wm, sigmas)
-    for i in _ANGLES:
-        x[i] = circular_mean(sigmas[:, i], Wm)
-    return x
+    return weighted_mean(sigmas, Wm, _ANGLES)
 
 
 class _FilterBase:
@@ -219,8 +216,7 @@ def weighted_mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
     """``sum Wm_i s_i`` with angle columns averaged on the circle."""
     m = Wm @ sigmas
     if len(angle_idx):
-        A = sigmas[:, angle_idx]
-        m[angle_idx] = np.arctan2(Wm @ np.sin(A), Wm @ np.cos(A))
+        m[angle_idx] = circular_mean(sigmas[:, angle_idx], Wm)
     return m
 
 

@@ -175,9 +175,13 @@ def skew(v) -> np.ndarray:
     return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
 
 
-def circular_mean(angles: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted mean of angles: ``atan2(sum w sin a, sum w cos a)``."""
-    return float(np.arctan2(np.dot(weights, np.sin(angles)), np.dot(weights, np.cos(angles))))
+def circular_mean(angles: np.ndarray, weights: np.ndarray):
+    """Weighted mean of angles (rad): ``atan2(sum_i w_i sin a_i, sum_i w_i cos a_i)``.
+
+    ``angles`` is (n,) -> a float, or (n, k) -> k means, one per column (sigma points' angle columns).
+    """
+    m = np.arctan2(np.dot(weights, np.sin(angles)), np.dot(weights, np.cos(angles)))
+    return float(m) if np.ndim(m) == 0 else m
 
 
 def quaternion_to_matrix(q) -> np.ndarray:

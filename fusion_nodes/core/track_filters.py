@@ -18,6 +18,7 @@ import numpy as np
 from filterpy.kalman import ExtendedKalmanFilter, MerweScaledSigmaPoints, unscented_transform
 from scipy.linalg import LinAlgWarning
 
+from .geometry import circular_mean
 from .track_models import MeasurementModel, MotionModel, SensorPose
 
 
@@ -109,7 +110,7 @@ def _mean_fn(model: MeasurementModel):
 
     def mean(Zs, Wm):
         m = Wm @ Zs
-        m[idx] = np.arctan2(Wm @ np.sin(Zs[:, idx]), Wm @ np.cos(Zs[:, idx]))
+        m[idx] = circular_mean(Zs[:, idx], Wm)
         return m
     return mean
 

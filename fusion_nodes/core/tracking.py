@@ -44,6 +44,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
+from .geometry import wrap_angle
 from .track_classes import ClassBelief, ClassCompatibility, ClassFootprints
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
@@ -61,7 +62,7 @@ class FieldOfView:
 
     def contains(self, xy: np.ndarray, sensor: SensorPose) -> np.ndarray:
         d = np.atleast_2d(xy) - [sensor.x, sensor.y]
-        bearing = np.angle(np.exp(1j * (np.arctan2(d[:, 1], d[:, 0]) - sensor.yaw)))
+        bearing = wrap_angle(np.arctan2(d[:, 1], d[:, 0]) - sensor.yaw)
         return (np.hypot(d[:, 0], d[:, 1]) <= self.max_range) & (np.abs(bearing) <= self.half_angle)
 
 

@@ -19,7 +19,7 @@ from vision_msgs.msg import ObjectHypothesis
 from visualization_msgs.msg import Marker, MarkerArray
 
 from fusion_nodes.core import track_models as tm
-from fusion_nodes.core.geometry import rpy_to_matrix, rpy_to_quaternion
+from fusion_nodes.core.geometry import rpy_to_matrix, rpy_to_quaternion, wrap_angle
 from fusion_nodes.core.tracking import Detections, FieldOfView, TrackState
 from fusion_nodes.core.validation import InvalidInput
 
@@ -166,7 +166,7 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
         raise InvalidInput("absurd_value", f"a box coordinate beyond {MAX_PIXELS:g} px")
     mount = cam.mounting
     centre = cam.rays(cols["u"], cols["v"])
-    bearing = np.angle(np.exp(1j * (np.arctan2(centre[:, 1], centre[:, 0]) - mount.yaw)))
+    bearing = wrap_angle(np.arctan2(centre[:, 1], centre[:, 0]) - mount.yaw)
     bottom = cam.rays(cols["u"], cols["v"] + cols["height_px"] / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(bottom[:, 2] < -1e-6, -cam.t[2] / bottom[:, 2], np.nan)
