@@ -12,6 +12,7 @@ innovation ``y`` and its covariance ``S``.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,8 +90,35 @@ def _state_mean(sigmas, Wm):
     return weighted_mean(sigmas, Wm, _ANGLES)
 
 
-class _FilterBase:
-    """Common state handling and gating for :class:`Ekf` and :class:`Ukf`."""
+class Filter(ABC):
+    """What the estimator asks of a filter of the 15-element state (:mod:`.state`).
+
+    Attributes ``x`` (15,) and ``P`` (15 x 15) are the estimate, ``motion``
+    the :class:`~fusion_nodes.core.motion.ConstantAcceleration3D` it
+    predicts with, ``name`` its registry key (:data:`fusion_nodes.core.kalman.FILTERS`).
+    ``update`` gates each part of the measurement before it changes the
+    state and returns the :class:`UpdateResult`; a rejected or numerically
+    failed update leaves ``x`` and ``P`` as they were.
+    """
+
+    name: str = ""
+    motion: ConstantAcceleration3D
+
+    @abstractmethod
+    def set_state(self, x: np.ndarray, P: np.ndarray) -> None:
+        """Overwrite the estimate (copies the inputs)."""
+
+    @abstractmethod
+    def predict(self, dt: float) -> None:
+        """Move the estimate ``dt`` seconds on (``dt <= 0``: unchanged)."""
+
+    @abstractmethod
+    def update(self, m: Measurement) -> UpdateResult:
+        """Apply measurement ``m`` (its accepted parts only)."""
+
+
+class FilterpyFilter(Filter):
+    """Common state handling and gating of the filterpy-based reference filters."""
 
     name = "base"
 
@@ -176,7 +204,7 @@ class _Ekf(ExtendedKalmanFilter):
         self.x = self.motion.f(self.x, self.dt)
 
 
-class FilterpyEkf(_FilterBase):
+class FilterpyEkf(FilterpyFilter):
     """Extended Kalman filter.
 
     Predict: ``x = f(x, dt)``, ``P = F P F^T + Q(dt)`` with ``F = df/dx``.
@@ -256,7 +284,7 @@ class _Ukf(UnscentedKalmanFilter):
         return (dx.T * self.Wc) @ dz
 
 
-class FilterpyUkf(_FilterBase):
+class FilterpyUkf(FilterpyFilter):
     """Unscented Kalman filter with Van der Merwe's scaled sigma points.
 
     Angles are averaged on the circle and residuals wrapped, both for the

@@ -25,11 +25,12 @@ singular ``S`` or a non-finite result leaves ``x`` and ``P`` as they were.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import numpy as np
 from scipy.linalg import lapack
 
-from .filters import (FilterpyEkf, FilterpyUkf, PartResult, UpdateResult, deviations, robust_sqrt,
+from .filters import (Filter, FilterpyEkf, FilterpyUkf, PartResult, UpdateResult, deviations, robust_sqrt,
                       weighted_mean)
 from .geometry import wrap_angle
 from .models import StateSelection
@@ -99,8 +100,12 @@ def gate_parts(m: Measurement, y: np.ndarray, S: np.ndarray, U: np.ndarray):
     return total, tuple(results), (None if all_ok else rows)
 
 
-class _Lean:
-    """State, ``set_state`` and the failure guard shared by :class:`Ekf` and :class:`Ukf`."""
+class LeanFilter(Filter):
+    """State, ``set_state`` and the failure guard shared by :class:`Ekf` and :class:`Ukf`.
+
+    A subclass implements ``predict(dt)`` and ``_update(m) -> (UpdateResult, x, P)`` (``x`` None: nothing
+    accepted); this class applies the result only when it is finite and keeps the attitude wrapped.
+    """
 
     name = "base"
 
@@ -136,8 +141,12 @@ class _Lean:
             self.x, self.P = x, P
         return result
 
+    @abstractmethod
+    def _update(self, m: Measurement) -> tuple:
+        """``(UpdateResult, x, P)`` of the update with ``m``, without touching the filter's own state."""
 
-class Ekf(_Lean):
+
+class Ekf(LeanFilter):
     """Extended Kalman filter.
 
     Predict: ``x = f(x, dt)``, ``P = F P F^T + Q(dt)`` with ``F = df/dx``.
@@ -195,7 +204,7 @@ class Ekf(_Lean):
         return UpdateResult(results, total, len(m.z)), x + K @ y, P_new
 
 
-class Ukf(_Lean):
+class Ukf(LeanFilter):
     """Unscented Kalman filter with Van der Merwe's scaled sigma points.
 
     Sigma points ``x``, ``x +- U_k`` with ``U^T U = (n + lambda) P``
@@ -297,12 +306,30 @@ def _angle_rows(model):
     return rows
 
 
-FILTERS = {"ekf": Ekf, "ukf": Ukf}
+FILTERS: dict[str, type] = {"ekf": Ekf, "ukf": Ukf}
+"""Filter name -> :class:`~fusion_nodes.core.filters.Filter` subclass: kalman_fusion_node's ``filter_type``."""
 REFERENCE_FILTERS = {"ekf": FilterpyEkf, "ukf": FilterpyUkf}
 
 
-def make_filter(kind: str, motion: ConstantAcceleration3D, reference: bool = False, **kwargs):
-    """``'ekf'`` or ``'ukf'`` to a filter instance (``reference``: the filterpy-based one)."""
+def register_filter(name: str, cls: type) -> type:
+    """Add a :class:`~fusion_nodes.core.filters.Filter` subclass to :data:`FILTERS` as ``name``.
+
+    A new filter is one file with the subclass and one call of this function; the estimator and
+    kalman_fusion_node (``filter_type: <name>``) then use it.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Filter)):
+        raise TypeError(f"{cls!r} is not a Filter subclass")
+    FILTERS[name] = cls
+    return cls
+
+
+def filter_types() -> tuple[str, ...]:
+    """The registered filter names."""
+    return tuple(FILTERS)
+
+
+def make_filter(kind: str, motion: ConstantAcceleration3D, reference: bool = False, **kwargs) -> Filter:
+    """A registered filter (``reference``: the filterpy-based one) for ``motion``."""
     kinds = REFERENCE_FILTERS if reference else FILTERS
     if kind not in kinds:
         raise ValueError(f"filter_type must be one of {sorted(kinds)}, got {kind!r}")

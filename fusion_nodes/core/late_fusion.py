@@ -32,6 +32,7 @@ A fused result from half the configured evidence therefore says so.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Optional, Sequence
 
@@ -39,7 +40,6 @@ import numpy as np
 
 from .classify import SoftmaxClassifier
 
-RULES = ("majority", "weighted_vote", "average", "bayes", "stacking")
 _EPS = 1e-3
 
 
@@ -181,7 +181,7 @@ def _abstain(n_classes: int, sources=()) -> Fused:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(ABC):
     """Shared parts of every rule: class count, quorum, priors.
 
     Subclasses implement ``_combine(P, w, labels, decisions, w_all) -> (probabilities, label)``
@@ -214,6 +214,14 @@ class Rule:
         labels = np.array([decisions[i].label for i in present])
         p, label = self._combine(P, w_all[present], labels, decisions, w_all)
         return Fused(p, label, float(p[label] * self._coverage(w_all, present)), sources)
+
+    @abstractmethod
+    def _combine(self, P, w, labels, decisions, w_all) -> tuple[np.ndarray, int]:
+        """Fused probabilities and label of one decision set (see the class docstring)."""
+
+    @abstractmethod
+    def _combine_many(self, P, M, w, L) -> np.ndarray:
+        """Fused probabilities (groups x classes) of many decision sets (see :meth:`fuse_table`)."""
 
     def _coverage(self, w_all, present) -> float:
         return float(w_all[present].sum() / w_all[w_all > 0].sum())
@@ -394,16 +402,38 @@ def stack_features(decisions, n_classes: int, prior) -> np.ndarray:
     return np.log(np.maximum(np.concatenate(rows), _EPS))[None, :]
 
 
+RULE_TYPES: dict[str, type] = {}
+"""Rule name -> :class:`Rule` subclass: the registry :func:`make_rule` and the node's ``rule`` parameter use."""
+
+
+def register_rule(cls: type) -> type:
+    """Add a :class:`Rule` subclass to :data:`RULE_TYPES` under its ``name`` (usable as a decorator).
+
+    A new rule is one file with the subclass (``name``, ``_combine``, ``_combine_many``) and one call of
+    this function; late_fusion_node then accepts ``rule: <name>``.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Rule) and cls.name):
+        raise TypeError(f"{cls!r} is not a named Rule subclass")
+    RULE_TYPES[cls.name] = cls
+    return cls
+
+
+for _rule in (MajorityVote, WeightedVote, WeightedAverage, BayesianProduct, Stacking):
+    register_rule(_rule)
+
+
+def rules() -> tuple[str, ...]:
+    """The registered rule names."""
+    return tuple(RULE_TYPES)
+
+
 def make_rule(name: str, n_classes: int, quorum: int = 1, priors=None, meta=None) -> Rule:
-    """The rule called ``name`` (one of :data:`RULES`)."""
+    """The registered rule called ``name``; ``meta`` is the stacking meta-classifier (other rules take none)."""
     priors = None if priors is None or len(priors) == 0 else np.asarray(priors, float)
-    if name == "stacking":
-        return Stacking(n_classes, quorum, priors, meta=meta)
-    types = {"majority": MajorityVote, "weighted_vote": WeightedVote, "average": WeightedAverage,
-             "bayes": BayesianProduct}
-    if name not in types:
-        raise ValueError(f"unknown rule {name!r}; one of {RULES}")
-    return types[name](n_classes, quorum, priors)
+    if name not in RULE_TYPES:
+        raise ValueError(f"unknown rule {name!r}; one of {rules()}")
+    cls = RULE_TYPES[name]
+    return cls(n_classes, quorum, priors, meta=meta) if issubclass(cls, Stacking) else cls(n_classes, quorum, priors)
 
 
 def reliability_weights(accuracies, n_classes: int, floor: float = 0.05) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from fusion_nodes.core.estimator import EstimatorConfig
+from fusion_nodes.core.kalman import filter_types
 from fusion_nodes.core.sensors import Mount, SensorConfig, planar_mask
 from fusion_nodes.core.state import DEFAULT_PROCESS_NOISE, STATE_SIZE
 
@@ -35,7 +36,8 @@ def global_specs() -> list[ParamSpec]:
                   "0 means 1/frequency.", 0.0, 3600.0),
         ParamSpec("two_d_mode", False, "Planar robot: hold z, roll, pitch and their rates at 0.",
                   read_only=True),
-        ParamSpec("filter_type", "ekf", "ekf or ukf.", check=one_of("ekf", "ukf"), read_only=True),
+        ParamSpec("filter_type", "ekf", f"Filter: {' or '.join(filter_types())} (core.kalman.register_filter "
+                  "adds more).", check=lambda v: one_of(*filter_types())(v), read_only=True),
         ParamSpec("map_frame", "map", "REP-105 map frame.", read_only=True),
         ParamSpec("odom_frame", "odom", "REP-105 odom frame.", read_only=True),
         ParamSpec("base_link_frame", "base_link", "Robot body frame.", read_only=True),

@@ -3,7 +3,7 @@
 """late_fusion_node parameters."""
 from __future__ import annotations
 
-from fusion_nodes.core.late_fusion import RULES
+from fusion_nodes.core.late_fusion import rules
 
 from .sync import sync_specs
 from .objects import output_specs
@@ -44,7 +44,7 @@ def specs() -> list[ParamSpec]:
                   "score_<class>.", read_only=True),
         ParamSpec("output_topic", "fusion/late/objects", "Fused decisions (PointCloud2: x y bearing class_id "
                   "confidence score_<class> sources from_<name>).", read_only=True),
-        ParamSpec("rule", "average", f"Fusion rule: {', '.join(RULES)}.", check=one_of(*RULES)),
+        ParamSpec("rule", "average", f"Fusion rule: {', '.join(rules())}.", check=_registered_rule),
         ParamSpec("weights", [0.5, 0.5], "Weight per input (>= 0, not all 0, one per input).",
                   check=_weights),
         ParamSpec("priors", [0.0], "Class priors for bayes/stacking; [0.0] or []: uniform.",
@@ -72,3 +72,8 @@ def specs() -> list[ParamSpec]:
         *output_specs("fusion/late/detections", "fusion/late/markers"),
         *stamp_specs(),
     ]
+
+
+def _registered_rule(v):
+    """One of the rules registered when the node starts (core.late_fusion.register_rule adds more)."""
+    return one_of(*rules())(v)
