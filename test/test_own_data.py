@@ -44,21 +44,22 @@ def _signal(cls: str, n: int, rng, gain: float, offset: np.ndarray):
     return acc, gyro
 
 
+def _recordings(rng):
+    """``(subject, class, acc, gyro)`` of 6 subjects x 3 classes x 2 recordings of 6-14 s."""
+    for s in range(6):
+        gain, offset = rng.uniform(0.8, 1.2), rng.normal(0, 0.5, 3)
+        for cls in CLASSES:
+            for _ in range(2):
+                yield s, cls, *_signal(cls, int(rng.uniform(6, 14) * RATE), rng, gain, offset)
+
+
 def _write_csv(path, rng):
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["time", "subject", "recording", "activity", "ax", "ay", "az", "gx", "gy", "gz"])
-        rec = 0
-        for s in range(6):
-            gain, offset = rng.uniform(0.8, 1.2), rng.normal(0, 0.5, 3)
-            for cls in CLASSES:
-                for _ in range(2):
-                    n = int(rng.uniform(6, 14) * RATE)
-                    acc, gyro = _signal(cls, n, rng, gain, offset)
-                    for k in range(n):
-                        w.writerow([f"{k / RATE:.3f}", f"s{s}", f"r{rec}", cls, *np.round(acc[k], 4),
-                                    *np.round(gyro[k], 4)])
-                    rec += 1
+        for rec, (s, cls, acc, gyro) in enumerate(_recordings(rng)):
+            for k in range(len(acc)):
+                w.writerow([f"{k / RATE:.3f}", f"s{s}", f"r{rec}", cls, *np.round(acc[k], 4), *np.round(gyro[k], 4)])
 
 
 def _accuracies(text: str) -> dict:
@@ -141,27 +142,21 @@ def _write_bag(path, segments_csv, rng):
     from fusion_nodes.ros.convert import sec_to_stamp
     t0, rows = 1000.0, []
     with bagio.BagWriter(path) as w:
-        rec = 0
-        for s in range(6):
-            gain, offset = rng.uniform(0.8, 1.2), rng.normal(0, 0.5, 3)
-            for cls in CLASSES:
-                for _ in range(2):
-                    n = int(rng.uniform(6, 14) * RATE)
-                    acc, gyro = _signal(cls, n, rng, gain, offset)
-                    for k in range(n):
-                        m = Imu()
-                        m.header.stamp = sec_to_stamp(t0 + k / RATE)
-                        m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = acc[k]
-                        w.write("/imu/data", m, int((t0 + k / RATE) * 1e9))
-                    for k in range(int(n * 40 / RATE)):       # the gyroscope's own 40 Hz clock
-                        tk = t0 + 0.003 + k / 40
-                        g = Vector3Stamped()
-                        g.header.stamp = sec_to_stamp(tk)
-                        g.vector.x, g.vector.y, g.vector.z = gyro[min(int(k * RATE / 40), n - 1)]
-                        w.write("/gyro", g, int(tk * 1e9))
-                    rows.append([f"r{rec}", f"{t0:.3f}", f"{t0 + n / RATE:.3f}", cls, f"s{s}"])
-                    t0 += n / RATE + 1.0
-                    rec += 1
+        for rec, (s, cls, acc, gyro) in enumerate(_recordings(rng)):
+            n = len(acc)
+            for k in range(n):
+                m = Imu()
+                m.header.stamp = sec_to_stamp(t0 + k / RATE)
+                m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = acc[k]
+                w.write("/imu/data", m, int((t0 + k / RATE) * 1e9))
+            for k in range(int(n * 40 / RATE)):       # the gyroscope's own 40 Hz clock
+                tk = t0 + 0.003 + k / 40
+                g = Vector3Stamped()
+                g.header.stamp = sec_to_stamp(tk)
+                g.vector.x, g.vector.y, g.vector.z = gyro[min(int(k * RATE / 40), n - 1)]
+                w.write("/gyro", g, int(tk * 1e9))
+            rows.append([f"r{rec}", f"{t0:.3f}", f"{t0 + n / RATE:.3f}", cls, f"s{s}"])
+            t0 += n / RATE + 1.0
     with segments_csv.open("w", newline="") as f:
         csv.writer(f).writerows([["recording", "start", "end", "label", "group"], *rows])
 
