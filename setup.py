@@ -1,11 +1,15 @@
 # Copyright 2026 fusion_nodes maintainers
 # SPDX-License-Identifier: Apache-2.0
 """ament_python package setup: console scripts land in lib/fusion_nodes for ros2 run."""
+import runpy
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "fusion_nodes"
+# the node executables: fusion_nodes/nodes/registry.py is their one list
+NODES = runpy.run_path(str(Path(__file__).parent / PACKAGE / "nodes" / "registry.py"))["NODES"]
 
 setup(
     name=PACKAGE,
@@ -26,14 +30,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "imu_gps_node = fusion_nodes.nodes.entry:imu_gps_node",
-            "kalman_fusion_node = fusion_nodes.nodes.entry:kalman_fusion_node",
-            "relay_node = fusion_nodes.nodes.entry:relay_node",
-            "radar_node = fusion_nodes.nodes.entry:radar_node",
-            "camera_node = fusion_nodes.nodes.entry:camera_node",
-            "early_fusion_node = fusion_nodes.nodes.entry:early_fusion_node",
-            "late_fusion_node = fusion_nodes.nodes.entry:late_fusion_node",
-            "tracker_node = fusion_nodes.nodes.entry:tracker_node",
+            *(f"{name} = fusion_nodes.nodes.entry:{name}" for name in NODES),
             "fusion = fusion_nodes.tools.cli:main",
         ],
     },

@@ -16,5 +16,7 @@ for d in launch config; do
   rm -rf "$venv/share/fusion_nodes/$d"; mkdir -p "$venv/share/fusion_nodes/$d"
   for f in "$here/$d"/*; do ln -sfn "$f" "$venv/share/fusion_nodes/$d/"; done
 done
-exes=$(sed -n 's/^ *"\([a-z_]*\) = fusion_nodes.*/\1/p' "$here/setup.py")
+# the executables: the node registry (as setup.py reads it) and the fusion CLI
+exes="fusion $("$venv/bin/python" -c "import runpy, sys; print(' '.join(runpy.run_path(sys.argv[1])['NODES']))" \
+  "$here/fusion_nodes/nodes/registry.py")"
 for e in $exes; do ln -sfn "$venv/bin/$e" "$venv/lib/fusion_nodes/$e"; done

@@ -12,6 +12,8 @@ import importlib
 
 from fusion_nodes.ros import stopping
 
+from .registry import NODES
+
 
 def _run(module: str, cls: str) -> int:
     stopping.install()
@@ -20,33 +22,13 @@ def _run(module: str, cls: str) -> int:
     return run_node(node_class)
 
 
-def imu_gps_node() -> int:
-    return _run("imu_gps_node", "ImuGpsNode")
+def _entry(name: str):
+    def main() -> int:
+        return _run(name, NODES[name])
+    main.__name__ = main.__qualname__ = name
+    main.__doc__ = f"Run {NODES[name]} (the ``{name}`` executable)."
+    return main
 
 
-def kalman_fusion_node() -> int:
-    return _run("kalman_fusion_node", "KalmanFusionNode")
-
-
-def relay_node() -> int:
-    return _run("relay_node", "RelayNode")
-
-
-def radar_node() -> int:
-    return _run("radar_node", "RadarNode")
-
-
-def camera_node() -> int:
-    return _run("camera_node", "CameraNode")
-
-
-def early_fusion_node() -> int:
-    return _run("early_fusion_node", "EarlyFusionNode")
-
-
-def late_fusion_node() -> int:
-    return _run("late_fusion_node", "LateFusionNode")
-
-
-def tracker_node() -> int:
-    return _run("tracker_node", "TrackerNode")
+# one console-script function per node of the registry: imu_gps_node(), kalman_fusion_node(), ...
+globals().update({name: _entry(name) for name in NODES})

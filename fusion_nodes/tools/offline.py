@@ -27,22 +27,14 @@ from rclpy.serialization import deserialize_message, serialize_message
 from rclpy.subscription import Subscription
 from rclpy.time import Time
 
+from fusion_nodes.nodes.registry import NODES, node_type
 from fusion_nodes.ros.instances import INSTANCES, executable, remaps as instance_remaps
 
 from . import bagio
 from .paths import load_yaml
 from .progress import progress
 
-NODE_TYPES = {
-    "imu_gps_node": "fusion_nodes.nodes.imu_gps_node:ImuGpsNode",
-    "kalman_fusion_node": "fusion_nodes.nodes.kalman_fusion_node:KalmanFusionNode",
-    "relay_node": "fusion_nodes.nodes.relay_node:RelayNode",
-    "radar_node": "fusion_nodes.nodes.radar_node:RadarNode",
-    "camera_node": "fusion_nodes.nodes.camera_node:CameraNode",
-    "early_fusion_node": "fusion_nodes.nodes.early_fusion_node:EarlyFusionNode",
-    "late_fusion_node": "fusion_nodes.nodes.late_fusion_node:LateFusionNode",
-    "tracker_node": "fusion_nodes.nodes.tracker_node:TrackerNode",
-}
+NODE_TYPES = {name: node_type(name) for name in NODES}
 NODE_TYPES.update({name: NODE_TYPES[executable(name)] for name in INSTANCES})   # e.g. odom_fusion_node
 _INTERNAL = ("/rosout", "/parameter_events", "/clock")
 
