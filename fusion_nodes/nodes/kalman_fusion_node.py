@@ -55,6 +55,7 @@ class _Input:
     recent_drops: diag.RecentCount = field(default_factory=diag.RecentCount)   # WARN while dropping
     adaptive: AdaptiveNoise | None = None  # <name>_adaptive_noise: the covariance scale from the innovations
     offset: ReferencedOffset | None = None  # <name>_estimate_time_offset: the time offset from the data
+    double_mount_warned: bool = False       # an IMU already in base_link that <name>_mount rotates again
 
 
 def _model(kind: str, cfg):
@@ -202,6 +203,8 @@ class KalmanFusionNode(Node):
             check_future(stamp, self._last_receipt, self.p["max_future"])
             if inp.mount_from_tf:
                 self._mount_from_tf(inp, msg)
+            elif inp.kind == "imu" and not inp.double_mount_warned:
+                self._check_double_mount(inp, msg)
             measurements = self._measurements(inp, msg, stamp)
         except InvalidInput as exc:
             self.estimator.count_drop(inp.name, exc.reason)
@@ -214,6 +217,18 @@ class KalmanFusionNode(Node):
             self.lateness.note(self._last_receipt, measurements[0].stamp)
             for offset in self.offsets.values():
                 offset.add(measurements, stamp)
+
+    def _check_double_mount(self, inp: _Input, msg) -> None:
+        """Warn once when an IMU message is already in base_link and ``<name>_mount`` rotates it again.
+
+        imu_gps_node owns IMU mounting: its output (``imu/checked``) is in base_link, marked by its frame_id.
+        """
+        base = self.p["base_link_frame"]
+        if msg.header.frame_id.lstrip("/") == base and not inp.model.cfg.mount.is_identity:
+            inp.double_mount_warned = True
+            self.get_logger().warn(
+                f"{inp.name}: the IMU is already in {base} (frame_id {base}, e.g. imu_gps_node's imu/checked) "
+                f"and {inp.name}_mount rotates it again: set {inp.name}_mount to zeros, or mount it in one node")
 
     def _mount_from_tf(self, inp: _Input, msg) -> None:
         """Mount the sensor by base_link <- its frame from /tf_static (robot_localization's way).
