@@ -8,7 +8,7 @@ from scipy.stats import chi2
 from fusion_nodes.core.estimator import EstimatorConfig, StateEstimator
 from fusion_nodes.core.filters import FilterpyEkf, FilterpyUkf
 from fusion_nodes.core.kalman import Ekf, Ukf
-from fusion_nodes.core.models import StateSelection
+from fusion_nodes.core.measurement_models import StateSelection
 from fusion_nodes.core.motion import ConstantAcceleration3D
 from fusion_nodes.core.records import Measurement
 

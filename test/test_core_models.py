@@ -9,7 +9,7 @@ import pytest
 
 from fusion_nodes.core.geometry import (GRAVITY, matrix_to_rpy, quaternion_to_rpy, rpy_to_matrix,
                                         rpy_to_quaternion, wrap_angle)
-from fusion_nodes.core.models import MountedPosition, SpecificForce, StateSelection, Stacked
+from fusion_nodes.core.measurement_models import MountedPosition, SpecificForce, StateSelection, Stacked
 from fusion_nodes.core.motion import ConstantAcceleration3D
 from fusion_nodes.core.records import ImuSample, TwistSample
 from fusion_nodes.core.sensors import ImuModel, Mount, OdometryModel, SensorConfig

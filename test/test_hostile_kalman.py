@@ -16,7 +16,7 @@ import yaml
 from conftest import DATA, REPO
 from fusion_nodes.core.filters import FilterpyEkf, FilterpyUkf
 from fusion_nodes.core.kalman import Ekf, Ukf
-from fusion_nodes.core.models import StateSelection
+from fusion_nodes.core.measurement_models import StateSelection
 from fusion_nodes.core.motion import ConstantAcceleration3D
 from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.state import DEFAULT_PROCESS_NOISE, STATE_SIZE

@@ -14,7 +14,7 @@ import pytest
 from conftest import DATA, REPO
 from fusion_nodes.core import kalman
 from fusion_nodes.core.filters import FilterpyEkf, FilterpyUkf
-from fusion_nodes.core.models import MountedPosition, SpecificForce, StateSelection, Stacked
+from fusion_nodes.core.measurement_models import MountedPosition, SpecificForce, StateSelection, Stacked
 from fusion_nodes.core.motion import ConstantAcceleration3D
 from fusion_nodes.core.records import Measurement, Part
 from fusion_nodes.tools import bagio, sim

@@ -33,7 +33,7 @@ from scipy.linalg import lapack
 from .filters import (Filter, FilterpyEkf, FilterpyUkf, PartResult, UpdateResult, deviations, robust_sqrt,
                       weighted_mean)
 from .geometry import wrap_angle
-from .models import StateSelection
+from .measurement_models import StateSelection
 from .motion import ConstantAcceleration3D
 from .records import Measurement
 from .state import ANGLE_INDICES, STATE_SIZE

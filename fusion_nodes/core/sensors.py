@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from .geometry import GRAVITY, cross, matrix_to_quaternion, matrix_to_rpy, quaternion_to_matrix, rpy_to_matrix
-from .models import MountedPosition, SpecificForce, StateSelection, Stacked
+from .measurement_models import MountedPosition, SpecificForce, StateSelection, Stacked
 from .records import ImuSample, Measurement, Part, PoseSample, TwistSample
 from .state import OUT_OF_PLANE, STATE_SIZE
 from .validation import check_quaternion, declared_covariance, sanitize_covariance

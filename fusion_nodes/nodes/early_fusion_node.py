@@ -28,7 +28,8 @@ from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.early_fusion_params import specs
-from fusion_nodes.ros.models import load_early_fusion, score_columns
+from fusion_nodes.ros.decisions import score_columns
+from fusion_nodes.ros.model_files import load_early_fusion
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node

@@ -22,7 +22,7 @@ from sensor_msgs.msg import Imu
 from fusion_nodes.core.consistency import MIN_DOF, AdaptiveNoise
 from fusion_nodes.core.estimator import LatenessWindow, StateEstimator
 from fusion_nodes.core.latency import ReferencedOffset, TimeOffsetConfig
-from fusion_nodes.core.models import StateSelection
+from fusion_nodes.core.measurement_models import StateSelection
 from fusion_nodes.core.records import Measurement
 from fusion_nodes.core.sensors import ImuModel, OdometryModel
 from fusion_nodes.core.state import YAW

@@ -30,7 +30,7 @@ from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs, detections_to_points
 from fusion_nodes.ros.cloud_input import CloudInput
 from fusion_nodes.ros.late_fusion_params import cross_checks, specs
-from fusion_nodes.ros.models import resolve
+from fusion_nodes.ros.model_files import resolve
 from fusion_nodes.ros.params import InvalidParameters, declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.runner import run_node

@@ -27,7 +27,8 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
-from fusion_nodes.ros.models import load_early_fusion, score_columns
+from fusion_nodes.ros.decisions import score_columns
+from fusion_nodes.ros.model_files import load_early_fusion
 from fusion_nodes.ros.params import declare
 from fusion_nodes.ros.qos import sensor_qos
 from fusion_nodes.ros.radar_params import cross_checks, specs

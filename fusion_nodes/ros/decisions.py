@@ -68,3 +68,12 @@ def parse(points: np.ndarray, classes, source: str, stamp: float, id_field: str 
     if len(objects) == 0 and len(table):
         objects = ObjectList(ids=np.arange(len(table), dtype=float))   # scene decisions: nothing to match by
     return objects, table, int(len(points) - keep.sum())
+
+
+def score_columns(classes, proba: np.ndarray) -> dict:
+    """``class_id``, ``confidence`` (largest probability) and ``score_<class>`` columns."""
+    proba = np.asarray(proba, float).reshape(-1, len(classes))
+    cols = {"class_id": proba.argmax(axis=1).astype(float) if len(proba) else np.zeros(0),
+            "confidence": proba.max(axis=1) if len(proba) else np.zeros(0)}
+    cols.update({f"score_{c}": proba[:, i] for i, c in enumerate(classes)})
+    return cols

@@ -68,7 +68,7 @@ def early_fusion_row(rng) -> list[tuple[str, float]]:
     """Per-set cost (µs) of early fusion's core: associate 8 detections with 10 clusters, classify."""
     from fusion_nodes.core import early_fusion as ef
     from fusion_nodes.core.geometry import rpy_to_matrix
-    from fusion_nodes.ros.models import load_early_fusion
+    from fusion_nodes.ros.model_files import load_early_fusion
     model = load_early_fusion("early_fusion_model.json")
     R, t = rpy_to_matrix(-np.pi / 2, 0.0, -np.pi / 2), np.array([1.5, 0.0, 1.4])
     K = np.array([[260.0, 0, 160], [0, 260.0, 120], [0, 0, 1]])

@@ -237,7 +237,7 @@ def write_decisions(P: dict, y, classes, period: float, out, prefix: str) -> int
 
     from fusion_nodes.ros import pointcloud
     from fusion_nodes.ros.convert import sec_to_stamp
-    from fusion_nodes.ros.models import score_columns
+    from fusion_nodes.ros.decisions import score_columns
 
     from .bagio import BagWriter
     from .sim import T0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fusion_nodes.ros.model_files import config_file  # noqa: F401  (the tools' name for it)
+
 
 class InputError(ValueError):
     """A file the user gave that cannot be used (a bag that is not one, a YAML syntax error): the command
@@ -27,15 +29,6 @@ def load_yaml(path):
         raise InputError(f"{path}: not valid YAML: {exc}") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file (give a YAML file)") from None
-
-
-def config_file(name: str) -> Path:
-    """Path of ``config/<name>`` from a source checkout or an installed package."""
-    local = Path(__file__).resolve().parents[2] / "config" / name
-    if local.exists():
-        return local
-    from ament_index_python.packages import get_package_share_directory
-    return Path(get_package_share_directory("fusion_nodes")) / "config" / name
 
 
 def executable(name: str) -> str:

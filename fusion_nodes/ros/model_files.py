@@ -1,13 +1,20 @@
 # Copyright 2026 fusion_nodes maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""Loading fitted model files named by parameters, and their outputs as PointCloud2 columns."""
+"""Files the package ships or a parameter names: the config directory, fitted model files."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from fusion_nodes.core.early_fusion import EarlyFusionModel
+
+
+def config_file(name: str) -> Path:
+    """Path of ``config/<name>`` from a source checkout or an installed package."""
+    local = Path(__file__).resolve().parents[2] / "config" / name
+    if local.exists():
+        return local
+    from ament_index_python.packages import get_package_share_directory
+    return Path(get_package_share_directory("fusion_nodes")) / "config" / name
 
 
 def resolve(name: str) -> Path:
@@ -15,7 +22,6 @@ def resolve(name: str) -> Path:
     path = Path(name).expanduser()
     if path.exists() or path.parent != Path("."):
         return path
-    from fusion_nodes.tools.paths import config_file
     return config_file(name)
 
 
@@ -28,12 +34,3 @@ def load_early_fusion(name: str) -> EarlyFusionModel | None:
         return EarlyFusionModel.load(path)
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"model_file {str(path)!r} cannot be used: {exc}") from None
-
-
-def score_columns(classes, proba: np.ndarray) -> dict:
-    """``class_id``, ``confidence`` (largest probability) and ``score_<class>`` columns."""
-    proba = np.asarray(proba, float).reshape(-1, len(classes))
-    cols = {"class_id": proba.argmax(axis=1).astype(float) if len(proba) else np.zeros(0),
-            "confidence": proba.max(axis=1) if len(proba) else np.zeros(0)}
-    cols.update({f"score_{c}": proba[:, i] for i, c in enumerate(classes)})
-    return cols
