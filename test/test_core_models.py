@@ -228,20 +228,30 @@ def test_the_estimator_starts_from_its_initial_state_and_returns_to_it_on_reset(
     np.testing.assert_array_equal(est.filter.x, x0)
 
 
+def _imports(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
 def test_core_has_no_ros_imports():
     core = Path(__file__).resolve().parents[1] / "fusion_nodes" / "core"
-    banned = ("rclpy", "message_filters", "launch", "rosbags")
+    banned = ("rclpy", "message_filters", "launch", "rosbags", "sklearn", "fusion_nodes")
     for path in core.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            for n in names:
-                root = n.split(".")[0]
-                assert root not in banned and not root.endswith("_msgs"), f"{path.name} imports {n}"
+        for n in _imports(path):
+            root = n.split(".")[0]
+            assert root not in banned and not root.endswith("_msgs"), f"{path.name} imports {n}"
+
+
+def test_layers_import_downward_only():
+    """Imports go core <- ros <- nodes <- tools: ros and nodes never import the tools (nor ros the nodes)."""
+    pkg = Path(__file__).resolve().parents[1] / "fusion_nodes"
+    for layer, above in (("ros", ("fusion_nodes.tools", "fusion_nodes.nodes")), ("nodes", ("fusion_nodes.tools",))):
+        for path in (pkg / layer).glob("*.py"):
+            for n in _imports(path):
+                assert not n.startswith(above), f"{layer}/{path.name} imports {n}"
 
 
 def test_batched_motion_model_matches_single():
