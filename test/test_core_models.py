@@ -258,3 +258,25 @@ def test_batched_motion_model_matches_single():
     model = ConstantAcceleration3D()
     X = np.array([random_state() for _ in range(31)])
     np.testing.assert_allclose(model.f_batch(X, 0.05), np.array([model.f(x, 0.05) for x in X]), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind, reference", [("ekf", False), ("ukf", False), ("ekf", True), ("ukf", True)])
+def test_estimate_at_predicts_a_copy_and_leaves_the_estimator_as_it_was(kind, reference, monkeypatch):
+    from fusion_nodes.core import kalman
+    from fusion_nodes.core.estimator import EstimatorConfig, StateEstimator
+    from fusion_nodes.core.records import Measurement
+    if reference:       # the filterpy-based filters hold their state in a filterpy object: deep copies
+        monkeypatch.setitem(kalman.FILTERS, kind, kalman.REFERENCE_FILTERS[kind])
+    est = StateEstimator(EstimatorConfig(filter_type=kind, two_d_mode=True, initial_covariance=np.eye(15)))
+    est.add([Measurement("odom", 1.0, np.array([0.0, 0.0, 2.0]), np.eye(3) * 0.01, StateSelection([0, 1, 6]))])
+    est.process()
+    x, P, t = est.filter.x.copy(), est.filter.P.copy(), est.time
+    ahead, P_ahead = est.estimate_at(3.0)
+    np.testing.assert_array_equal(est.filter.x, x)
+    np.testing.assert_array_equal(est.filter.P, P)
+    assert est.time == t and ahead[0] > x[0] + 1.0 and np.trace(P_ahead) > np.trace(P)   # moved on at ~2 m/s
+    again, _ = est.estimate_at(3.0)
+    np.testing.assert_array_equal(again, ahead)
+    # predicting the estimator itself gives the same numbers
+    est._predict_to(3.0)
+    np.testing.assert_allclose(est.filter.x, ahead, atol=1e-12)

@@ -14,7 +14,7 @@ import heapq
 import itertools
 import math
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -213,24 +213,27 @@ class StateEstimator:
             self.time = m.stamp
         self._predict_to(m.stamp)
         result = self.filter.update(m)
-        self._enforce_plane()
+        self._enforce_plane(self.filter)
         if not replay:
             self._count(m, result)
         self._record(m.stamp, m)
 
     def _predict_to(self, t: float) -> None:
-        dt = t - self.time
+        self._predict(self.filter, t - self.time)
+        self.time = max(self.time, t)
+
+    def _predict(self, f, dt: float) -> None:
+        """``f`` predicted ``dt`` s on in steps of at most ``max_step``, kept in the plane in 2D mode."""
         if dt > 0.0:
             n = max(1, math.ceil(dt / self.cfg.max_step))
             for _ in range(n):
-                self.filter.predict(dt / n)
-        self._enforce_plane()
-        self.time = max(self.time, t)
+                f.predict(dt / n)
+        self._enforce_plane(f)
 
-    def _enforce_plane(self) -> None:
+    def _enforce_plane(self, f) -> None:
         if not self.cfg.two_d_mode:
             return
-        x, P = self.filter.x, self.filter.P
+        x, P = f.x, f.P
         x *= _PLANE_KEEP
         P *= _PLANE_KEEP_2D
         P.flat[_PLANE_DIAG] = 1e-9
@@ -301,15 +304,17 @@ class StateEstimator:
 
     # -- output ------------------------------------------------------------
     def estimate_at(self, t: float):
-        """``(x, P)`` predicted to time ``t`` without changing the filter."""
-        x, P, t0 = self.filter.x.copy(), self.filter.P.copy(), self.time
-        if t0 is None or t <= t0:
-            return x, P
-        self._predict_to(t)
-        out = self.filter.x.copy(), self.filter.P.copy()
-        self.filter.set_state(x, P)
-        self.time = t0
-        return out
+        """``(x, P)`` predicted to time ``t``, on a copy of the filter: the estimator does not change."""
+        if self.time is None or t <= self.time:
+            return self.filter.x.copy(), self.filter.P.copy()
+        twin = self.filter.copy()
+        self._predict(twin, t - self.time)
+        return twin.x.copy(), twin.P.copy()
+
+    def set_process_noise(self, q: np.ndarray) -> None:
+        """New process noise ``q`` (15 variances per second) from now on, and after a reset."""
+        self.cfg = replace(self.cfg, process_noise=np.asarray(q, float))
+        self.filter.motion.q = self.cfg.process_noise
 
 
 class LatenessWindow:

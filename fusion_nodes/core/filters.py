@@ -12,6 +12,7 @@ innovation ``y`` and its covariance ``S``.
 """
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -115,6 +116,10 @@ class Filter(ABC):
     @abstractmethod
     def update(self, m: Measurement) -> UpdateResult:
         """Apply measurement ``m`` (its accepted parts only)."""
+
+    def copy(self) -> "Filter":
+        """An independent filter at the same estimate (predicting it leaves this one as it is)."""
+        return copy.deepcopy(self)
 
 
 class FilterpyFilter(Filter):

@@ -24,6 +24,7 @@ singular ``S`` or a non-finite result leaves ``x`` and ``P`` as they were.
 """
 from __future__ import annotations
 
+import copy as _copy
 import math
 from abc import abstractmethod
 
@@ -118,6 +119,12 @@ class LeanFilter(Filter):
         """Overwrite the estimate (copies the inputs)."""
         self.x = np.array(x, dtype=float)
         self.P = np.array(P, dtype=float)
+
+    def copy(self) -> "LeanFilter":
+        # the motion model and the sigma-point weights are never changed in place: only x and P are copied
+        twin = _copy.copy(self)
+        twin.set_state(self.x, self.P)
+        return twin
 
     def update(self, m: Measurement) -> UpdateResult:
         """Kalman update with ``m``, each part gated on its own before the gain.

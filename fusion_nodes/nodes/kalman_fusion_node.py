@@ -153,9 +153,7 @@ class KalmanFusionNode(Node):
     def _on_change(self, changed: dict) -> None:
         merged = {**self.p, **changed}
         if "process_noise_covariance" in changed:
-            q = estimator_config(merged).process_noise
-            self.estimator.filter.motion.q = q
-            self.estimator.cfg = replace(self.estimator.cfg, process_noise=q)
+            self.estimator.set_process_noise(estimator_config(merged).process_noise)
         for inp in getattr(self, "inputs", {}).values():
             new = self._sensor_config(inp, merged)
             inp.model.cfg = replace(inp.model.cfg, pose_threshold=new.pose_threshold,
