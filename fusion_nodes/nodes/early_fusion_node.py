@@ -144,7 +144,7 @@ class EarlyFusionNode(Node):
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
-        stale_after = max(1.0, 3 * self.p["max_wait"])
+        stale_after = diag.silence_limit(3 * self.p["max_wait"])
         statuses = [diag.monitor_status(f"{self.get_name()}: {name}", inp.topic, inp.monitor, t, stale_after)
                     for name, inp in self.inputs.items()]
         statuses.append(diag.status(f"{self.get_name()}: fusion", self.p["output_topic"], diag.OK,

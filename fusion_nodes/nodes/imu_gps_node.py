@@ -39,6 +39,9 @@ from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.qos import output_qos, sensor_qos
 
 
+SENSOR_GAP = 2.0
+"""s: the longest gap in the IMU or GNSS stream that is not an outage (a 1 Hz receiver may skip a fix)."""
+
 class ImuGpsNode(Node):
     def __init__(self, **kwargs):
         super().__init__("imu_gps_node", **kwargs)
@@ -208,9 +211,9 @@ class ImuGpsNode(Node):
     def _publish_diagnostics(self) -> None:
         now = self._now()
         topics = {"imu": self.p["imu_topic"], "gps": self.p["gps_topic"]}
+        extra = {"covariances_replaced": self.repaired, "clock_jumps_back": self.clock_jumps.jumps_back}
         statuses = [diag.monitor_status(f"{self.get_name()}: {source}", topics[source], mon, now,
-                                        stale_after=2.0, extra={"covariances_replaced": self.repaired,
-                                                                "clock_jumps_back": self.clock_jumps.jumps_back})
+                                        stale_after=diag.silence_limit(SENSOR_GAP), extra=extra)
                     for source, mon in self.monitors.items()]
         self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
 

@@ -335,7 +335,7 @@ class KalmanFusionNode(Node):
         st = self.estimator.stats[inp.name]
         nis, nis_dof, nis_lo, nis_hi = st.recent_nis.summary()
         stale = inp.monitor.staleness(now)
-        timeout = max(1.0, self.p["sensor_timeout"])
+        timeout = diag.silence_limit(self.p["sensor_timeout"])
         dropped = dict(st.dropped)
         rejected_share = inp.gate.update(st.accepted, st.rejected)
         recent = inp.recent_drops.update(now, sum(dropped.values()) + inp.monitor.delivery.skipped)

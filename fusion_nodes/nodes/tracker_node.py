@@ -217,7 +217,7 @@ class TrackerNode(Node):
 
     def _input_status(self, name: str, topic: str, t: float):
         st = diag.monitor_status(f"{self.get_name()}: {name}", topic, self.monitors[name], t,
-                                 stale_after=max(1.0, self.p["max_coast"]))
+                                 stale_after=diag.silence_limit(self.p["max_coast"]))
         since, last = self.empty_since.get(name), self.last_stamp.get(name)
         if since is not None and last is not None and last - since >= self.BLIND_AFTER and st.level == diag.OK:
             st.level, st.message = diag.WARN, (f"no detections for {last - since:.1f} s: blind, covered or failed? "

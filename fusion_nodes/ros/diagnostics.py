@@ -191,6 +191,20 @@ def array(stamp, statuses) -> DiagnosticArray:
     return msg
 
 
+MIN_SILENCE = 1.0
+"""s: the shortest silence reported as one (at rates of 1 Hz and more, one late second is no outage)."""
+
+
+def silence_limit(tolerance: float) -> float:
+    """Seconds without a message after which an input is reported silent (WARN).
+
+    The node's own tolerance for that input (kalman ``sensor_timeout``, tracker ``max_coast``, early
+    fusion ``3 max_wait``, the IMU / GNSS gap imu_gps_node expects), never below :data:`MIN_SILENCE`.
+    (late_fusion_node's ``stale_after`` is this limit given directly, so it is used as set.)
+    """
+    return max(MIN_SILENCE, float(tolerance))
+
+
 def monitor_status(name: str, hardware_id: str, monitor: InputMonitor, now: float,
                    stale_after: float = float("inf"), extra: dict | None = None) -> DiagnosticStatus:
     """Status of one input: STALE before its first message, WARN when silent
