@@ -21,7 +21,6 @@ from rclpy.node import Node
 from sensor_msgs.msg import Imu, NavSatFix, PointCloud2
 from std_msgs.msg import Header
 
-from fusion_nodes.core.geometry import rpy_to_quaternion
 from fusion_nodes.core.gnss import CourseOverGround, Datum
 from fusion_nodes.core.imu_features import FEATURE_NAMES, ImuFeatureWindow
 from fusion_nodes.core.records import ImuSample
@@ -31,7 +30,7 @@ from fusion_nodes.core.validation import (InvalidInput, StampOrder, check_future
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
-from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, stamp_to_sec
+from fusion_nodes.ros.convert import fill_imu, imu_to_sample, navsat_to_fix, odometry, stamp_to_sec
 from fusion_nodes.ros.draining import subscribe_draining
 from fusion_nodes.ros.imu_gps_params import specs
 from fusion_nodes.ros.params import declare, input_limits
@@ -189,11 +188,6 @@ class ImuGpsNode(Node):
 
     def _odometry(self, msg, enu, cov, stamp) -> Odometry:
         big = self.p["unknown_variance"]
-        out = Odometry()
-        out.header.stamp = msg.header.stamp
-        out.header.frame_id = self.p["world_frame"]
-        out.child_frame_id = self.p["base_link_frame"]
-        out.pose.pose.position.x, out.pose.pose.position.y, out.pose.pose.position.z = map(float, enu)
         pose_cov = np.diag([0.0, 0.0, 0.0, big, big, big])
         pose_cov[:3, :3] = cov
         yaw = 0.0
@@ -201,12 +195,8 @@ class ImuGpsNode(Node):
             if self.p["course_over_ground"] else None
         if course is not None and stamp >= self._turning_until:
             yaw, pose_cov[5, 5] = course
-        qx, qy, qz, qw = rpy_to_quaternion(0.0, 0.0, yaw)
-        o = out.pose.pose.orientation
-        o.x, o.y, o.z, o.w = float(qx), float(qy), float(qz), float(qw)
-        out.pose.covariance = pose_cov.ravel().tolist()
-        out.twist.covariance = (np.eye(6) * big).ravel().tolist()
-        return out
+        return odometry(msg.header.stamp, self.p["world_frame"], self.p["base_link_frame"], enu, (0.0, 0.0, yaw),
+                        pose_cov, twist_cov=np.eye(6) * big)
 
     def _publish_diagnostics(self) -> None:
         now = self._now()

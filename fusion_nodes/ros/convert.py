@@ -164,22 +164,32 @@ def fill_imu(msg, s: ImuSample, missing=-1.0):
     return msg
 
 
-def state_to_odometry(x: np.ndarray, P: np.ndarray, stamp, frame_id: str,
-                      child_frame_id: str) -> Odometry:
-    """15-D state and covariance to ``nav_msgs/Odometry`` (pose in world, twist in body)."""
+def odometry(stamp, frame_id: str, child_frame_id: str, position=(0.0, 0.0, 0.0), rpy=(0.0, 0.0, 0.0),
+             pose_cov=None, linear=(0.0, 0.0, 0.0), angular=(0.0, 0.0, 0.0), twist_cov=None) -> Odometry:
+    """The one ``nav_msgs/Odometry`` builder: pose (m, rad; in ``frame_id``), twist (m/s, rad/s; in
+    ``child_frame_id``, REP-105), 6 x 6 covariances (zeros when not given).
+    """
     msg = Odometry()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     msg.child_frame_id = child_frame_id
     p = msg.pose.pose
-    v = x[0:12].tolist()
-    p.position.x, p.position.y, p.position.z = v[0:3]
-    qx, qy, qz, qw = rpy_to_quaternion(*v[3:6]).tolist()
+    p.position.x, p.position.y, p.position.z = (float(v) for v in position)
+    qx, qy, qz, qw = rpy_to_quaternion(*(float(a) for a in rpy)).tolist()
     p.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
     # float64 arrays go into the message without a per-element type check (lists do not).
-    msg.pose.covariance = np.array(P[0:6, 0:6], dtype=np.float64).ravel()
+    if pose_cov is not None:
+        msg.pose.covariance = np.array(pose_cov, dtype=np.float64).ravel()
     t = msg.twist.twist
-    t.linear.x, t.linear.y, t.linear.z = v[6:9]
-    t.angular.x, t.angular.y, t.angular.z = v[9:12]
-    msg.twist.covariance = np.array(P[6:12, 6:12], dtype=np.float64).ravel()
+    t.linear.x, t.linear.y, t.linear.z = (float(v) for v in linear)
+    t.angular.x, t.angular.y, t.angular.z = (float(v) for v in angular)
+    if twist_cov is not None:
+        msg.twist.covariance = np.array(twist_cov, dtype=np.float64).ravel()
     return msg
+
+
+def state_to_odometry(x: np.ndarray, P: np.ndarray, stamp, frame_id: str,
+                      child_frame_id: str) -> Odometry:
+    """15-D state and covariance to ``nav_msgs/Odometry`` (pose in world, twist in body)."""
+    v = x[0:12].tolist()
+    return odometry(stamp, frame_id, child_frame_id, v[0:3], v[3:6], P[0:6, 0:6], v[6:9], v[9:12], P[6:12, 6:12])

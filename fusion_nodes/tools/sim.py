@@ -33,7 +33,7 @@ from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
 from fusion_nodes.core.geometry import GRAVITY, rpy_to_quaternion, wrap_angle
 from fusion_nodes.core.gnss import Datum
-from fusion_nodes.ros.convert import sec_to_stamp
+from fusion_nodes.ros.convert import odometry, sec_to_stamp
 
 from .bagio import BagWriter
 from .progress import progress
@@ -99,17 +99,8 @@ def _at(traj, t):
 
 
 def _odometry(stamp, frame, child, x, y, yaw, v, w, pose_var, twist_var) -> Odometry:
-    m = Odometry()
-    m.header.stamp = sec_to_stamp(stamp)
-    m.header.frame_id, m.child_frame_id = frame, child
-    m.pose.pose.position.x, m.pose.pose.position.y = float(x), float(y)
-    qx, qy, qz, qw = rpy_to_quaternion(0.0, 0.0, yaw)
-    o = m.pose.pose.orientation
-    o.x, o.y, o.z, o.w = float(qx), float(qy), float(qz), float(qw)
-    m.pose.covariance = np.diag(pose_var).ravel().tolist()
-    m.twist.twist.linear.x, m.twist.twist.angular.z = float(v), float(w)
-    m.twist.covariance = np.diag(twist_var).ravel().tolist()
-    return m
+    return odometry(sec_to_stamp(stamp), frame, child, (x, y, 0.0), (0.0, 0.0, yaw), np.diag(pose_var),
+                    (v, 0.0, 0.0), (0.0, 0.0, w), np.diag(twist_var))
 
 
 class Simulator:
