@@ -25,6 +25,7 @@ from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
+from fusion_nodes.ros.cloud_input import checked_points
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
 from fusion_nodes.ros.decisions import score_columns
@@ -105,13 +106,10 @@ class RadarNode(Node):
         self.clusters += len(feats)
 
     def _scan(self, msg) -> radar.RadarScan:
-        stamp = stamp_to_sec(msg.header.stamp)
-        check_stamp(stamp)
-        check_future(stamp, self._now(), self.p["max_future"])
         if msg.width * msg.height > self.p["max_points"]:
             raise InvalidInput("too_many_points", f"{msg.width * msg.height} detections > max_points "
                                                   f"{self.p['max_points']}")
-        pts = pointcloud.read(msg, required=("x", "y", "z"))
+        pts = checked_points(msg, self._now(), self.p["max_future"], ("x", "y", "z"))
         names = pts.dtype.names
 
         def column(candidates, default):

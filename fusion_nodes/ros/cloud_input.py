@@ -20,6 +20,24 @@ from .sync import mf
 MAX_VALUE = 1.0e9
 
 
+def checked_points(msg, now: float, max_future: float, required=(), to_points=None) -> np.ndarray:
+    """The points of a cloud message whose stamp is usable, or :class:`InvalidInput`.
+
+    The stamp must be set and not beyond ``now + max_future`` (a far-future stamp would hold a
+    synchronizer's queues hostage: everything else is "older"); the layout must hold the ``required``
+    fields (:func:`fusion_nodes.ros.pointcloud.read`, any field layout), or ``to_points(msg, required)``
+    turns another message type into the table.
+    """
+    stamp = stamp_to_sec(msg.header.stamp)
+    check_stamp(stamp)
+    check_future(stamp, now, max_future)
+    return (to_points or _cloud_points)(msg, tuple(required))
+
+
+def _cloud_points(msg, required):
+    return pointcloud.read(msg, required=required)
+
+
 @dataclass(frozen=True)
 class Cloud:
     """A parsed cloud: the message header (so synchronizers read its stamp) and its points."""
@@ -52,7 +70,7 @@ class CloudInput(mf.SimpleFilter):
         self.node, self.topic, self.required, self.max_future = node, topic, tuple(required), max_future
         # screen(points) -> (points, {reason: rows removed}); raises InvalidInput to drop the message.
         self.screen = screen
-        self.to_points = to_points or (lambda msg, required: pointcloud.read(msg, required=required))
+        self.to_points = to_points or _cloud_points
         self.monitor = InputMonitor()
         self.subscriber = mf.Subscriber(node, msg_type, topic, qos_profile=sensor_qos(qos_depth))
         self.subscriber.registerCallback(self.callback)
@@ -61,10 +79,7 @@ class CloudInput(mf.SimpleFilter):
         now = self.node.get_clock().now().nanoseconds * 1e-9
         self.monitor.tick(now)
         try:
-            check_stamp(stamp_to_sec(msg.header.stamp))
-            # A far-future stamp would hold the synchronizer's queues hostage (everything else is "older").
-            check_future(stamp_to_sec(msg.header.stamp), now, self.max_future)
-            pts = self.to_points(msg, self.required)
+            pts = checked_points(msg, now, self.max_future, self.required, self.to_points)
             if len(pts) and self.required:
                 pts = self._usable_points(pts)
             if self.screen is not None:
