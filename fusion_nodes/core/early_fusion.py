@@ -48,7 +48,7 @@ CAMERA_FIELDS = ("u", "v", "bearing", "elevation", "width_px", "height_px", "asp
 RADAR_FIELDS = ("x", "y", "z", "extent_x", "extent_y", "extent_z", "doppler_mean", "doppler_std", "rcs_mean",
                 "rcs_max", "points", "moving")
 IMU_FIELDS = IMU_INPUTS
-PROJECTIONS = ("none", "pca", "cca", "mcca")
+PROJECTIONS = tuple(projection.PROJECTION_TYPES)
 MODALITIES = ("camera", "radar", "imu")
 
 
@@ -122,7 +122,7 @@ class EarlyFusionModel:
     classes: tuple
     projection: str
     scalers: dict          # modality -> Standardizer
-    projector: object      # None | Pca | Cca | Mcca
+    projector: projection.Projection
     post: Standardizer     # on the projected vector
     classifiers: dict      # "camera" | "radar" | "fused" -> SoftmaxClassifier
 
@@ -136,7 +136,7 @@ class EarlyFusionModel:
         zr = self.scalers["radar"].transform(np.atleast_2d(rad))
         zi = np.zeros((len(zc), len(IMU_INPUTS))) if imu is None else \
             np.broadcast_to(self.scalers["imu"].transform(np.atleast_2d(imu)), (len(zc), len(IMU_INPUTS)))
-        return self.post.transform(project(self.projection, self.projector, zc, zr, zi))
+        return self.post.transform(self.projector.fuse(zc, zr, zi))
 
     def predict_proba(self, cam=None, rad=None, imu=None) -> np.ndarray:
         """Class probabilities from whichever of camera and radar rows are given."""
@@ -153,7 +153,7 @@ class EarlyFusionModel:
                 "projection": self.projection,
                 "inputs": {"camera": list(CAMERA_INPUTS), "radar": list(RADAR_INPUTS), "imu": list(IMU_INPUTS)},
                 "scalers": {k: v.to_dict() for k, v in self.scalers.items()},
-                "projector": None if self.projector is None else self.projector.to_dict(),
+                "projector": self.projector.to_dict(),
                 "post": self.post.to_dict(),
                 "classifiers": {k: v.to_dict() for k, v in self.classifiers.items()}}
 
@@ -165,11 +165,10 @@ class EarlyFusionModel:
         if d["inputs"] != expected:
             raise ValueError("model was fitted on different feature inputs than this version computes")
         kind = d["projection"]
-        types = {"none": None, "pca": projection.Pca, "cca": projection.Cca, "mcca": projection.Mcca}
-        if kind not in types:
+        if kind not in projection.PROJECTION_TYPES:
             raise ValueError(f"unknown projection {kind!r}")
         return cls(tuple(d["classes"]), kind, {k: Standardizer.from_dict(v) for k, v in d["scalers"].items()},
-                   None if types[kind] is None else types[kind].from_dict(d["projector"]),
+                   projection.PROJECTION_TYPES[kind].from_dict(d["projector"]),
                    Standardizer.from_dict(d["post"]),
                    {k: SoftmaxClassifier.from_dict(v) for k, v in d["classifiers"].items()})
 
@@ -181,19 +180,8 @@ class EarlyFusionModel:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def project(kind: str, projector, zc, zr, zi) -> np.ndarray:
-    """The fused feature vector of standardised views: stacked, or through the fitted projection."""
-    if kind == "none":
-        return np.hstack([zc, zr, zi])
-    if kind == "pca":
-        return projector.transform(np.hstack([zc, zr, zi]))
-    if kind == "cca":
-        return np.hstack([projector.transform(zc, zr), zi])
-    return projector.transform([zc, zr, zi])
-
-
-def fit_projection(kind: str, zc, zr, zi, k: int | None = None, reg: float = 1e-3):
-    """The projection ``kind`` fitted on standardised views (None for ``"none"``).
+def fit_projection(kind: str, zc, zr, zi, k: int | None = None, reg: float = 1e-3) -> projection.Projection:
+    """The projection ``kind`` (:data:`PROJECTIONS`) fitted on standardised views.
 
     ``k`` is the number of PCA components or canonical directions (default:
     all that the views allow); ``reg`` is added to the auto-covariances of
@@ -201,10 +189,4 @@ def fit_projection(kind: str, zc, zr, zi, k: int | None = None, reg: float = 1e-
     """
     if kind not in PROJECTIONS:
         raise ValueError(f"projection must be one of {PROJECTIONS}, not {kind!r}")
-    if kind == "pca":
-        return projection.pca(np.hstack([zc, zr, zi]), k or zc.shape[1] + zr.shape[1])
-    if kind == "cca":
-        return projection.cca(zc, zr, k, reg)
-    if kind == "mcca":
-        return projection.mcca([zc, zr, zi], k, reg)
-    return None
+    return projection.PROJECTION_TYPES[kind].fit(zc, zr, zi, k, reg)

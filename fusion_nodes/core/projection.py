@@ -19,7 +19,9 @@ eigenvalue is ``1 + (m - 1) rho``.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.linalg
@@ -40,11 +42,66 @@ def _cov(A, B):
     return A.T @ B / (A.shape[0] - 1)
 
 
+class Projection(ABC):
+    """The fused feature vector of early fusion from the standardised camera, radar and IMU views.
+
+    ``fuse(zc, zr, zi)`` maps row-aligned views (n x p_i) to the fused rows; ``fit`` (classmethod)
+    fits one on training views; ``to_dict`` / ``from_dict`` are its JSON form in the model file.
+    Registered in :data:`PROJECTION_TYPES` under ``name`` (the model file's ``projection``).
+    """
+
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def fuse(self, zc, zr, zi) -> np.ndarray:
+        """Fused rows of the three views."""
+
+    @classmethod
+    @abstractmethod
+    def fit(cls, zc, zr, zi, k: int | None = None, reg: float = 0.0) -> "Projection":
+        """Fitted on training views; ``k`` components / directions (None: all), ``reg`` on auto-covariances."""
+
+    @abstractmethod
+    def to_dict(self):
+        """JSON-able parameters."""
+
+
 @dataclass(frozen=True)
-class Pca:
+class Concatenation(Projection):
+    """No projection: the views stacked, ``[zc | zr | zi]``."""
+
+    name: ClassVar[str] = "none"
+
+    def fuse(self, zc, zr, zi) -> np.ndarray:
+        return np.hstack([zc, zr, zi])
+
+    @classmethod
+    def fit(cls, zc, zr, zi, k=None, reg=0.0) -> "Concatenation":
+        return cls()
+
+    def to_dict(self):
+        return None
+
+    @classmethod
+    def from_dict(cls, d) -> "Concatenation":
+        return cls()
+
+
+@dataclass(frozen=True)
+class Pca(Projection):
     mean: np.ndarray
     components: np.ndarray      # k x p, rows orthonormal
     explained_variance: np.ndarray
+    name: ClassVar[str] = "pca"
+
+    def fuse(self, zc, zr, zi) -> np.ndarray:
+        """Principal components of the stacked views."""
+        return self.transform(np.hstack([zc, zr, zi]))
+
+    @classmethod
+    def fit(cls, zc, zr, zi, k=None, reg=0.0) -> "Pca":
+        """As many components as camera and radar have features, unless ``k`` is given."""
+        return pca(np.hstack([zc, zr, zi]), k or zc.shape[1] + zr.shape[1])
 
     def transform(self, X) -> np.ndarray:
         return (np.asarray(X, dtype=float) - self.mean) @ self.components.T
@@ -71,6 +128,15 @@ class Cca:
     Wx: np.ndarray              # p x k
     Wy: np.ndarray              # q x k
     correlations: np.ndarray    # k, descending
+    name: ClassVar[str] = "cca"
+
+    def fuse(self, zc, zr, zi) -> np.ndarray:
+        """Canonical variates of camera and radar, the IMU view appended."""
+        return np.hstack([self.transform(zc, zr), zi])
+
+    @classmethod
+    def fit(cls, zc, zr, zi, k=None, reg=0.0) -> "Cca":
+        return cca(zc, zr, k, reg)
 
     def transform(self, X, Y) -> np.ndarray:
         """Canonical variates of both views side by side (n x 2k)."""
@@ -107,6 +173,14 @@ class Mcca:
     means: tuple
     weights: tuple              # one p_i x k matrix per view
     eigenvalues: np.ndarray     # k, descending
+    name: ClassVar[str] = "mcca"
+
+    def fuse(self, zc, zr, zi) -> np.ndarray:
+        return self.transform([zc, zr, zi])
+
+    @classmethod
+    def fit(cls, zc, zr, zi, k=None, reg=0.0) -> "Mcca":
+        return mcca([zc, zr, zi], k, reg)
 
     def transform(self, views) -> np.ndarray:
         return np.hstack([(np.asarray(V, float) - m) @ W for V, m, W in zip(views, self.means, self.weights)])
@@ -135,3 +209,7 @@ def mcca(views, k: int | None = None, reg: float = 0.0) -> Mcca:
     W = W[:, order]
     splits = np.cumsum(sizes)[:-1]
     return Mcca(tuple(m for _, m in centred), tuple(np.split(W, splits, axis=0)), lam[order])
+
+
+PROJECTION_TYPES: dict[str, type] = {cls.name: cls for cls in (Concatenation, Pca, Cca, Mcca)}
+"""Projection name -> :class:`Projection` subclass (the model file's ``projection``, ``fusion fit --projection``)."""

@@ -64,7 +64,7 @@ def fit(cam, rad, imu, y, classes, kind: str = "none", k: int | None = None, l2:
     scalers = {m: scaler(V) for m, V in zip(ef.MODALITIES, views)}
     zc, zr, zi = (scalers[m].transform(V) for m, V in zip(ef.MODALITIES, views))
     projector = ef.fit_projection(kind, zc, zr, zi, k, reg)
-    P = ef.project(kind, projector, zc, zr, zi)
+    P = projector.fuse(zc, zr, zi)
     post = scaler(P)
     n = len(classes)
     classifiers = {"fused": logistic(post.transform(P), y, n, l2), "camera": logistic(zc, y, n, l2),
