@@ -10,7 +10,7 @@ Covariance ``None`` means the sensor did not report that field (REP-145's
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 
@@ -42,6 +42,20 @@ class _Record:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, _frozen(v))
+
+
+class StateMeasurementModel(Protocol):
+    """What the ego filters ask of a measurement model of the 15-element state (:mod:`.measurement_models`).
+
+    ``h(x)`` the predicted measurement (m,), ``jacobian(x)`` its ``dh/dx`` (m x 15), ``angle_mask`` (m,)
+    which components are angles (their residuals are wrapped).
+    """
+
+    angle_mask: np.ndarray
+
+    def h(self, x: np.ndarray) -> np.ndarray: ...
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -117,8 +131,8 @@ class Measurement(_Record):
         Measured values.
     R : ndarray (m, m)
         Measurement noise covariance.
-    model : object
-        Measurement model with ``h(x)``, ``jacobian(x)`` and ``angle_mask``.
+    model : StateMeasurementModel
+        ``h(x)``, ``jacobian(x)`` and ``angle_mask`` (:mod:`.measurement_models`).
     threshold : float
         Mahalanobis rejection threshold in standard deviations (inf: none).
     kind : str
@@ -134,7 +148,7 @@ class Measurement(_Record):
     stamp: float
     z: np.ndarray
     R: np.ndarray
-    model: object
+    model: "StateMeasurementModel"
     threshold: float = float("inf")
     kind: str = ""
     parts: tuple = ()
