@@ -63,12 +63,12 @@ _ARGV: list = []   # the words being parsed, for the hints
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with hints for the classic slips."""
+    """argparse with one-line errors (no usage block) and hints for the classic slips."""
 
     def error(self, message):
         if "required: bag" in message and "--topics" in _ARGV:
             message += " (--topics takes every word after it: put the bag path before --topics)"
-        super().error(message)
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def _play(a) -> int:
