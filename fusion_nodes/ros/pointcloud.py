@@ -62,9 +62,14 @@ def read(msg, required=()) -> np.ndarray:
 
 
 def write(msg, points: np.ndarray, header) -> object:
-    """Fill PointCloud2 ``msg`` with float32 fields from a structured array (or dict of columns)."""
-    cols = {k: np.asarray(points[k], dtype=np.float32) for k in (points.dtype.names if hasattr(points, "dtype")
-                                                                  else points)}
+    """Fill PointCloud2 ``msg`` with float32 fields from a structured array (or dict of columns).
+
+    Values beyond float32's range become +-inf, as a float32 sensor would send them (no warning: the
+    readers reject them).
+    """
+    with np.errstate(over="ignore"):
+        cols = {k: np.asarray(points[k], dtype=np.float32)
+                for k in (points.dtype.names if hasattr(points, "dtype") else points)}
     n = len(next(iter(cols.values()))) if cols else 0
     msg.header = header
     msg.height, msg.width = 1, n
