@@ -91,18 +91,24 @@ def test_an_unknown_start_heading_is_not_asserted_and_gps_sets_it_once_the_robot
 
 
 def _rmse_with_declared(tmp_path, misdeclared: bool, adaptive: bool):
-    import yaml
     kw = dict(imu_declared_scale=0.25, odom_declared_scale=0.25, gps_declared_scale=4.0) if misdeclared else {}
     cfg = sim.SimConfig(seed=5, duration=190.0, **kw)
-    sim.write(cfg, tmp_path / "sim.mcap")
-    params = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())
-    if adaptive:
-        params["kalman_fusion_node"]["ros__parameters"].update(
-            {f"{s}_adaptive_noise": True for s in ("odom0", "imu0", "odom1")})
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
-    run_offline(tmp_path / "sim.mcap", tmp_path / "p.yaml", tmp_path / "out.mcap")
-    _, _, errs, s = evaluate.evaluate(tmp_path / "out.mcap", demo.TRUTH, {"fused": demo.FILTERED})
-    gps = evaluate.last_diagnostics(tmp_path / "out.mcap", "kalman_fusion_node: odom1")["kalman_fusion_node: odom1"]
+    return _drive(tmp_path, cfg, {f"{s}_adaptive_noise": True for s in ("odom0", "imu0", "odom1")} if adaptive
+                  else {})
+
+
+def _drive(out, cfg, kalman_params: dict):
+    """``cfg``'s drive through demo_sim.yaml with ``kalman_params`` on top: (position RMSE, NEES share in
+    band, odom1 diagnostics).
+    """
+    import yaml
+    sim.write(cfg, out / "sim.mcap")
+    p = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())
+    p["kalman_fusion_node"]["ros__parameters"].update(kalman_params)
+    (out / "p.yaml").write_text(yaml.safe_dump(p))
+    run_offline(out / "sim.mcap", out / "p.yaml", out / "out.mcap")
+    _, _, errs, s = evaluate.evaluate(out / "out.mcap", demo.TRUTH, {"fused": demo.FILTERED})
+    gps = evaluate.last_diagnostics(out / "out.mcap", "kalman_fusion_node: odom1")["kalman_fusion_node: odom1"]
     return float(np.sqrt(np.mean(errs["fused"].pos ** 2))), s["fused"]["nees_in_band"], gps
 
 
@@ -127,20 +133,12 @@ def _offset_drive(tmp_path, label: str, misdeclared: bool, params: dict, **sim_k
     """A drive with the GPS stamping 0.1 s late (honest wheels), through demo_sim.yaml with its hand-set
     odom1_time_offset replaced by ``params``: (position RMSE, NEES share in band, odom1 diagnostics).
     """
-    import yaml
     out = tmp_path / label
     out.mkdir()
     kw = dict(imu_declared_scale=0.25, odom_declared_scale=0.25, gps_declared_scale=4.0) if misdeclared else {}
     cfg = sim.SimConfig(**{**dict(seed=17, duration=240.0, gps_outage=(0.0, 0.0), multipath=(0.0, 0.0),
                                   odom_speed_scale=1.0, odom_yaw_rate_scale=1.0), **kw, **sim_kw})
-    sim.write(cfg, out / "sim.mcap")
-    p = yaml.safe_load((REPO / "config" / "demo_sim.yaml").read_text())
-    p["kalman_fusion_node"]["ros__parameters"].update(params)
-    (out / "p.yaml").write_text(yaml.safe_dump(p))
-    run_offline(out / "sim.mcap", out / "p.yaml", out / "out.mcap")
-    _, _, errs, s = evaluate.evaluate(out / "out.mcap", demo.TRUTH, {"fused": demo.FILTERED})
-    gps = evaluate.last_diagnostics(out / "out.mcap", "kalman_fusion_node: odom1")["kalman_fusion_node: odom1"]
-    return float(np.sqrt(np.mean(errs["fused"].pos ** 2))), s["fused"]["nees_in_band"], gps
+    return _drive(out, cfg, params)
 
 
 def test_the_gps_latency_and_the_noise_are_estimated_online(tmp_path):
