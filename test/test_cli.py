@@ -86,6 +86,8 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
              (["late", "basic-motions", tmp_path / "no_data"], "the data directory")]
     (tmp_path / "not_a_bag").mkdir()
     (tmp_path / "bad.yaml").write_text("kalman_fusion_node:\n  ros__parameters: {frequency: [1, 2}\n")
+    (tmp_path / "names.yaml").write_text("late_fusion_node:\n  ros__parameters:\n    inputs: [/a, /b]\n"
+                                         "    input_names: [x, y]\n")
     mcap = tmp_path / "drive.mcap"
     run("sim", "--out", mcap, "--duration", "3")
     (tmp_path / "cut.mcap").write_bytes(mcap.read_bytes()[:20000])
@@ -93,6 +95,8 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
               (["eval", tmp_path / "cut.mcap", "--truth", "/a", "--estimate", "/b"], "mcap recover"),
               (["offline", mcap, "--params", tmp_path / "bad.yaml", "--out", tmp_path / "o.mcap"],
                "bad.yaml: YAML syntax error at line 2"),
+              (["offline", mcap, "--params", tmp_path / "names.yaml", "--out", tmp_path / "o.mcap"],
+               "input_names: [x, y] (y read as booleans)"),
               (["eval", mcap, "--truth", "/nope", "--estimate", "/wheel/odom"], "its topics: /gps/fix (NavSatFix)"),
               (["eval", mcap, "--truth", "/gps/fix", "--estimate", "/wheel/odom"], "needs nav_msgs/msg/Odometry"),
               (["sim", "--out", tmp_path / "missing_dir" / "x.mcap"], "mkdir -p"),
@@ -131,3 +135,24 @@ def test_a_killed_command_leaves_no_working_directory(tmp_path, sig, code):
     assert not list(tmp_path.glob("fusion_bag_*"))
     from fusion_nodes.tools import bagio
     assert bagio.topics(tmp_path / "long.mcap")["/imu/data"][1] > 0   # what was written is kept, readable
+
+
+def test_a_node_refuses_a_params_file_rcl_cannot_read_in_one_line_with_the_yaml_hint(tmp_path):
+    """An unquoted y is a boolean to rcl, which refuses the list; the node says so in one line, exit 2."""
+    (tmp_path / "names.yaml").write_text("late_fusion_node:\n  ros__parameters:\n    inputs: [/a, /b]\n"
+                                         "    input_names: [x, y]\n")
+    r = subprocess.run([executable("late_fusion_node"), "--ros-args", "--params-file", str(tmp_path / "names.yaml")],
+                       capture_output=True, text=True, timeout=120)
+    ours = [line for line in r.stderr.splitlines() if "LateFusionNode" in line]
+    assert r.returncode == 2 and len(ours) == 1 and "quote such names" in ours[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_the_shipped_params_files_have_no_list_rcl_would_read_as_mixed_types():
+    from conftest import REPO
+    from fusion_nodes.ros.params import mixed_lists
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        assert mixed_lists(path.read_text()) == [], path.name
+    assert mixed_lists("n:\n  ros__parameters:\n    a: [x, 'y']\n    b: [1, 2.5]\n    c: [true, false]\n") == []
+    assert mixed_lists("n:\n  ros__parameters:\n    names: [cam, no, radar]\n") == \
+        ["n.names: [cam, no, radar] (no read as booleans)"]

@@ -237,3 +237,54 @@ def input_limits(p: dict):
     from fusion_nodes.core.validation import Limits
     return Limits(p["max_speed"], p["max_angular_rate"], p["max_acceleration"], p["max_position"],
                   p["max_variance"])
+
+
+YAML_BOOLEAN_HINT = ("YAML 1.1 reads y, n, yes, no, on, off (any case) as booleans, and a ROS parameter list "
+                     "holds one type: quote such names ('y')")
+
+
+# the plain scalars rcl's YAML parser takes for booleans (PyYAML's safe_load keeps y / n as strings)
+_RCL_BOOLEANS = {w for base in ("y", "yes", "n", "no", "true", "false", "on", "off")
+                 for w in (base, base.capitalize(), base.upper())}
+
+
+def mixed_lists(text: str) -> list[str]:
+    """``node.parameter = [...]`` of every list in a params file that rcl would read as mixed types.
+
+    rcl refuses a list whose items are not all of one type ("Sequence should be of same type", no
+    parameter named). The usual cause is an unquoted name it reads as a boolean (``input_names: [x, y]``):
+    see :data:`YAML_BOOLEAN_HINT`. Quoted scalars are strings, as rcl reads them.
+    """
+    import yaml
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return []                       # the syntax error is reported where the file is loaded
+    out = []
+    for node_key, section in getattr(root, "value", []) if isinstance(root, yaml.MappingNode) else []:
+        params = next((v for k, v in getattr(section, "value", []) if getattr(k, "value", None) == "ros__parameters"),
+                      None) if isinstance(section, yaml.MappingNode) else None
+        for key, value in getattr(params, "value", []) if isinstance(params, yaml.MappingNode) else []:
+            if not isinstance(value, yaml.SequenceNode):
+                continue
+            words = [v for v in value.value if isinstance(v, yaml.ScalarNode)]
+            booleans = [v.value for v in words if v.style is None and v.value in _RCL_BOOLEANS]
+            if booleans and len(booleans) < len(words) and any(v.style or not _numeric(v.value) for v in words
+                                                               if v.value not in booleans):
+                out.append(f"{node_key.value}.{key.value}: [{', '.join(v.value for v in words)}] "
+                           f"({', '.join(booleans)} read as booleans)")
+    return out
+
+
+def _numeric(word: str) -> bool:
+    try:
+        float(word)
+        return True
+    except ValueError:
+        return False
+
+
+def params_file_error(exc: Exception) -> str:
+    """One line for an rcl error reading ``--params-file``, with the YAML hint when lists mix types."""
+    text = " ".join(str(exc).split())
+    return text + (f" ({YAML_BOOLEAN_HINT})" if "Sequence should be of same type" in text else "")

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from . import stopping
-from .params import InvalidParameters
+from .params import InvalidParameters, params_file_error
 
 # Longest wait in the executor before a stop request is seen (s).
 _POLL = 0.1
@@ -32,10 +33,17 @@ def run_node(node_class, args=None) -> int:
     if stop.is_set():
         return 0
     stopping.entering_ros()
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except RCLError as exc:                    # rcl could not read --params-file / --ros-args
+        rclpy.logging.get_logger(node_class.__name__).error(f"cannot read the arguments: {params_file_error(exc)}")
+        return 2
     try:
         try:
             node = node_class()
+        except RCLError as exc:      # rcl could not read --params-file / --ros-args (node-level arguments)
+            rclpy.logging.get_logger(node_class.__name__).error(f"cannot read the arguments: {params_file_error(exc)}")
+            return 2
         except (InvalidParameters, ValueError, NameValidationException) as exc:
             # One line with the reason (an invalid topic name included), no traceback; exit 2.
             reason = " ".join(line.strip() for line in str(exc).splitlines()) or type(exc).__name__

@@ -29,9 +29,10 @@ from rclpy.time import Time
 
 from fusion_nodes.nodes.registry import NODES, node_type
 from fusion_nodes.ros.instances import INSTANCES, executable, remaps as instance_remaps
+from fusion_nodes.ros.params import YAML_BOOLEAN_HINT, mixed_lists
 
 from . import bagio
-from .paths import load_yaml
+from .paths import InputError, load_yaml
 from .progress import progress
 
 NODE_TYPES = {name: node_type(name) for name in NODES}
@@ -77,6 +78,10 @@ class OfflineRunner:
     """
 
     def __init__(self, params_file, remaps=(), node_types=None, extra_params=(), capture=False):
+        load_yaml(params_file)                     # a syntax error: file, line and column
+        mixed = mixed_lists(Path(params_file).read_text())
+        if mixed:       # rcl would refuse the file with "Sequence should be of same type" and no name
+            raise InputError(f"{params_file}: {'; '.join(mixed)}: {YAML_BOOLEAN_HINT}")
         self.captured: dict[str, list] | None = {} if capture else None   # topic -> published messages
         self.context = Context()
         # A private domain keeps stray /clock publishers of other runs away.
