@@ -239,17 +239,22 @@ def input_limits(p: dict):
                   p["max_variance"])
 
 
-YAML_BOOLEAN_HINT = ("YAML 1.1 reads y, n, yes, no, on, off (any case) as booleans, and a ROS parameter list "
-                     "holds one type: quote such names ('y')")
-
+YAML_BOOLEAN_HINT = ("YAML 1.1 reads y, n, yes, no, on, off (lower, capitalised or upper case) as booleans, and a "
+                     "ROS parameter list holds one type: quote such names ('y')")
 
 # the plain scalars rcl's YAML parser takes for booleans (PyYAML's safe_load keeps y / n as strings)
 _RCL_BOOLEANS = {w for base in ("y", "yes", "n", "no", "true", "false", "on", "off")
                  for w in (base, base.capitalize(), base.upper())}
 
 
+def _mapping(node) -> dict:
+    """A composed YAML mapping as ``key -> value node`` (empty for anything else)."""
+    import yaml
+    return {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+
+
 def mixed_lists(text: str) -> list[str]:
-    """``node.parameter = [...]`` of every list in a params file that rcl would read as mixed types.
+    """``node.parameter: [...]`` of every list in a params file that rcl would read as mixed types.
 
     rcl refuses a list whose items are not all of one type ("Sequence should be of same type", no
     parameter named). The usual cause is an unquoted name it reads as a boolean (``input_names: [x, y]``):
@@ -261,27 +266,15 @@ def mixed_lists(text: str) -> list[str]:
     except yaml.YAMLError:
         return []                       # the syntax error is reported where the file is loaded
     out = []
-    for node_key, section in getattr(root, "value", []) if isinstance(root, yaml.MappingNode) else []:
-        params = next((v for k, v in getattr(section, "value", []) if getattr(k, "value", None) == "ros__parameters"),
-                      None) if isinstance(section, yaml.MappingNode) else None
-        for key, value in getattr(params, "value", []) if isinstance(params, yaml.MappingNode) else []:
-            if not isinstance(value, yaml.SequenceNode):
-                continue
-            words = [v for v in value.value if isinstance(v, yaml.ScalarNode)]
+    for node, section in _mapping(root).items():
+        for name, value in _mapping(_mapping(section).get("ros__parameters")).items():
+            words = [v for v in value.value if isinstance(v, yaml.ScalarNode)] \
+                if isinstance(value, yaml.SequenceNode) else []
             booleans = [v.value for v in words if v.style is None and v.value in _RCL_BOOLEANS]
-            if booleans and len(booleans) < len(words) and any(v.style or not _numeric(v.value) for v in words
-                                                               if v.value not in booleans):
-                out.append(f"{node_key.value}.{key.value}: [{', '.join(v.value for v in words)}] "
+            if booleans and len(booleans) < len(words):
+                out.append(f"{node}.{name}: [{', '.join(v.value for v in words)}] "
                            f"({', '.join(booleans)} read as booleans)")
     return out
-
-
-def _numeric(word: str) -> bool:
-    try:
-        float(word)
-        return True
-    except ValueError:
-        return False
 
 
 def params_file_error(exc: Exception) -> str:

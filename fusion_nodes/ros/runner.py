@@ -36,14 +36,12 @@ def run_node(node_class, args=None) -> int:
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except RCLError as exc:                    # rcl could not read --params-file / --ros-args
-        rclpy.logging.get_logger(node_class.__name__).error(f"cannot read the arguments: {params_file_error(exc)}")
-        return 2
+        return _bad_arguments(node_class, exc)
     try:
         try:
             node = node_class()
-        except RCLError as exc:      # rcl could not read --params-file / --ros-args (node-level arguments)
-            rclpy.logging.get_logger(node_class.__name__).error(f"cannot read the arguments: {params_file_error(exc)}")
-            return 2
+        except RCLError as exc:      # the same, for the node-level arguments
+            return _bad_arguments(node_class, exc)
         except (InvalidParameters, ValueError, NameValidationException) as exc:
             # One line with the reason (an invalid topic name included), no traceback; exit 2.
             reason = " ".join(line.strip() for line in str(exc).splitlines()) or type(exc).__name__
@@ -63,3 +61,9 @@ def run_node(node_class, args=None) -> int:
     finally:
         rclpy.try_shutdown()
         stopping.finish()
+
+
+def _bad_arguments(node_class, exc) -> int:
+    """One error line for arguments rcl refused (a params file it cannot read), exit code 2."""
+    rclpy.logging.get_logger(node_class.__name__).error(f"cannot read the arguments: {params_file_error(exc)}")
+    return 2
