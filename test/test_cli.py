@@ -50,13 +50,16 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--out", tmp_path / "work")
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in table.splitlines()[2:]}
+    doppler = "radar clusters per frame, Doppler velocity (no tracker)"
     assert set(rows) == {"radar only", "camera only", "radar + camera", "early-fused objects",
-                         "early fusion per frame (no tracker)"}
+                         "early fusion per frame (no tracker)", doppler}
     gospa, mota, idsw = ({k: float(v[i]) for k, v in rows.items()} for i in (0, 1, 3))
     per_frame = "early fusion per frame (no tracker)"
     assert mota["radar + camera"] > mota[per_frame] and gospa["radar + camera"] < gospa[per_frame]
     assert idsw[per_frame] > 10 * max(idsw["radar + camera"], 1.0)
     assert mota["radar only"] > 0.3 and rows[per_frame][5] == "n/a"      # no velocity without a tracker
+    # the tracker's velocity beats what the radar's Doppler alone says (the radial component only)
+    assert float(rows["radar + camera"][5]) < float(rows[doppler][5])
     assert (tmp_path / "work" / "tracks.mcap").exists()
 
 

@@ -281,6 +281,9 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
             w.write("/ground_truth/objects", pointcloud.write(PointCloud2(), cols, Header(stamp=sec_to_stamp(t))),
                     ns + 1)
             w.write("/objects", pointcloud.write(PointCloud2(), cols, Header(stamp=sec_to_stamp(t))), ns)
+            # a radar cluster on the object whose Doppler reads 1.5 of its 2 m/s along the line of sight
+            cluster = {"x": np.array([base_x]), "y": np.array([0.0]), "doppler_mean": np.array([1.5])}
+            w.write("/clusters", pointcloud.write(PointCloud2(), cluster, Header(stamp=sec_to_stamp(t))), ns)
     s = evaluate(tmp_path / "bag")
     assert s["objects"] == 1 and s["tracks"] == 2 and s["false_tracks"] == 1
     assert s["position_rmse"] == pytest.approx(0.5) and s["velocity_rmse"] == pytest.approx(0.0, abs=1e-6)
@@ -290,6 +293,9 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
     frame = evaluate(tmp_path / "bag", "/objects", per_frame=True)
     assert frame["id_switches"] == 9 and frame["position_rmse"] == pytest.approx(0.0, abs=1e-9)
     assert frame["velocity_rmse"] != frame["velocity_rmse"]         # NaN: a per-frame list has no velocity
+    # radar clusters per frame: the velocity their Doppler alone gives (along the line of sight from the radar)
+    radar = evaluate(tmp_path / "bag", "/clusters", per_frame=True, doppler_origin=[2.0, 0.0])
+    assert radar["velocity_rmse"] == pytest.approx(0.5) and radar["position_rmse"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_one_r_per_frame_shortcut_scores_as_the_general_path():

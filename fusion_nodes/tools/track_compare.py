@@ -1,7 +1,8 @@
 # Copyright 2026 fusion_nodes maintainers
 # SPDX-License-Identifier: Apache-2.0
 """``fusion eval BAG --tracking``: the tracker on each sensor alone, on both, on early-fused objects, and the
-per-frame early-fusion baseline, scored on the same drive.
+per-frame baselines (early-fused objects; radar clusters with their Doppler as velocity), scored on the same
+drive.
 
 Stage 1 runs the perception graph's input nodes (imu_gps_node,
 kalman_fusion_node, camera_node, radar_node, early_fusion_node) offline over
@@ -52,6 +53,7 @@ VARIANTS = (
                                                       "fused_topic": FUSED_TOPIC}),
 )
 PER_FRAME = "early fusion per frame (no tracker)"
+RADAR_PER_FRAME = "radar clusters per frame, Doppler velocity (no tracker)"
 COLUMNS = (("gospa", "GOSPA m", "{:.2f}"), ("mota", "MOTA", "{:.3f}"), ("idf1", "IDF1", "{:.3f}"),
            ("switches_per_100", "IDsw/100 obj", "{:.1f}"), ("position_rmse", "pos RMSE m", "{:.2f}"),
            ("velocity_rmse", "vel RMSE m/s", "{:.2f}"), ("recall", "recall", "{:.2f}"),
@@ -133,6 +135,10 @@ def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None
         out = {v.label: evaluate(bags, f"/tracks/{v.node}", truth_topic, region=region, blackout=span)
                for v in variants}
         out[PER_FRAME] = evaluate(bags, FUSED_TOPIC, truth_topic, region=region, per_frame=True)
+        # what the radar's Doppler alone says of each object's velocity: the baseline the tracker's must beat
+        p = _tracker_section(params_file)
+        out[RADAR_PER_FRAME] = evaluate(bags, p["radar_topic"], truth_topic, region=region, per_frame=True,
+                                        doppler_origin=p["radar_mount"][:2])
         if peer:
             out.update(peer_rows(bag, inputs, work, params_file, truth_topic, region, span))
         return out

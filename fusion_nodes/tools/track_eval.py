@@ -16,7 +16,11 @@ evaluated region (where both sensors look) count. Metrics: :class:`fusion_nodes.
 ``per_frame=True`` scores an object list that has no identity over time
 (early_fusion_node's ``PointCloud2`` of objects in base_link) as if it were
 tracks: every object of every message is a new track with an unknown
-velocity, the baseline a tracker must beat.
+velocity, the baseline a tracker must beat. With ``doppler_origin`` (the
+radar's x y in base_link, m) the list is radar_node's clusters and each one's
+velocity is what its Doppler alone says: ``v = rr u``, the ego-compensated
+radial speed ``doppler_mean`` along the line of sight ``u`` from the radar
+(the component across it unknown, taken as 0).
 """
 from __future__ import annotations
 
@@ -81,19 +85,27 @@ def _merged(bags, topics):
     return heapq.merge(*(bagio.read(b, topics) for b in bags), key=lambda m: m[1])
 
 
-def _object_rows(msg, poses: PoseHistory, ids) -> tuple | None:
-    """An object list in base_link as confirmed-track rows in the world frame, each under a new id."""
+def _object_rows(msg, poses: PoseHistory, ids, doppler_origin=None) -> tuple | None:
+    """An object list in base_link as confirmed-track rows in the world frame, each under a new id; with
+    ``doppler_origin`` each row's velocity is its Doppler along the line of sight (module docstring).
+    """
     t = stamp_to_sec(msg.header.stamp)
     ego = poses.at(t, 0.2)
     if ego is None:
         return None
-    pts = pointcloud.read(msg, required=["x", "y"])
+    pts = pointcloud.read(msg, required=["x", "y"] + (["doppler_mean"] if doppler_origin is not None else []))
     xy = np.column_stack([pts["x"], pts["y"]]).astype(float)
-    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    v = np.full(xy.shape, np.nan)
+    if doppler_origin is not None:
+        los = xy - np.asarray(doppler_origin, float)
+        v = los / np.maximum(np.hypot(los[:, 0], los[:, 1]), 1e-6)[:, None] * pts["doppler_mean"][:, None]
+    keep = np.all(np.isfinite(xy), axis=1)
+    xy, v = xy[keep], v[keep]
     x, y, a = ego
     c, s = np.cos(a), np.sin(a)
     world = np.column_stack([x + c * xy[:, 0] - s * xy[:, 1], y + s * xy[:, 0] + c * xy[:, 1]])
-    rows = np.column_stack([[next(ids) for _ in range(len(world))], world, np.full((len(world), 2), np.nan)])
+    v_world = np.column_stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]])
+    rows = np.column_stack([[next(ids) for _ in range(len(world))], world, v_world])
     return t, rows.reshape(-1, 5)
 
 
@@ -140,9 +152,11 @@ class _Blackout:
 
 def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", odom_topic="/odometry/filtered",
              truth_odom_topic="/ground_truth/odom", region: Region = Region(), threshold: float = 2.0,
-             cutoff: float = 5.0, per_frame: bool = False, blackout=None) -> dict:
+             cutoff: float = 5.0, per_frame: bool = False, blackout=None, doppler_origin=None) -> dict:
     """Metrics of the tracks in ``bags`` (one bag or several read as one; see the module docstring).
 
+    ``per_frame``: score an object list with no identity (``doppler_origin``: radar clusters, velocity from
+    their Doppler).
     ``blackout``: ``(start, end)`` stamps (s) of a sensor failure; the summary then also says how many of the
     objects tracked just before it were tracked under the same id after it (:class:`_Blackout`).
     """
@@ -158,7 +172,7 @@ def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", 
             add_pose(true_poses, msg)
         elif topic == tracks_topic:
             if per_frame:
-                latest = _object_rows(msg, poses, ids)
+                latest = _object_rows(msg, poses, ids, doppler_origin)
             else:
                 latest, scores = (stamp_to_sec(msg.header.stamp), _track_rows(msg)), _class_scores(msg)
         else:
@@ -167,19 +181,20 @@ def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", 
             if ego is None or true_ego is None or latest is None:
                 continue
             truth = pointcloud.read(msg)
-            matches = metrics.add(_frame(t, truth, latest, ego, true_ego[2], region))
+            matches = metrics.add(_frame(t, truth, latest, ego, true_ego[2], region, move=not per_frame))
             if watch:
                 watch.note(t, matches, truth, scores)
     return {**metrics.summary(), **(watch.summary() if watch else {})}
 
 
-def _frame(t, truth, latest, ego, true_yaw, region) -> Frame:
+def _frame(t, truth, latest, ego, true_yaw, region, move=True) -> Frame:
     g_xy = np.column_stack([truth["x"], truth["y"]]).astype(float)
     keep = region.contains(g_xy)
     g_v = _turn(np.column_stack([truth["vx"], truth["vy"]]).astype(float), true_yaw)
     stamp, rows = latest
-    # A per-frame object has no velocity to move it with: it stays where it was seen.
-    xy = rows[:, 1:3] + np.nan_to_num(rows[:, 3:5]) * max(t - stamp, 0.0)
+    # A per-frame object stays where it was seen (a Doppler velocity lacks the component across the line of
+    # sight, so it does not move it either); a track is moved on with its velocity.
+    xy = rows[:, 1:3] + (np.nan_to_num(rows[:, 3:5]) * max(t - stamp, 0.0) if move else 0.0)
     h_xy = _to_base(xy, ego)
     inside = region.contains(h_xy)
     return Frame(t, np.asarray(truth["object_id"], float)[keep], g_xy[keep], g_v[keep],
