@@ -81,8 +81,8 @@ def test_invalid_live_changes_are_refused_with_the_reason_and_change_nothing(tmp
         (result,) = n.set_parameters([param])
         assert not result.successful and reason in result.reason, result.reason
         current = n.get_parameter(name).value
-        assert n.p[name] == before
-        assert (list(current) if isinstance(before, list) else current) == before
+        assert getattr(n.p, name) == before                      # the snapshot the node works with
+        assert (tuple(current) if isinstance(before, tuple) else current) == before
     finally:
         runner.close()
 
@@ -92,3 +92,30 @@ def test_an_invalid_topic_name_is_one_line_and_exit_2(tmp_path, nodes):
     assert node.wait(60) == 2
     out = [line for line in node.output().splitlines() if line.strip()]
     assert len(out) == 1 and "invalid parameters: Invalid topic name" in out[0] and "Traceback" not in node.output()
+
+
+def test_parameters_are_a_typed_immutable_snapshot_replaced_whole_by_a_live_change(tmp_path):
+    """``node.p`` is a :class:`~fusion_nodes.ros.params.Params`: typed by the table (lists as tuples),
+    read-only, and an accepted ``ros2 param set`` of two values swaps in one new snapshot, passed on to what
+    uses them, while the old one keeps what it held.
+    """
+    from fusion_nodes.ros.params import Params
+    runner = OfflineRunner(write_params(tmp_path / "p.yaml", "imu_gps_node", {"imu_mount": [0.0, 0.0, 0.3, 0.0,
+                                                                                            0.0, 0.0]}))
+    try:
+        n = runner.nodes[0]
+        old = n.p
+        assert isinstance(old, Params) and old.imu_mount == (0.0, 0.0, 0.3, 0.0, 0.0, 0.0)
+        assert old["cog_min_speed"] == old.cog_min_speed == 1.0 and dict(old)["cog_window"] == 2.0
+        with pytest.raises(AttributeError, match="read-only"):
+            n.p.cog_min_speed = 3.0
+        with pytest.raises(AttributeError, match="no parameter"):
+            _ = n.p.no_such_parameter
+        result = n.set_parameters_atomically([Parameter("cog_min_speed", value=4.0),
+                                              Parameter("cog_window", value=5.0)])
+        assert result.successful
+        assert n.p is not old and (n.p.cog_min_speed, n.p.cog_window) == (4.0, 5.0)
+        assert (n.cog.min_speed, n.cog.window) == (4.0, 5.0)              # on_change passed them on
+        assert (old.cog_min_speed, old.cog_window) == (1.0, 2.0)          # the old snapshot is unchanged
+    finally:
+        runner.close()

@@ -37,22 +37,22 @@ class CameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__("camera_node", **kwargs)
         self.p = declare(self, specs())
-        self.model = load_early_fusion(self.p["model_file"])
+        self.model = load_early_fusion(self.p.model_file)
         self.K = None
         self.order = StampOrder()
         self.monitor = diag.InputMonitor()
         self.frames = self.detections = 0
-        self.det_pub = self.create_publisher(PointCloud2, self.p["detections_topic"], sensor_qos(10))
-        self.objects = ObjectOutputs(self, "2d", self.p["vision_topic"], "")
-        self.scene_pub = self.create_publisher(Float32MultiArray, self.p["scene_topic"], sensor_qos(10))
+        self.det_pub = self.create_publisher(PointCloud2, self.p.detections_topic, sensor_qos(10))
+        self.objects = ObjectOutputs(self, "2d", self.p.vision_topic, "")
+        self.scene_pub = self.create_publisher(Float32MultiArray, self.p.scene_topic, sensor_qos(10))
         # Always created: publish_debug_image can be switched on live.
-        self.debug_pub = self.create_publisher(Image, self.p["debug_topic"], 2)
+        self.debug_pub = self.create_publisher(Image, self.p.debug_topic, 2)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        if self.p["capture_device"]:
+        if self.p.capture_device:
             self._open_capture()
         else:
-            self.create_subscription(CameraInfo, self.p["camera_info_topic"], self._on_info, sensor_qos(5))
-            self.create_subscription(Image, self.p["image_topic"], self._on_image, sensor_qos(5))
+            self.create_subscription(CameraInfo, self.p.camera_info_topic, self._on_info, sensor_qos(5))
+            self.create_subscription(Image, self.p.image_topic, self._on_image, sensor_qos(5))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -61,18 +61,18 @@ class CameraNode(Node):
         self.monitor.restart()
 
     def _open_capture(self):
-        dev = self.p["capture_device"]
+        dev = self.p.capture_device
         self.cap = cv2.VideoCapture(int(dev) if dev.isdigit() else dev)
         if not self.cap.isOpened():
             raise ValueError(f"capture_device {dev!r} cannot be opened")
-        fx, fy, cx, cy = self.p["capture_intrinsics"]
+        fx, fy, cx, cy = self.p.capture_intrinsics
         self.K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
-        self.create_timer(1.0 / self.p["capture_rate"], self._capture)
+        self.create_timer(1.0 / self.p.capture_rate, self._capture)
 
     def _capture(self):
         ok, img = self.cap.read()
         if ok:
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"])
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p.frame_id)
             self._process(img, header)
 
     def _on_info(self, msg: CameraInfo) -> None:
@@ -89,7 +89,7 @@ class CameraNode(Node):
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
-            check_future(stamp, now, self.p["max_future"])
+            check_future(stamp, now, self.p.max_future)
             self.order.check("image", stamp)
             if self.K is None:
                 raise InvalidInput("no_camera_info", "no valid CameraInfo received yet")
@@ -106,9 +106,9 @@ class CameraNode(Node):
 
     def _process(self, img: np.ndarray, header) -> None:
         boxes = []
-        if self.p["detector"] in ("color", "both"):
-            boxes += vision.segment(img, self.p["segment_threshold"], self.p["min_area"])
-        if self.p["detector"] in ("hog", "both"):
+        if self.p.detector in ("color", "both"):
+            boxes += vision.segment(img, self.p.segment_threshold, self.p.min_area)
+        if self.p.detector in ("hog", "both"):
             boxes += vision.detect_people(img)
         feats = np.array([vision.features(img, b, self.K) for b in boxes]).reshape(-1, len(vision.FEATURE_NAMES))
         cols = {"u": np.array([b[0] + b[2] / 2 for b in boxes], float),
@@ -123,7 +123,7 @@ class CameraNode(Node):
         self.scene_pub.publish(Float32MultiArray(data=[float(len(boxes)), float(grey.mean()),
                                                        float(hsv[:, :, 1].mean()),
                                                        float((cv2.Canny(grey, 80, 160) > 0).mean())]))
-        if self.p["publish_debug_image"]:
+        if self.p.publish_debug_image:
             self._publish_debug(img, boxes, header)
         self.frames += 1
         self.detections += len(boxes)
@@ -141,7 +141,7 @@ class CameraNode(Node):
         self.get_logger().warn(f"dropped: {exc}", throttle_duration_sec=5.0)
 
     def _publish_diagnostics(self) -> None:
-        self.diag_pub.publish(diag.input_array(self, "camera", self.p["image_topic"], self.monitor,
+        self.diag_pub.publish(diag.input_array(self, "camera", self.p.image_topic, self.monitor,
                                                {"frames": self.frames, "detections": self.detections,
                                                 "clock_jumps_back": self.clock_jumps.jumps_back}))
 

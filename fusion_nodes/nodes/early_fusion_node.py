@@ -40,21 +40,21 @@ class EarlyFusionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("early_fusion_node", **kwargs)
         self.p = declare(self, specs())
-        self.model = load_early_fusion(self.p["model_file"])
+        self.model = load_early_fusion(self.p.model_file)
         if self.model is None:
             raise ValueError("model_file is required (fit one with `fusion fit`)")
-        self.mount = Mount.from_list(self.p["camera_mount"])
+        self.mount = Mount.from_list(self.p.camera_mount)
         self.counts = {"sets": 0, "partial_sets": 0, "objects": 0, "associated": 0}
-        future = self.p["max_future"]
-        self.inputs = {"camera": CloudInput(self, self.p["camera_topic"], ef.CAMERA_FIELDS, max_future=future),
-                       "radar": CloudInput(self, self.p["radar_topic"], ef.RADAR_FIELDS, max_future=future),
-                       "imu": CloudInput(self, self.p["imu_topic"], ef.IMU_FIELDS, max_future=future)}
-        self.sync = make_synchronizer(self.p["sync_backend"], list(self.inputs.values()),
-                                      self.p["queue_size"], self.p["slop"], self.p["max_wait"])
+        future = self.p.max_future
+        self.inputs = {"camera": CloudInput(self, self.p.camera_topic, ef.CAMERA_FIELDS, max_future=future),
+                       "radar": CloudInput(self, self.p.radar_topic, ef.RADAR_FIELDS, max_future=future),
+                       "imu": CloudInput(self, self.p.imu_topic, ef.IMU_FIELDS, max_future=future)}
+        self.sync = make_synchronizer(self.p.sync_backend, list(self.inputs.values()),
+                                      self.p.queue_size, self.p.slop, self.p.max_wait)
         self.sync.registerCallback(self._on_set)
-        self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
-        self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
-        self.scene_pub = self.create_publisher(PointCloud2, self.p["scene_topic"], sensor_qos(10))
+        self.pub = self.create_publisher(PointCloud2, self.p.output_topic, sensor_qos(10))
+        self.objects = ObjectOutputs(self, "3d", self.p.vision_topic, self.p.markers_topic)
+        self.scene_pub = self.create_publisher(PointCloud2, self.p.scene_topic, sensor_qos(10))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -81,12 +81,12 @@ class EarlyFusionNode(Node):
     def _associate(self, det, clusters) -> list:
         if det is None or clusters is None or not len(det) or not len(clusters):
             return []
-        fx, fy, cx, cy = self.p["camera_intrinsics"]
+        fx, fy, cx, cy = self.p.camera_intrinsics
         K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
         xyz = np.column_stack([clusters["x"], clusters["y"], clusters["z"]]).astype(float)
         return ef.associate(np.column_stack([det["u"], det["v"]]), np.column_stack([det["width_px"], det["height_px"]]),
-                            xyz, self.mount.R, self.mount.translation, K, self.p["association_gate"],
-                            self.p["association_margin"])
+                            xyz, self.mount.R, self.mount.translation, K, self.p.association_gate,
+                            self.p.association_margin)
 
     def _objects(self, det, clusters, imu_vec, pairs) -> dict:
         """Columns of the fused object list: pairs, then radar-only, then camera-only objects."""
@@ -95,7 +95,7 @@ class EarlyFusionNode(Node):
         ic = [i for i, _ in pairs]
         jr = [j for _, j in pairs]
         lone_r = [j for j in range(n_rad) if j not in set(jr)]
-        lone_c = [i for i in range(n_det) if i not in set(ic)] if self.p["publish_camera_only"] else []
+        lone_c = [i for i in range(n_det) if i not in set(ic)] if self.p.publish_camera_only else []
         parts, feats = [], []
         if pairs:
             c, r = ef.camera_vectors(det[ic]), ef.radar_vectors(clusters[jr])
@@ -119,7 +119,7 @@ class EarlyFusionNode(Node):
                 "has_radar": np.array([1.0] * len(rad_rows) + [0.0] * len(lone_c)),
                 "camera_index": np.array(cam_rows, float),
                 "radar_index": np.array(rad_rows + [-1] * len(lone_c), float)}
-        if self.p["publish_features"]:
+        if self.p.publish_features:
             F = np.full((len(proba), self.model.dimension), np.nan)
             if feats:
                 F[:len(pairs)] = feats[0]
@@ -144,10 +144,10 @@ class EarlyFusionNode(Node):
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
-        stale_after = diag.silence_limit(3 * self.p["max_wait"])
+        stale_after = diag.silence_limit(3 * self.p.max_wait)
         statuses = [diag.monitor_status(f"{self.get_name()}: {name}", inp.topic, inp.monitor, t, stale_after)
                     for name, inp in self.inputs.items()]
-        statuses.append(diag.status(f"{self.get_name()}: fusion", self.p["output_topic"], diag.OK,
+        statuses.append(diag.status(f"{self.get_name()}: fusion", self.p.output_topic, diag.OK,
                                     f"projection {self.model.projection}",
                                     {**self.counts, **sync_counts(self.sync),
                                      "clock_jumps_back": self.clock_jumps.jumps_back}))

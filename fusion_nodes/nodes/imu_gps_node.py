@@ -46,30 +46,30 @@ class ImuGpsNode(Node):
         super().__init__("imu_gps_node", **kwargs)
         self.warnings = diag.ThrottledWarnings(self.get_logger())
         self.p = declare(self, specs(), self._on_change)
-        self.mount = Mount.from_list(self.p["imu_mount"])
+        self.mount = Mount.from_list(self.p.imu_mount)
         self.limits, self.order = input_limits(self.p), StampOrder()
-        self.datum = Datum(*self.p["datum"]) if self.p["datum"] else None
-        self.cog = CourseOverGround(self.p["cog_min_speed"], self.p["cog_min_distance"],
-                                    self.p["cog_window"])
+        self.datum = Datum(*self.p.datum) if self.p.datum else None
+        self.cog = CourseOverGround(self.p.cog_min_speed, self.p.cog_min_distance,
+                                    self.p.cog_window)
         self._turning_until = float("inf")  # no IMU yet: do not trust the course
         self.monitors = {"imu": diag.InputMonitor(), "gps": diag.InputMonitor()}
         self.repaired = 0
-        self.imu_pub = self.create_publisher(Imu, self.p["imu_output_topic"], sensor_qos(50))
-        self.features = ImuFeatureWindow(self.p["feature_window"])
+        self.imu_pub = self.create_publisher(Imu, self.p.imu_output_topic, sensor_qos(50))
+        self.features = ImuFeatureWindow(self.p.feature_window)
         self._next_feature = None
-        self.feat_pub = self.create_publisher(PointCloud2, self.p["features_topic"], sensor_qos(10)) \
-            if self.p["features_topic"] else None
-        self.gps_pub = self.create_publisher(Odometry, self.p["gps_output_topic"], sensor_qos(10))
+        self.feat_pub = self.create_publisher(PointCloud2, self.p.features_topic, sensor_qos(10)) \
+            if self.p.features_topic else None
+        self.gps_pub = self.create_publisher(Odometry, self.p.gps_output_topic, sensor_qos(10))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
-        subscribe_draining(self, Imu, self.p["imu_topic"], self._on_imu, sensor_qos(50))
-        self.create_subscription(NavSatFix, self.p["gps_topic"], self._on_fix, sensor_qos(10))
+        subscribe_draining(self, Imu, self.p.imu_topic, self._on_imu, sensor_qos(50))
+        self.create_subscription(NavSatFix, self.p.gps_topic, self._on_fix, sensor_qos(10))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _reset(self, why: str) -> None:
         """Forget everything stamped before a clock jump (the datum stays: same place)."""
         self.order.reset()
-        self.features = ImuFeatureWindow(self.p["feature_window"])
+        self.features = ImuFeatureWindow(self.p.feature_window)
         self._next_feature = None
         self.cog.reset()
         self._turning_until = float("inf")
@@ -95,7 +95,7 @@ class ImuGpsNode(Node):
         """Set, not in the future, strictly after the stream's previous stamp."""
         stamp, now = stamp_to_sec(msg.header.stamp), self._now()
         check_stamp(stamp)
-        check_future(stamp, now, self.p["max_future"])
+        check_future(stamp, now, self.p.max_future)
         self.order.check(stream, stamp)
         return stamp
 
@@ -113,24 +113,24 @@ class ImuGpsNode(Node):
         self._feature_step(sample, msg.header)
         out = fill_imu(Imu(), sample)
         out.header.stamp = msg.header.stamp
-        out.header.frame_id = self.p["base_link_frame"] if not self.mount.is_identity \
-            else (msg.header.frame_id or self.p["base_link_frame"])
+        out.header.frame_id = self.p.base_link_frame if not self.mount.is_identity \
+            else (msg.header.frame_id or self.p.base_link_frame)
         self.imu_pub.publish(out)
 
     def _checked_imu(self, s: ImuSample) -> ImuSample:
-        policy = self.p["zero_covariance_policy"]
-        q_cov, r1 = repair_covariance(s.orientation_cov, self.p["imu_orientation_variance"], policy,
+        policy = self.p.zero_covariance_policy
+        q_cov, r1 = repair_covariance(s.orientation_cov, self.p.imu_orientation_variance, policy,
                                       "orientation_covariance")
-        w_cov, r2 = repair_covariance(s.angular_velocity_cov, self.p["imu_angular_velocity_variance"],
+        w_cov, r2 = repair_covariance(s.angular_velocity_cov, self.p.imu_angular_velocity_variance,
                                       policy, "angular_velocity_covariance")
         a_cov, r3 = repair_covariance(s.linear_acceleration_cov,
-                                      self.p["imu_linear_acceleration_variance"], policy,
+                                      self.p.imu_linear_acceleration_variance, policy,
                                       "linear_acceleration_covariance")
         self.repaired += r1 + r2 + r3
         q = check_quaternion(s.orientation) if s.orientation is not None else None
         based = imu_in_base(ImuSample(s.stamp, q, q_cov, s.angular_velocity, w_cov,
                                       s.linear_acceleration, a_cov), self.mount)
-        return imu_heading_to_enu(based, self.p["magnetic_declination_radians"] + self.p["yaw_offset"])
+        return imu_heading_to_enu(based, self.p.magnetic_declination_radians + self.p.yaw_offset)
 
     def _feature_step(self, s: ImuSample, header) -> None:
         """Add a sample to the feature window; publish every 1/feature_rate s of stamp time."""
@@ -141,10 +141,10 @@ class ImuGpsNode(Node):
             self._next_feature = s.stamp
         if s.stamp < self._next_feature:
             return
-        self._next_feature += 1.0 / self.p["feature_rate"]
+        self._next_feature += 1.0 / self.p.feature_rate
         f = self.features.features()
         if f is not None:
-            h = Header(stamp=header.stamp, frame_id=self.p["base_link_frame"])
+            h = Header(stamp=header.stamp, frame_id=self.p.base_link_frame)
             cols = {name: f[i:i + 1] for i, name in enumerate(FEATURE_NAMES)}
             self.feat_pub.publish(pointcloud.write(PointCloud2(), cols, h))
 
@@ -154,8 +154,8 @@ class ImuGpsNode(Node):
             return
         if self._turning_until == float("inf"):
             self._turning_until = s.stamp
-        if abs(s.angular_velocity[2]) > self.p["cog_max_yaw_rate"]:
-            self._turning_until = s.stamp + self.p["cog_window"]
+        if abs(s.angular_velocity[2]) > self.p.cog_max_yaw_rate:
+            self._turning_until = s.stamp + self.p.cog_window
 
     # -- GNSS ---------------------------------------------------------------
     def _on_fix(self, msg: NavSatFix, info) -> None:
@@ -172,13 +172,13 @@ class ImuGpsNode(Node):
 
     def _fix_to_odometry(self, msg: NavSatFix) -> Odometry:
         fix = navsat_to_fix(msg)
-        if fix.status < self.p["gps_min_status"]:
-            raise InvalidInput("no_fix", f"status {fix.status} < gps_min_status {self.p['gps_min_status']}")
-        cov = np.diag(self.p["gps_default_variance"]) if fix.cov is None else np.array(fix.cov)
+        if fix.status < self.p.gps_min_status:
+            raise InvalidInput("no_fix", f"status {fix.status} < gps_min_status {self.p.gps_min_status}")
+        cov = np.diag(self.p.gps_default_variance) if fix.cov is None else np.array(fix.cov)
         if np.any(np.diag(cov) <= 0.0):
-            cov[np.diag_indices(3)] = np.where(np.diag(cov) > 0, np.diag(cov), self.p["gps_default_variance"])
+            cov[np.diag_indices(3)] = np.where(np.diag(cov) > 0, np.diag(cov), self.p.gps_default_variance)
             self.repaired += 1
-        if max(cov[0, 0], cov[1, 1]) > self.p["gps_max_variance"]:
+        if max(cov[0, 0], cov[1, 1]) > self.p.gps_max_variance:
             raise InvalidInput("covariance_too_large", f"horizontal variance {max(cov[0, 0], cov[1, 1]):.3g} m^2")
         if self.datum is None:
             self.datum = Datum(fix.latitude, fix.longitude, fix.altitude)
@@ -187,20 +187,20 @@ class ImuGpsNode(Node):
         return self._odometry(msg, enu, cov, fix.stamp)
 
     def _odometry(self, msg, enu, cov, stamp) -> Odometry:
-        big = self.p["unknown_variance"]
+        big = self.p.unknown_variance
         pose_cov = np.diag([0.0, 0.0, 0.0, big, big, big])
         pose_cov[:3, :3] = cov
         yaw = 0.0
         course = self.cog.update(stamp, enu, float(np.sqrt(max(cov[0, 0], cov[1, 1])))) \
-            if self.p["course_over_ground"] else None
+            if self.p.course_over_ground else None
         if course is not None and stamp >= self._turning_until:
             yaw, pose_cov[5, 5] = course
-        return odometry(msg.header.stamp, self.p["world_frame"], self.p["base_link_frame"], enu, (0.0, 0.0, yaw),
+        return odometry(msg.header.stamp, self.p.world_frame, self.p.base_link_frame, enu, (0.0, 0.0, yaw),
                         pose_cov, twist_cov=np.eye(6) * big)
 
     def _publish_diagnostics(self) -> None:
         now = self._now()
-        topics = {"imu": self.p["imu_topic"], "gps": self.p["gps_topic"]}
+        topics = {"imu": self.p.imu_topic, "gps": self.p.gps_topic}
         extra = {"covariances_replaced": self.repaired, "clock_jumps_back": self.clock_jumps.jumps_back}
         statuses = [diag.monitor_status(f"{self.get_name()}: {source}", topics[source], mon, now,
                                         stale_after=diag.silence_limit(SENSOR_GAP), extra=extra)

@@ -72,8 +72,9 @@ class KalmanFusionNode(Node):
         self.p = declare(self, global_specs(), self._on_change)
         self.sensor_names = discover_sensors(self._parameter_overrides)
         for name in self.sensor_names:
-            declare(self, sensor_specs(name), self._on_change, into=self.p, cross=[offset_estimation_check(name)])
-        self.world_frame = self.p["world_frame"] or self.p["odom_frame"]
+            self.p = declare(self, sensor_specs(name), self._on_change, into=self.p,
+                             cross=[offset_estimation_check(name)])
+        self.world_frame = self.p.world_frame or self.p.odom_frame
         self.limits = input_limits(self.p)
         heading_unknown = self._heading_unknown()
         self.estimator = StateEstimator(estimator_config(self.p, heading_unknown))
@@ -82,24 +83,24 @@ class KalmanFusionNode(Node):
             self.get_logger().info("no input measures yaw and initial_estimate_covariance is not set: the heading "
                                    "starts unknown (yaw variance pi^2) until the robot moves")
         self._warm_up()
-        self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p["map_frame"])
+        self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p.map_frame)
         self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
         self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
-        self.tf = EstimateBroadcaster(self, self.tf_cache, self.world_frame, self.p["base_link_frame"],
-                                      self.p["odom_frame"], self.p["map_frame"]) if self.p["publish_tf"] else None
+        self.tf = EstimateBroadcaster(self, self.tf_cache, self.world_frame, self.p.base_link_frame,
+                                      self.p.odom_frame, self.p.map_frame) if self.p.publish_tf else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", output_qos())
         self.clock_jumps = ClockJumps(self, lambda why: self._reset(why, log=False),
-                                      self.p["reset_on_time_jump"])
+                                      self.p.reset_on_time_jump)
         self._last_receipt = float("-inf")
         self.lateness = LatenessWindow()
         self.cpu = diag.CpuLoad()
         self.resets = 0
         self.published = 0
-        self.create_timer(1.0 / self.p["frequency"], self._tick)
-        if self.p["print_diagnostics"]:
+        self.create_timer(1.0 / self.p.frequency, self._tick)
+        if self.p.print_diagnostics:
             self.create_timer(1.0, self._publish_diagnostics)
-        self.get_logger().info(f"{self.p['filter_type']} fusing {self.sensor_names or 'nothing'} "
-                               f"at {self.p['frequency']} Hz in {self.world_frame}")
+        self.get_logger().info(f"{self.p.filter_type} fusing {self.sensor_names or 'nothing'} "
+                               f"at {self.p.frequency} Hz in {self.world_frame}")
 
     # -- setup --------------------------------------------------------------
     def _subscribe(self, name: str) -> _Input:
@@ -132,7 +133,7 @@ class KalmanFusionNode(Node):
         P = 1e-9 would be a lie. (In the odom frame the start heading is 0 by definition, REP-105.)
         """
         if "initial_estimate_covariance" in self._parameter_overrides or \
-                (self.p["world_frame"] or self.p["odom_frame"]) != self.p["map_frame"]:
+                (self.p.world_frame or self.p.odom_frame) != self.p.map_frame:
             return False
         for name in self.sensor_names:
             measures_yaw = bool(self.p[f"{name}_config"][5]) and not self.p.get(f"{name}_differential", False)
@@ -198,7 +199,7 @@ class KalmanFusionNode(Node):
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
-            check_future(stamp, self._last_receipt, self.p["max_future"])
+            check_future(stamp, self._last_receipt, self.p.max_future)
             if inp.mount_from_tf:
                 self._mount_from_tf(inp, msg)
             elif inp.kind == "imu" and not inp.double_mount_warned:
@@ -221,7 +222,7 @@ class KalmanFusionNode(Node):
 
         imu_gps_node owns IMU mounting: its output (``imu/checked``) is in base_link, marked by its frame_id.
         """
-        base = self.p["base_link_frame"]
+        base = self.p.base_link_frame
         if msg.header.frame_id.lstrip("/") == base and not inp.model.cfg.mount.is_identity:
             inp.double_mount_warned = True
             self.get_logger().warn(
@@ -236,7 +237,7 @@ class KalmanFusionNode(Node):
         at base_link (counted as ``mount_assumed_identity``, warned).
         """
         frame = (msg.child_frame_id if inp.kind == "odom" else msg.header.frame_id).lstrip("/")
-        base = self.p["base_link_frame"]
+        base = self.p.base_link_frame
         if not frame or frame == base or frame == inp.mount_frame:
             return
         mount = self.tf_cache.mount(base, frame)
@@ -273,7 +274,7 @@ class KalmanFusionNode(Node):
         self.estimator.process(now - delay if delay > 0 else None)
         self._adapt()
         self._estimate_offsets(now - delay if delay > 0 else None)
-        timeout = self.p["sensor_timeout"] or 1.0 / self.p["frequency"]
+        timeout = self.p.sensor_timeout or 1.0 / self.p.frequency
         if now - self._last_receipt > timeout:
             self.estimator.advance(now)
         if not self.estimator.initialized:
@@ -283,7 +284,7 @@ class KalmanFusionNode(Node):
             self._reset("estimate became non-finite")
             return
         stamp = self.get_clock().now().to_msg()
-        self.pub.publish(state_to_odometry(x, P, stamp, self.world_frame, self.p["base_link_frame"]))
+        self.pub.publish(state_to_odometry(x, P, stamp, self.world_frame, self.p.base_link_frame))
         self.published += 1
         if self.tf is not None:
             why = self.tf.send(stamp, x)
@@ -292,9 +293,9 @@ class KalmanFusionNode(Node):
 
     def processing_delay(self, now: float) -> float:
         """``processing_delay``, or with ``auto_processing_delay`` the inputs' recent lateness within the bounds."""
-        delay = self.p["processing_delay"]
-        if self.p["auto_processing_delay"]:
-            delay = max(delay, min(self.p["max_processing_delay"], self.lateness.current(now)))
+        delay = self.p.processing_delay
+        if self.p.auto_processing_delay:
+            delay = max(delay, min(self.p.max_processing_delay, self.lateness.current(now)))
         return delay
 
     def _reset(self, why: str, log: bool = True) -> None:
@@ -325,7 +326,7 @@ class KalmanFusionNode(Node):
                                       "input rates or the output frequency")
         statuses.append(diag.status(
             f"{self.get_name()}: filter", self.world_frame, level, text,
-            {"filter_type": self.p["filter_type"], "filter_time": est.time or 0.0,
+            {"filter_type": self.p.filter_type, "filter_time": est.time or 0.0,
              "resets": self.resets, "clock_jumps_back": self.clock_jumps.jumps_back,
              "published": self.published, "cpu_load": round(load, 3), "history_replays": est.replays,
              "processing_delay_s": round(self.processing_delay(now), 4)}))
@@ -335,7 +336,7 @@ class KalmanFusionNode(Node):
         st = self.estimator.stats[inp.name]
         nis, nis_dof, nis_lo, nis_hi = st.recent_nis.summary()
         stale = inp.monitor.staleness(now)
-        timeout = diag.silence_limit(self.p["sensor_timeout"])
+        timeout = diag.silence_limit(self.p.sensor_timeout)
         dropped = dict(st.dropped)
         rejected_share = inp.gate.update(st.accepted, st.rejected)
         recent = inp.recent_drops.update(now, sum(dropped.values()) + inp.monitor.delivery.skipped)
@@ -355,7 +356,7 @@ class KalmanFusionNode(Node):
                                       f"{inp.recent_drops.window:g} s ({sum(dropped.values())} dropped, "
                                       f"{inp.monitor.delivery.skipped} skipped in all)")
         elif nis_dof >= MIN_DOF and not nis_lo <= nis <= nis_hi:
-            level, text = diag.WARN, _nis_text(inp.name, nis, nis_dof, nis_lo, nis_hi, self.p["nis_window"])
+            level, text = diag.WARN, _nis_text(inp.name, nis, nis_dof, nis_lo, nis_hi, self.p.nis_window)
         else:
             level, text = diag.OK, "ok"
         values = {"topic": self.p[inp.name], "rate_hz": inp.monitor.rate(now), "staleness_s": stale,
@@ -373,7 +374,7 @@ class KalmanFusionNode(Node):
                 text = _offset_text(inp.offset.lag)
         values["rejected_share_window"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
-                           f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p["base_link_frame"])
+                           f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p.base_link_frame)
         values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", self.p[inp.name], level, text, values)

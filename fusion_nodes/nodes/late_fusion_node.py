@@ -42,30 +42,30 @@ class LateFusionNode(Node):
         super().__init__("late_fusion_node", **kwargs)
         self.warnings = diag.ThrottledWarnings(self.get_logger())
         self.p = declare(self, specs(), self._on_change, cross=cross_checks())
-        self.names, self.classes = list(self.p["input_names"]), list(self.p["classes"])
+        self.names, self.classes = list(self.p.input_names), list(self.p.classes)
         try:
             self.rule = self._make_rule(self.p)
         except ValueError as exc:
             raise InvalidParameters(str(exc)) from None
-        self.reliability = OnlineReliability(len(self.names), len(self.classes), self.p["adaptive_rate"],
-                                             self.p["weight_floor"])
-        vision = self.p["input_type"] == "Detection3DArray"
+        self.reliability = OnlineReliability(len(self.names), len(self.classes), self.p.adaptive_rate,
+                                             self.p.weight_floor)
+        vision = self.p.input_type == "Detection3DArray"
         def screen(points):      # decisions checked on arrival: a useless cloud takes no part in a set
-            return dec.screen(points, self.classes, self.p["id_field"], self.p["match_by"] == "id")
+            return dec.screen(points, self.classes, self.p.id_field, self.p.match_by == "id")
         self.inputs = [CloudInput(self, topic, msg_type=Detection3DArray if vision else PointCloud2,
                                   to_points=(lambda m, req: detections_to_points(m, req, self.classes))
-                                  if vision else None, max_future=self.p["max_future"], screen=screen)
-                       for topic in self.p["inputs"]]
-        self.sync = make_synchronizer(self.p["sync_backend"], self.inputs, self.p["queue_size"],
-                                      self.p["slop"], self.p["max_wait"])
+                                  if vision else None, max_future=self.p.max_future, screen=screen)
+                       for topic in self.p.inputs]
+        self.sync = make_synchronizer(self.p.sync_backend, self.inputs, self.p.queue_size,
+                                      self.p.slop, self.p.max_wait)
         self.sync.registerCallback(self._on_set)
         self.counts = {"sets": 0, "fused": 0, "abstained": 0}
-        self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
-        self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
+        self.pub = self.create_publisher(PointCloud2, self.p.output_topic, sensor_qos(10))
+        self.objects = ObjectOutputs(self, "3d", self.p.vision_topic, self.p.markers_topic)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
-        self.get_logger().info(f"late fusion ({self.p['rule']}) of {self.names}, weights {self.p['weights']}")
+        self.get_logger().info(f"late fusion ({self.p.rule}) of {self.names}, weights {self.p.weights}")
 
     # -- parameters ---------------------------------------------------------
     def _make_rule(self, p):
@@ -91,8 +91,8 @@ class LateFusionNode(Node):
             self.reliability.floor = changed.get("weight_floor", self.reliability.floor)
 
     def _weights(self) -> np.ndarray:
-        w = np.asarray(self.p["weights"], float)
-        if self.p["adaptive_weights"]:
+        w = np.asarray(self.p.weights, float)
+        if self.p.adaptive_weights:
             r = self.reliability.weights()
             w = w * r / r.mean()
         return w
@@ -101,12 +101,12 @@ class LateFusionNode(Node):
     def _on_set(self, *clouds) -> None:
         self.counts["sets"] += 1
         parsed = [self._parse(i, c) for i, c in enumerate(clouds)]
-        groups = matching.group([p[0] if p else None for p in parsed], self.p["match_by"],
-                                self.p["position_gate"], self.p["bearing_gate"], self.p["bearing_origin"])
+        groups = matching.group([p[0] if p else None for p in parsed], self.p.match_by,
+                                self.p.position_gate, self.p.bearing_gate, self.p.bearing_origin)
         weights = self._weights()
         tables = [p[1] if p else None for p in parsed]
         fused = self.rule.fuse_table(tables, groups, weights)
-        if self.p["adaptive_weights"]:
+        if self.p.adaptive_weights:
             self.reliability.update_table(gather(tables, groups, len(self.classes))[1], fused)
         n_abstained = int((fused.labels < 0).sum())
         self.counts["abstained"] += n_abstained
@@ -123,7 +123,7 @@ class LateFusionNode(Node):
             return None
         try:
             objects, table, bad = dec.parse(cloud.points, self.classes, self.names[i], cloud.stamp,
-                                                self.p["id_field"], require_ids=self.p["match_by"] == "id")
+                                                self.p.id_field, require_ids=self.p.match_by == "id")
         except InvalidInput as exc:
             self.inputs[i].monitor.drop(exc.reason)
             self.warnings.warn(self.names[i], f"dropped: {exc}")
@@ -174,12 +174,12 @@ class LateFusionNode(Node):
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
         statuses = [diag.monitor_status(f"{self.get_name()}: {name}", inp.topic, inp.monitor, t,
-                                        self.p["stale_after"]) for name, inp in zip(self.names, self.inputs)]
+                                        self.p.stale_after) for name, inp in zip(self.names, self.inputs)]
         degraded = [s.name.split(": ")[-1] for s in statuses if s.level != diag.OK]
         statuses.append(diag.status(
-            f"{self.get_name()}: fusion", self.p["output_topic"], diag.WARN if degraded else diag.OK,
-            f"degraded inputs: {', '.join(degraded)}" if degraded else f"rule {self.p['rule']}",
-            {**self.counts, "rule": self.p["rule"], "weights": [round(float(v), 4) for v in self._weights()],
+            f"{self.get_name()}: fusion", self.p.output_topic, diag.WARN if degraded else diag.OK,
+            f"degraded inputs: {', '.join(degraded)}" if degraded else f"rule {self.p.rule}",
+            {**self.counts, "rule": self.p.rule, "weights": [round(float(v), 4) for v in self._weights()],
              **sync_counts(self.sync), "clock_jumps_back": self.clock_jumps.jumps_back}))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 

@@ -40,17 +40,17 @@ class RadarNode(Node):
     def __init__(self, **kwargs):
         super().__init__("radar_node", **kwargs)
         self.p = declare(self, specs(), cross=cross_checks())
-        self.model = load_early_fusion(self.p["model_file"])
-        self.mount = Mount.from_list(self.p["mount"])
+        self.model = load_early_fusion(self.p.model_file)
+        self.mount = Mount.from_list(self.p.mount)
         self.monitor, self.odom_monitor = diag.InputMonitor(), diag.InputMonitor()
         self.scans = self.clusters = 0
         self._ego = None  # (stamp, v_base, w_base)
-        self.pub = self.create_publisher(PointCloud2, self.p["output_topic"], sensor_qos(10))
-        self.objects = ObjectOutputs(self, "3d", self.p["vision_topic"], self.p["markers_topic"])
+        self.pub = self.create_publisher(PointCloud2, self.p.output_topic, sensor_qos(10))
+        self.objects = ObjectOutputs(self, "3d", self.p.vision_topic, self.p.markers_topic)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(PointCloud2, self.p["input_topic"], self._on_scan, sensor_qos(10))
-        if self.p["odometry_topic"]:
-            self.create_subscription(Odometry, self.p["odometry_topic"], self._on_odom, sensor_qos(10))
+        self.create_subscription(PointCloud2, self.p.input_topic, self._on_scan, sensor_qos(10))
+        if self.p.odometry_topic:
+            self.create_subscription(Odometry, self.p.odometry_topic, self._on_odom, sensor_qos(10))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -69,7 +69,7 @@ class RadarNode(Node):
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
-            check_future(stamp, self._now(), self.p["max_future"])
+            check_future(stamp, self._now(), self.p.max_future)
             twist = twist_to_sample(stamp, msg.twist)
         except InvalidInput as exc:
             self.odom_monitor.drop(exc.reason)
@@ -90,13 +90,13 @@ class RadarNode(Node):
         if n_bad:   # the rest of the scan is still good: drop those detections only
             self.monitor.dropped["nan_points"] += n_bad
             self.get_logger().warn(f"{n_bad} detections with NaN/Inf dropped", throttle_duration_sec=5.0)
-        scan = radar.gate(scan, self.p["min_range"], self.p["max_range"], self.p["min_snr"])
+        scan = radar.gate(scan, self.p.min_range, self.p.max_range, self.p.min_snr)
         residual = radar.doppler_residual(scan, self._sensor_velocity(scan.stamp))
-        labels = radar.cluster(scan.xyz, self.p["cluster_eps"], self.p["cluster_min_points"])
-        feats = radar.cluster_features(scan, labels, residual, self.p["moving_threshold"])
+        labels = radar.cluster(scan.xyz, self.p.cluster_eps, self.p.cluster_min_points)
+        feats = radar.cluster_features(scan, labels, residual, self.p.moving_threshold)
         feats[:, 0:3] = feats[:, 0:3] @ self.mount.R.T + self.mount.translation  # centroids to base_link
         header = msg.header
-        header.frame_id = self.p["base_link_frame"]
+        header.frame_id = self.p.base_link_frame
         cols = {name: feats[:, i] for i, name in enumerate(radar.FEATURE_NAMES)}
         if self.model is not None:
             cols.update(score_columns(self.model.classes, self.model.predict_proba(rad=ef.radar_vectors(cols))))
@@ -106,10 +106,10 @@ class RadarNode(Node):
         self.clusters += len(feats)
 
     def _scan(self, msg) -> radar.RadarScan:
-        if msg.width * msg.height > self.p["max_points"]:
+        if msg.width * msg.height > self.p.max_points:
             raise InvalidInput("too_many_points", f"{msg.width * msg.height} detections > max_points "
-                                                  f"{self.p['max_points']}")
-        pts = checked_points(msg, self._now(), self.p["max_future"], ("x", "y", "z"))
+                                                  f"{self.p.max_points}")
+        pts = checked_points(msg, self._now(), self.p.max_future, ("x", "y", "z"))
         names = pts.dtype.names
 
         def column(candidates, default):
@@ -118,22 +118,22 @@ class RadarNode(Node):
                 raise InvalidInput("missing_field", f"none of {list(candidates)} in the cloud")
             return pts[name].astype(float) if name else np.full(len(pts), default)
         xyz = np.column_stack([pts["x"], pts["y"], pts["z"]]).astype(float)
-        return radar.RadarScan(stamp_to_sec(msg.header.stamp), xyz, column(self.p["doppler_fields"], None),
-                               column(self.p["rcs_fields"], 0.0), column(self.p["snr_fields"], np.inf))
+        return radar.RadarScan(stamp_to_sec(msg.header.stamp), xyz, column(self.p.doppler_fields, None),
+                               column(self.p.rcs_fields, 0.0), column(self.p.snr_fields, np.inf))
 
     def _sensor_velocity(self, stamp: float) -> np.ndarray:
-        if self._ego is None or abs(stamp - self._ego[0]) > self.p["odometry_timeout"]:
+        if self._ego is None or abs(stamp - self._ego[0]) > self.p.odometry_timeout:
             return np.zeros(3)  # no fresh ego motion: Doppler used as measured
         return radar.sensor_velocity(self._ego[1], self._ego[2], self.mount.R, self.mount.translation)
 
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
-        statuses = [diag.monitor_status(f"{self.get_name()}: radar", self.p["input_topic"], self.monitor,
+        statuses = [diag.monitor_status(f"{self.get_name()}: radar", self.p.input_topic, self.monitor,
                                         now.nanoseconds * 1e-9,
                                         extra={"scans": self.scans, "clusters": self.clusters,
                                                "clock_jumps_back": self.clock_jumps.jumps_back})]
-        if self.p["odometry_topic"]:
-            statuses.append(diag.monitor_status(f"{self.get_name()}: odometry", self.p["odometry_topic"],
+        if self.p.odometry_topic:
+            statuses.append(diag.monitor_status(f"{self.get_name()}: odometry", self.p.odometry_topic,
                                                 self.odom_monitor, now.nanoseconds * 1e-9))
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 

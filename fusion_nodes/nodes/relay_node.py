@@ -21,7 +21,7 @@ class RelayNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("relay_node", **kwargs)
-        p = declare(self, [ParamSpec("input", "imu/data", "Input topic.", read_only=True),
+        self.p = p = declare(self, [ParamSpec("input", "imu/data", "Input topic.", read_only=True),
                            ParamSpec("output", "imu/relayed", "Output topic.", read_only=True),
                            ParamSpec("queue_size", 1000, "Depth.", 1, 100000, read_only=True),
                            ParamSpec("message_type", "sensor_msgs/msg/Imu", "Message type relayed.",

@@ -64,28 +64,28 @@ class TrackerNode(Node):
     def __init__(self, **kwargs):
         super().__init__("tracker_node", **kwargs)
         self.p = declare(self, specs(), cross=cross_checks())
-        self.classes = list(self.p["classes"])
+        self.classes = list(self.p.classes)
         self.tracker = make_tracker(self.p)
-        self.queue = FrameQueue(self.p["processing_delay"])
+        self.queue = FrameQueue(self.p.processing_delay)
         self.poses = PoseHistory()
         self.order = StampOrder()
-        self.camera = conv.CameraGeometry.from_params(self.p["camera_mount"], self.p["camera_intrinsics"])
-        self.radar_mount = conv.Mounting.from_mount(self.p["radar_mount"])
+        self.camera = conv.CameraGeometry.from_params(self.p.camera_mount, self.p.camera_intrinsics)
+        self.radar_mount = conv.Mounting.from_mount(self.p.radar_mount)
         self.monitors = {n: diag.InputMonitor() for n in (*INPUTS, "odometry")}
         self.empty_since: dict[str, float | None] = {}          # input -> stamp its run of empty frames began
         self.last_stamp: dict[str, float] = {}
         self.stats = defaultdict(float)
         self.nis = defaultdict(list)
-        self.pub = self.create_publisher(TrackedObjectArray, self.p["output_topic"], output_qos())
-        self.marker_pub = self.create_publisher(MarkerArray, self.p["markers_topic"], 10) \
-            if self.p["markers_topic"] else None
+        self.pub = self.create_publisher(TrackedObjectArray, self.p.output_topic, output_qos())
+        self.marker_pub = self.create_publisher(MarkerArray, self.p.markers_topic, 10) \
+            if self.p.markers_topic else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         for name in INPUTS:
             if self.p[f"{name}_topic"]:
                 self.create_subscription(PointCloud2, self.p[f"{name}_topic"],
                                          lambda msg, info, n=name: self._on_frame(n, msg, info), sensor_qos(10))
-        if self.p["odometry_topic"]:
-            self.create_subscription(Odometry, self.p["odometry_topic"], self._on_odom, sensor_qos(20))
+        if self.p.odometry_topic:
+            self.create_subscription(Odometry, self.p.odometry_topic, self._on_odom, sensor_qos(20))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -106,7 +106,7 @@ class TrackerNode(Node):
     def _checked_stamp(self, stream: str, header, ordered: bool = True) -> float:
         stamp = stamp_to_sec(header.stamp)
         check_stamp(stamp)
-        check_future(stamp, self._now(), self.p["max_future"])
+        check_future(stamp, self._now(), self.p.max_future)
         if ordered:
             self.order.check(stream, stamp)
         return stamp
@@ -127,9 +127,9 @@ class TrackerNode(Node):
         self.poses.add(stamp, x, y, yaw, velocity)
 
     def _ego(self, stamp: float):
-        if not self.p["odometry_topic"]:
+        if not self.p.odometry_topic:
             return (0.0, 0.0, 0.0)
-        ego = self.poses.at(stamp, self.p["pose_tolerance"])
+        ego = self.poses.at(stamp, self.p.pose_tolerance)
         if ego is None:
             raise InvalidInput("no_ego_pose", f"no odometry pose around {stamp:.3f} s")
         return ego
@@ -158,7 +158,7 @@ class TrackerNode(Node):
                 self.order.check(name, stamp)
             if not self.queue.push(frame):
                 raise InvalidInput("late", f"{stamp:.3f} s is older than frames already applied "
-                                           f"(processing_delay {self.p['processing_delay']} s)")
+                                           f"(processing_delay {self.p.processing_delay} s)")
         except InvalidInput as exc:
             self._drop(name, exc)
             return
@@ -181,8 +181,8 @@ class TrackerNode(Node):
             self._publish(frames[-1].stamp)
 
     def _publish(self, stamp: float) -> None:
-        tracks = self.tracker.tracks(min_existence=self.p["publish_existence"])
-        frame_id = getattr(self, "world_frame", None) if self.p["odometry_topic"] else self.p["base_link_frame"]
+        tracks = self.tracker.tracks(min_existence=self.p.publish_existence)
+        frame_id = getattr(self, "world_frame", None) if self.p.odometry_topic else self.p.base_link_frame
         header = Header(stamp=sec_to_stamp(stamp), frame_id=frame_id or "odom")
         self.pub.publish(conv.tracked_objects(header, tracks, self.classes))
         if self.marker_pub is not None and has_audience(self.marker_pub):
@@ -208,7 +208,7 @@ class TrackerNode(Node):
         high = [k for k, v in self.nis.items() if v and np.mean(v) > 3.0]
         level, text = (diag.WARN, f"NIS per dof above 3 for {', '.join(sorted(high))}: noise too low or "
                        "the sensor lies") if high else (diag.OK, "ok")
-        statuses.append(diag.status(f"{self.get_name()}: tracks", self.p["output_topic"], level, text, values))
+        statuses.append(diag.status(f"{self.get_name()}: tracks", self.p.output_topic, level, text, values))
         self.nis.clear()
         self.diag_pub.publish(diag.array(now.to_msg(), statuses))
 
@@ -217,7 +217,7 @@ class TrackerNode(Node):
 
     def _input_status(self, name: str, topic: str, t: float):
         st = diag.monitor_status(f"{self.get_name()}: {name}", topic, self.monitors[name], t,
-                                 stale_after=diag.silence_limit(self.p["max_coast"]))
+                                 stale_after=diag.silence_limit(self.p.max_coast))
         since, last = self.empty_since.get(name), self.last_stamp.get(name)
         if since is not None and last is not None and last - since >= self.BLIND_AFTER and st.level == diag.OK:
             st.level, st.message = diag.WARN, (f"no detections for {last - since:.1f} s: blind, covered or failed? "

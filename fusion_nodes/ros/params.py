@@ -6,13 +6,20 @@ A :class:`ParamSpec` holds a parameter's name, default, description, range
 and validity check. :func:`declare` declares a list of them on a node,
 validates the start-up values (raising :class:`InvalidParameters` with every
 reason) and installs a set-parameters callback so that ``ros2 param set``
-with an invalid value is rejected with the same reason.
+with an invalid value is rejected with the same reason. The values reach the
+node as a :class:`Params` snapshot (``self.p.max_speed``), typed by the
+table and immutable: an accepted change replaces the node's snapshot as a
+whole, so a callback never sees half of a ``ros2 param set`` of several
+values (generate_parameter_library's one declarative source -> typed
+struct, without the code generation).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
@@ -129,8 +136,60 @@ def _plain(value):
         or type(value).__name__ == "array" else value
 
 
+def _typed(default, value):
+    """``value`` as the type of the table's ``default``: a float parameter given as ``1`` is ``1.0``, a
+    list is a tuple (the snapshot is immutable all the way down).
+    """
+    if isinstance(value, list):
+        return tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) and default
+                     and isinstance(default[0], float) else v for v in value)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+class Params(Mapping):
+    """An immutable, typed snapshot of a node's parameters: ``p.name`` (or ``p["name"]``, for the helpers
+    that take any mapping of values, such as a params file's section).
+
+    Values have the type of their table entry's default (lists as tuples). :meth:`replace` makes the next
+    snapshot; nothing changes one in place.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping = MappingProxyType({})):
+        object.__setattr__(self, "_values", MappingProxyType(dict(values)))
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no parameter {name!r}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"parameters are a read-only snapshot: set {name!r} with ros2 param set")
+
+    def __getitem__(self, name: str):
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Params({dict(self._values)!r})"
+
+    def replace(self, changed: Mapping) -> "Params":
+        """The snapshot with ``changed`` values (already typed and validated) in place of the old ones."""
+        return Params({**self._values, **changed})
+
+
 def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], None]] = None,
-            into: Optional[dict] = None, cross: Sequence[Callable[[dict], Optional[str]]] = ()) -> dict:
+            into: Optional[Params] = None, cross: Sequence[Callable[[dict], Optional[str]]] = (),
+            attr: str = "p") -> Params:
     """Declare ``specs`` on ``node``, validate start-up values, guard later changes.
 
     Parameters
@@ -139,15 +198,18 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
         Checks across parameters (``values -> reason or None``), such as
         ``min_range < max_range``; run on the start-up values and on every
         change (with the changed values merged in).
-    into : dict, optional
-        Where the values live (and accepted changes are written); a node that
-        declares several tables passes the same dict each time, so that a
-        change in one table is seen when another one rebuilds from it.
+    into : Params, optional
+        A snapshot of tables declared before (a node that declares several):
+        the returned snapshot holds both.
+    attr : str
+        The node attribute that holds the snapshot (``self.p``): an accepted
+        change replaces it with the next one, after ``on_change`` ran (which
+        sees the changed values and, in ``node.<attr>``, the old ones).
 
     Returns
     -------
-    dict
-        ``name -> value`` of every declared parameter (``into`` if given).
+    Params
+        Every declared parameter (and ``into``'s).
 
     Raises
     ------
@@ -155,7 +217,7 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
         If any start-up value fails its check (all reasons joined).
     """
     by_name = {s.name: s for s in specs}
-    values = into if into is not None else {}
+    values = dict(into or {})
     errors = []
     for s in specs:
         try:
@@ -168,14 +230,19 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
             # rcl reads `name: []` as "not set": it must not fall back to the default silently.
             errors.append(f"{s.name}: an empty list is not allowed (it would silently mean nothing)")
             continue
-        value = s.default if value is None else value
-        values[s.name] = _plain(value)
-        reason = s.validate(values[s.name])
+        value = _plain(s.default if value is None else value)
+        reason = s.validate(value)
         if reason:
             errors.append(reason)
+        values[s.name] = _typed(s.default, value)
     errors += [r for r in (c(values) for c in cross) if r] if not errors else []
     if errors:
         raise InvalidParameters("; ".join(errors))
+    snapshot = [Params(values)]        # the node's attribute once it holds one; this until then
+
+    def current() -> Params:
+        held = getattr(node, attr, None)
+        return held if isinstance(held, Params) else snapshot[0]
 
     def guard(params):
         changed = {}
@@ -189,21 +256,25 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
             reason = spec.validate(value)
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
-            changed[p.name] = value
+            changed[p.name] = _typed(spec.default, value)
+        if not changed:
+            return SetParametersResult(successful=True)
         for c in cross:
-            reason = c({**values, **changed}) if changed else None
+            reason = c({**current(), **changed})
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
-        if changed and on_change is not None:
+        if on_change is not None:
             try:
                 on_change(changed)
             except ValueError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
-        values.update(changed)
+        snapshot[0] = current().replace(changed)
+        if isinstance(getattr(node, attr, None), Params):
+            setattr(node, attr, snapshot[0])
         return SetParametersResult(successful=True)
 
     node.add_on_set_parameters_callback(guard)
-    return values
+    return snapshot[0]
 
 
 def stamp_specs() -> list[ParamSpec]:
