@@ -56,6 +56,9 @@ class _Input:
     adaptive: AdaptiveNoise | None = None  # <name>_adaptive_noise: the covariance scale from the innovations
     offset: ReferencedOffset | None = None  # <name>_estimate_time_offset: the time offset from the data
     double_mount_warned: bool = False       # an IMU already in base_link that <name>_mount rotates again
+    # messages used with the sensor taken to be at base_link (no transform yet): used, so not a drop; the
+    # drops of this node are counted in one place, the estimator's SensorStats (the core rejects too)
+    mount_assumed_identity: int = 0
 
 
 def _model(kind: str, cfg):
@@ -242,7 +245,7 @@ class KalmanFusionNode(Node):
             return
         mount = self.tf_cache.mount(base, frame)
         if mount is None:
-            inp.monitor.drop("mount_assumed_identity")
+            inp.mount_assumed_identity += 1
             self._warn(inp.name, f"no transform {base} <- {frame} on /tf_static yet: taking the sensor "
                                  f"to be at {base} (publish the static transform or set {inp.name}_mount)")
             return
@@ -375,7 +378,7 @@ class KalmanFusionNode(Node):
         values["rejected_share_window"] = rejected_share
         values["mount"] = ("parameter" if not inp.mount_from_tf else
                            f"/tf_static {inp.mount_frame}" if inp.mount_frame else self.p.base_link_frame)
-        values["mount_assumed_identity"] = inp.monitor.dropped.get("mount_assumed_identity", 0)
+        values["mount_assumed_identity"] = inp.mount_assumed_identity
         values.update({f"dropped.{k}": v for k, v in sorted(dropped.items())})
         return diag.status(f"{self.get_name()}: {inp.name}", self.p[inp.name], level, text, values)
 
