@@ -21,14 +21,14 @@ class RelayNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("relay_node", **kwargs)
-        self.p = p = declare(self, [ParamSpec("input", "imu/data", "Input topic.", read_only=True),
-                           ParamSpec("output", "imu/relayed", "Output topic.", read_only=True),
-                           ParamSpec("queue_size", 1000, "Depth.", 1, 100000, read_only=True),
-                           ParamSpec("message_type", "sensor_msgs/msg/Imu", "Message type relayed.",
-                                     check=one_of(*TYPES), read_only=True)])
-        msg_type = TYPES[p["message_type"]]
-        self.pub = self.create_publisher(msg_type, p["output"], sensor_qos(p["queue_size"]))
-        self.create_subscription(msg_type, p["input"], self.pub.publish, sensor_qos(p["queue_size"]))
+        self.p = declare(self, [ParamSpec("input", "imu/data", "Input topic.", read_only=True),
+                                ParamSpec("output", "imu/relayed", "Output topic.", read_only=True),
+                                ParamSpec("queue_size", 1000, "Depth.", 1, 100000, read_only=True),
+                                ParamSpec("message_type", "sensor_msgs/msg/Imu", "Message type relayed.",
+                                          check=one_of(*TYPES), read_only=True)])
+        msg_type = TYPES[self.p.message_type]
+        self.pub = self.create_publisher(msg_type, self.p.output, sensor_qos(self.p.queue_size))
+        self.create_subscription(msg_type, self.p.input, self.pub.publish, sensor_qos(self.p.queue_size))
 
 
 def main(args=None) -> int:

@@ -141,8 +141,8 @@ def _typed(default, value):
     list is a tuple (the snapshot is immutable all the way down).
     """
     if isinstance(value, list):
-        return tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) and default
-                     and isinstance(default[0], float) else v for v in value)
+        item = default[0] if default else None
+        return tuple(_typed(item, v) for v in value)
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -202,9 +202,9 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
         A snapshot of tables declared before (a node that declares several):
         the returned snapshot holds both.
     attr : str
-        The node attribute that holds the snapshot (``self.p``): an accepted
-        change replaces it with the next one, after ``on_change`` ran (which
-        sees the changed values and, in ``node.<attr>``, the old ones).
+        The node attribute the caller keeps the snapshot in (``self.p``): an
+        accepted change replaces it with the next one, after ``on_change`` ran
+        (which sees the changed values and, in ``node.<attr>``, the old ones).
 
     Returns
     -------
@@ -238,11 +238,6 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
     errors += [r for r in (c(values) for c in cross) if r] if not errors else []
     if errors:
         raise InvalidParameters("; ".join(errors))
-    snapshot = [Params(values)]        # the node's attribute once it holds one; this until then
-
-    def current() -> Params:
-        held = getattr(node, attr, None)
-        return held if isinstance(held, Params) else snapshot[0]
 
     def guard(params):
         changed = {}
@@ -260,7 +255,7 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
         if not changed:
             return SetParametersResult(successful=True)
         for c in cross:
-            reason = c({**current(), **changed})
+            reason = c({**getattr(node, attr), **changed})
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
         if on_change is not None:
@@ -268,13 +263,11 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
                 on_change(changed)
             except ValueError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
-        snapshot[0] = current().replace(changed)
-        if isinstance(getattr(node, attr, None), Params):
-            setattr(node, attr, snapshot[0])
+        setattr(node, attr, getattr(node, attr).replace(changed))
         return SetParametersResult(successful=True)
 
     node.add_on_set_parameters_callback(guard)
-    return snapshot[0]
+    return Params(values)
 
 
 def stamp_specs() -> list[ParamSpec]:
