@@ -13,12 +13,14 @@ innovation ``y`` and its covariance ``S``.
 from __future__ import annotations
 
 import copy
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 from filterpy.kalman import ExtendedKalmanFilter, MerweScaledSigmaPoints, UnscentedKalmanFilter
+from scipy.linalg import lapack
 
 from .geometry import circular_mean, wrap_angle
 from .motion import ConstantAcceleration3D
@@ -67,6 +69,57 @@ class UpdateResult:
     def accepted(self) -> bool:
         """True if any part was fused."""
         return any(p.accepted for p in self.parts)
+
+
+def cholesky(S: np.ndarray) -> np.ndarray:
+    """Upper Cholesky factor ``U`` of ``S = U^T U`` (LAPACK ``dpotrf``: a few µs where
+    ``numpy.linalg.inv`` costs ten); raises ``LinAlgError`` when ``S`` is not positive definite,
+    which for an innovation covariance means the update must not be applied.
+    """
+    U, info = lapack.dpotrf(S)
+    if info != 0:
+        raise np.linalg.LinAlgError("innovation covariance is not positive definite")
+    return U
+
+
+def solve(U: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``S^-1 B`` from the factor ``U`` of :func:`cholesky` (LAPACK ``dpotrs``)."""
+    return lapack.dpotrs(U, B)[0]
+
+
+def gate_parts(m: Measurement, y: np.ndarray, S: np.ndarray, U: np.ndarray):
+    """NIS of the whole innovation and each part's gate outcome.
+
+    ``U`` is the Cholesky factor of ``S``. Returns ``(total, results, rows)``:
+    ``total = y^T S^-1 y``; one
+    :class:`PartResult` per part (``nis = y_i^T S_ii^-1 y_i``, accepted
+    when below the part's threshold squared; a part without a threshold is
+    accepted, since a finite ``total`` means a finite ``y``, and its NIS is
+    NaN); ``rows`` the accepted rows, or None when all are accepted.
+    """
+    total = float(y @ solve(U, y))
+    if not math.isfinite(total):
+        raise FloatingPointError("non-finite innovation")
+    parts = m.part_list()
+    if len(parts) == 1:
+        p = parts[0]
+        ok = total < p.threshold * p.threshold
+        return total, (PartResult(p.kind, ok, total, len(y)),), (None if ok else [])
+    results, rows, all_ok = [], [], True
+    for p in parts:
+        a, b = p.start, p.stop
+        if p.threshold == math.inf:
+            r = PartResult(p.kind, True, math.nan, b - a)
+        else:
+            yi = y[a:b]
+            nis = float(yi @ solve(cholesky(S[a:b, a:b]), yi))
+            r = PartResult(p.kind, nis < p.threshold * p.threshold, nis, b - a)
+        results.append(r)
+        if r.accepted:
+            rows.extend(range(a, b))
+        else:
+            all_ok = False
+    return total, tuple(results), (None if all_ok else rows)
 
 
 def _residual_fn(angle_mask: np.ndarray):
@@ -123,7 +176,14 @@ class Filter(ABC):
 
 
 class FilterpyFilter(Filter):
-    """Common state handling and gating of the filterpy-based reference filters."""
+    """State handling and the gate of the filterpy-based reference filters.
+
+    The gate comes before the gain, as in the lean filters and
+    robot_localization: ``_innovation`` gives ``y`` and ``S = H P H^T + R`` of
+    the whole measurement from the current estimate, :func:`gate_parts` decides
+    each part, and filterpy's own ``update`` is then called with the accepted
+    parts only (never applied and undone).
+    """
 
     name = "base"
 
@@ -144,60 +204,53 @@ class FilterpyFilter(Filter):
         self._kf.P = np.array(P, dtype=float)
 
     def update(self, m: Measurement) -> UpdateResult:
-        """Kalman update with ``m``, each part gated on its own.
+        """Kalman update with ``m``, each part gated on its own before the gain.
 
         A part is rejected when its Mahalanobis distance
-        ``sqrt(y_i^T S_ii^-1 y_i)`` reaches its threshold. If any part is
-        rejected the update is undone and redone with the accepted parts
-        only; with none accepted the state is untouched.
+        ``sqrt(y_i^T S_ii^-1 y_i)`` reaches its threshold; filterpy then
+        updates with the accepted parts only, and with none accepted the state
+        is untouched. A singular ``S`` or a non-finite result leaves ``x`` and
+        ``P`` as they were.
         """
         x0, P0 = self._kf.x.copy(), self._kf.P.copy()
         try:
-            return self._update(m, x0, P0)
+            return self._gated_update(m)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError):
             pass
-        # Singular S, or a non-finite result: the measurement is rejected, the state kept.
         self._kf.x, self._kf.P = x0, P0
         parts = tuple(PartResult(p.kind, False, float("nan"), p.stop - p.start) for p in m.part_list())
         return UpdateResult(parts, float("nan"), len(m.z), numerical_failure=True)
 
-    def _update(self, m: Measurement, x0: np.ndarray, P0: np.ndarray) -> UpdateResult:
-        self._apply(m)
-        y = self._kf.y
-        total = float(y @ self._kf.SI @ y)
-        if not np.isfinite(total):
-            raise FloatingPointError("non-finite innovation")
-        parts = m.part_list()
-        if len(parts) == 1:
-            p = parts[0]
-            results = (PartResult(p.kind, bool(np.isfinite(total) and total < p.threshold ** 2),
-                                  total, len(y)),)
-        else:
-            results = tuple(self._gate(p) for p in parts)
-        if not all(r.accepted for r in results):
-            self._kf.x, self._kf.P = x0, P0
-            kept = [p for p, r in zip(parts, results) if r.accepted]
+    def _gated_update(self, m: Measurement) -> UpdateResult:
+        y, S = self._innovation(m)
+        total, results, rows = gate_parts(m, y, S, cholesky(S))
+        if rows is not None:
+            kept = [p for p, r in zip(m.part_list(), results) if r.accepted]
             if not kept:
                 return UpdateResult(results, total, len(y))
-            self._apply(m.subset(kept))
-        self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
-        self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
-        if not (np.all(np.isfinite(self._kf.x)) and np.all(np.isfinite(self._kf.P))):
+            m = m.subset(kept)
+        self._apply(m)
+        kf = self._kf
+        kf.x[_ANGLES] = wrap_angle(kf.x[_ANGLES])
+        kf.P = 0.5 * (kf.P + kf.P.T)
+        if not (np.all(np.isfinite(kf.x)) and np.all(np.isfinite(kf.P))):
             raise FloatingPointError("non-finite state after the update")
         return UpdateResult(results, total, len(y))
 
-    def _gate(self, part) -> PartResult:
-        n = part.stop - part.start
-        if part.threshold == float("inf"):
-            ok = bool(np.all(np.isfinite(self._kf.y[part.start:part.stop])))
-            return PartResult(part.kind, ok, float("nan"), n)
-        y = self._kf.y[part.start:part.stop]
-        nis = float(y @ np.linalg.solve(self._kf.S[part.start:part.stop, part.start:part.stop], y))
-        return PartResult(part.kind, bool(np.isfinite(nis) and nis < part.threshold ** 2), nis, n)
+    @abstractmethod
+    def _innovation(self, m: Measurement) -> tuple:
+        """``(y, S)`` of ``m`` at the current estimate (angle rows of ``y`` wrapped)."""
+
+    @abstractmethod
+    def _apply(self, m: Measurement) -> None:
+        """Apply ``m`` (every part) with filterpy's own update."""
 
 
 class _Ekf(ExtendedKalmanFilter):
-    """filterpy EKF whose state prediction is the nonlinear motion model."""
+    """filterpy EKF whose state prediction is the nonlinear motion model.
+
+    ``predict_x`` is filterpy's documented hook for a state prediction of one's own.
+    """
 
     def __init__(self, motion):
         super().__init__(dim_x=STATE_SIZE, dim_z=1)
@@ -232,6 +285,11 @@ class FilterpyEkf(FilterpyFilter):
         kf.Q = self.motion.Q(dt)
         kf.predict()
 
+    def _innovation(self, m: Measurement) -> tuple:
+        kf, model = self._kf, m.model
+        H = model.jacobian(kf.x)
+        return _residual_fn(model.angle_mask)(m.z, model.h(kf.x)), H @ kf.P @ H.T + m.R
+
     def _apply(self, m: Measurement) -> None:
         model = m.model
         self._kf.update(m.z, model.jacobian, model.h, R=m.R, residual=_residual_fn(model.angle_mask))
@@ -254,7 +312,10 @@ def weighted_mean(sigmas: np.ndarray, Wm: np.ndarray, angle_idx) -> np.ndarray:
 
 
 def _unscented_transform(angle_idx):
-    """Vectorised unscented transform: mean and ``sum Wc_i d_i d_i^T + noise``."""
+    """Vectorised unscented transform: mean and ``sum Wc_i d_i d_i^T + noise``.
+
+    Given to filterpy through the ``UT`` argument of its ``predict`` and ``update``.
+    """
     def ut(sigmas, Wm, Wc, noise_cov=None, mean_fn=None, residual_fn=None):
         m = weighted_mean(sigmas, Wm, angle_idx)
         d = deviations(sigmas, m, angle_idx)
@@ -266,34 +327,29 @@ def _unscented_transform(angle_idx):
 _STATE_UT = _unscented_transform(_ANGLES)
 
 
-class _Ukf(UnscentedKalmanFilter):
-    """filterpy UKF with the sigma-point arithmetic vectorised.
+class _AngleResidual:
+    """``a - b`` with the rows in ``angles`` wrapped: filterpy's ``residual_z``, set per measurement.
 
-    The motion model propagates all sigma points at once (``f_batch``) and
-    the unscented transform and cross-covariance are matrix products rather
-    than per-point loops; the filter equations are filterpy's.
+    An object rather than a closure so that :meth:`Filter.copy` copies it with the filter.
     """
 
-    def __init__(self, motion, points):
-        super().__init__(STATE_SIZE, 1, 0.0, hx=None, fx=motion.f, points=points,
-                         x_mean_fn=_state_mean, residual_x=_state_residual)
-        self.motion = motion
-        self.z_angles = np.array([], dtype=int)
+    def __init__(self):
+        self.angles = np.array([], dtype=int)
 
-    def compute_process_sigmas(self, dt, fx=None, **fx_args):
-        self.sigmas_f = self.motion.f_batch(self.points_fn.sigma_points(self.x, self.P), dt)
-
-    def cross_variance(self, x, z, sigmas_f, sigmas_h):
-        dx = deviations(sigmas_f, x, _ANGLES)
-        dz = deviations(sigmas_h, z, self.z_angles)
-        return (dx.T * self.Wc) @ dz
+    def __call__(self, a, b):
+        d = np.subtract(a, b)
+        if len(self.angles):
+            d[self.angles] = wrap_angle(d[self.angles])
+        return d
 
 
 class FilterpyUkf(FilterpyFilter):
     """Unscented Kalman filter with Van der Merwe's scaled sigma points.
 
-    Angles are averaged on the circle and residuals wrapped, both for the
-    state and for the measurement.
+    filterpy's ``UnscentedKalmanFilter`` through its public interface: the
+    motion model as ``fx``, angles averaged on the circle and residuals
+    wrapped through ``x_mean_fn`` / ``residual_x`` / ``residual_z`` and the
+    ``UT`` argument, for the state and for the measurement.
 
     Parameters
     ----------
@@ -309,10 +365,12 @@ class FilterpyUkf(FilterpyFilter):
 
     def __init__(self, motion: ConstantAcceleration3D, alpha=1.0, beta=2.0, kappa=0.0):
         super().__init__(motion)
-        self._points = MerweScaledSigmaPoints(STATE_SIZE, alpha=alpha, beta=beta, kappa=kappa,
-                                              sqrt_method=robust_sqrt,
-                                              subtract=_state_residual)
-        self._kf = _Ukf(motion, self._points)
+        points = MerweScaledSigmaPoints(STATE_SIZE, alpha=alpha, beta=beta, kappa=kappa,
+                                        sqrt_method=robust_sqrt, subtract=_state_residual)
+        self._residual_z = _AngleResidual()
+        self._kf = UnscentedKalmanFilter(STATE_SIZE, 1, 0.0, hx=None, fx=motion.f, points=points,
+                                         x_mean_fn=_state_mean, residual_x=_state_residual,
+                                         residual_z=self._residual_z)
 
     def predict(self, dt: float) -> None:
         if dt <= 0.0:
@@ -322,14 +380,31 @@ class FilterpyUkf(FilterpyFilter):
         self._kf.x[_ANGLES] = wrap_angle(self._kf.x[_ANGLES])
         self._kf.P = 0.5 * (self._kf.P + self._kf.P.T)
 
-    def _apply(self, m: Measurement) -> None:
+    def _sigmas(self) -> np.ndarray:
+        """The sigma points of the current estimate, drawn by filterpy.
+
+        filterpy's ``update`` uses the points its last ``predict`` drew; after
+        an update at the same time, or a ``set_state``, they would describe an
+        old estimate. A zero-length step without process noise draws them
+        anew through filterpy's own ``predict`` (``f(x, 0) = x``).
+        """
         kf = self._kf
-        # filterpy reuses the sigma points of the last predict; after an
-        # earlier update at the same time they would describe the prior.
-        kf.sigmas_f = self._points.sigma_points(kf.x, kf.P)
-        kf.residual_z = _residual_fn(m.model.angle_mask)
-        kf.z_angles = np.flatnonzero(m.model.angle_mask)
-        kf.update(m.z, R=m.R, hx=m.model.h, UT=_unscented_transform(kf.z_angles))
+        kf.Q = np.zeros((STATE_SIZE, STATE_SIZE))
+        kf.predict(dt=0.0, UT=_STATE_UT)
+        return kf.sigmas_f
+
+    def _innovation(self, m: Measurement) -> tuple:
+        kf, angles = self._kf, np.flatnonzero(m.model.angle_mask)
+        sh = np.array([m.model.h(s) for s in self._sigmas()])
+        zp, S = _unscented_transform(angles)(sh, kf.Wm, kf.Wc, m.R)
+        y = m.z - zp
+        y[angles] = wrap_angle(y[angles])
+        return y, S
+
+    def _apply(self, m: Measurement) -> None:
+        angles = np.flatnonzero(m.model.angle_mask)
+        self._residual_z.angles = angles
+        self._kf.update(m.z, R=m.R, hx=m.model.h, UT=_unscented_transform(angles))
 
 
 def robust_sqrt(A: np.ndarray) -> np.ndarray:

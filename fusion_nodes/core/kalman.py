@@ -29,10 +29,9 @@ import math
 from abc import abstractmethod
 
 import numpy as np
-from scipy.linalg import lapack
 
-from .filters import (Filter, FilterpyEkf, FilterpyUkf, PartResult, UpdateResult, deviations, robust_sqrt,
-                      weighted_mean)
+from .filters import (Filter, FilterpyEkf, FilterpyUkf, PartResult, UpdateResult, cholesky, deviations,
+                      gate_parts, robust_sqrt, solve, weighted_mean)
 from .geometry import wrap_angle
 from .measurement_models import StateSelection
 from .motion import ConstantAcceleration3D
@@ -41,64 +40,12 @@ from .state import ANGLE_INDICES, STATE_SIZE
 
 _ANGLES = list(ANGLE_INDICES)
 _EYE = np.eye(STATE_SIZE)
-_INF, _NAN = float("inf"), float("nan")
 _FAILURES = (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError)
 
 
 def _failed(m: Measurement) -> UpdateResult:
     parts = tuple(PartResult(p.kind, False, float("nan"), p.stop - p.start) for p in m.part_list())
     return UpdateResult(parts, float("nan"), len(m.z), numerical_failure=True)
-
-
-def cholesky(S: np.ndarray) -> np.ndarray:
-    """Upper Cholesky factor ``U`` of ``S = U^T U`` (LAPACK ``dpotrf``: a few µs where
-    ``numpy.linalg.inv`` costs ten); raises ``LinAlgError`` when ``S`` is not positive definite,
-    which for an innovation covariance means the update must not be applied.
-    """
-    U, info = lapack.dpotrf(S)
-    if info != 0:
-        raise np.linalg.LinAlgError("innovation covariance is not positive definite")
-    return U
-
-
-def solve(U: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``S^-1 B`` from the factor ``U`` of :func:`cholesky` (LAPACK ``dpotrs``)."""
-    return lapack.dpotrs(U, B)[0]
-
-
-def gate_parts(m: Measurement, y: np.ndarray, S: np.ndarray, U: np.ndarray):
-    """NIS of the whole innovation and each part's gate outcome.
-
-    ``U`` is the Cholesky factor of ``S``. Returns ``(total, results, rows)``:
-    ``total = y^T S^-1 y``; one
-    :class:`PartResult` per part (``nis = y_i^T S_ii^-1 y_i``, accepted
-    when below the part's threshold squared; a part without a threshold is
-    accepted, since a finite ``total`` means a finite ``y``, and its NIS is
-    NaN); ``rows`` the accepted rows, or None when all are accepted.
-    """
-    total = float(y @ solve(U, y))
-    if not math.isfinite(total):
-        raise FloatingPointError("non-finite innovation")
-    parts = m.part_list()
-    if len(parts) == 1:
-        p = parts[0]
-        ok = total < p.threshold * p.threshold
-        return total, (PartResult(p.kind, ok, total, len(y)),), (None if ok else [])
-    results, rows, all_ok = [], [], True
-    for p in parts:
-        a, b = p.start, p.stop
-        if p.threshold == _INF:
-            r = PartResult(p.kind, True, _NAN, b - a)
-        else:
-            yi = y[a:b]
-            nis = float(yi @ solve(cholesky(S[a:b, a:b]), yi))
-            r = PartResult(p.kind, nis < p.threshold * p.threshold, nis, b - a)
-        results.append(r)
-        if r.accepted:
-            rows.extend(range(a, b))
-        else:
-            all_ok = False
-    return total, tuple(results), (None if all_ok else rows)
 
 
 class LeanFilter(Filter):
