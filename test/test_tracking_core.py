@@ -9,7 +9,7 @@ import pytest
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import EkfTrackFilter, UkfTrackFilter
-from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, gospa, ospa
+from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, common_rmse, gospa, ospa
 from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, DuplicateRemover, ExistenceConfirmation,
                                         FieldOfView, MOfN, Tracker)
 
@@ -296,6 +296,23 @@ def test_track_eval_reads_tracks_truth_and_ego_pose_from_a_bag(tmp_path):
     # radar clusters per frame: the velocity their Doppler alone gives (along the line of sight from the radar)
     radar = evaluate(tmp_path / "bag", "/clusters", per_frame=True, doppler_origin=[2.0, 0.0])
     assert radar["velocity_rmse"] == pytest.approx(0.5) and radar["position_rmse"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_common_rmse_compares_runs_on_the_matches_all_of_them_made():
+    """A run that also tracks a hard object is charged for it in its own RMSE, not in the common one."""
+    def run(offsets):
+        m = TrackingMetrics()
+        for k in range(4):
+            ids = np.array(sorted(offsets), float)
+            truth = np.array([[10.0 * g, 0.0] for g in sorted(offsets)])
+            tracks = truth + np.array([[offsets[g], 0.0] for g in sorted(offsets)])
+            m.add(Frame(0.1 * k, ids, truth, np.zeros_like(truth), ids + 100, tracks, np.zeros_like(truth)))
+        return m
+    easy_only, both = run({1: 0.3}), run({1: 0.2, 2: 1.5})      # object 2 (1.5 m off) only in the second run
+    assert both.summary()["position_rmse"] > easy_only.summary()["position_rmse"]
+    n, ((pos_a, vel_a), (pos_b, vel_b)) = common_rmse([easy_only.errors, both.errors])
+    assert n == 4 and pos_a == pytest.approx(0.3) and pos_b == pytest.approx(0.2) and vel_a == vel_b == 0.0
+    assert common_rmse([easy_only.errors, {}])[0] == 0
 
 
 def test_one_r_per_frame_shortcut_scores_as_the_general_path():

@@ -87,6 +87,7 @@ class TrackingMetrics:
         self._truth_frames, self._track_frames = defaultdict(int), defaultdict(int)
         self._matched_tracks = set()
         self._track_ids = set()
+        self.errors = {}                         # (t, truth id) -> (position error m, velocity error m/s)
 
     def add(self, f: Frame) -> list[tuple[int, int]]:
         """Score one frame; returns its matches ``(truth id, track id)``."""
@@ -113,6 +114,7 @@ class TrackingMetrics:
             self._matched_tracks.add(h)
             self.pos_err.append(D[i, j])
             self.vel_err.append(float(np.linalg.norm(f.truth_v[i] - f.track_v[j])))
+            self.errors[f.t, g] = (self.pos_err[-1], self.vel_err[-1])
         self.misses += len(f.truth_ids) - len(matches)
         self.false += len(f.track_ids) - len(matches)
         return [(int(f.truth_ids[i]), int(f.track_ids[j])) for i, j in matches]
@@ -164,3 +166,20 @@ class TrackingMetrics:
             "false_tracks": len(self._track_ids - self._matched_tracks),
             "tracks": len(self._track_ids),
         }
+
+
+def common_rmse(errors: list[dict]) -> tuple[int, list[tuple[float, float]]]:
+    """Position and velocity RMSE of each run over the matches that *every* run made.
+
+    ``errors``: one :attr:`TrackingMetrics.errors` per run (keys ``(t, truth id)``). The RMSE of
+    :meth:`TrackingMetrics.summary` averages over each run's own matches: a run that also keeps the hard
+    objects (crowded, far, just appearing) another loses is charged for them. Over the common matches the
+    runs are compared on the same objects at the same instants. Returns the number of common matches and,
+    per run, ``(position RMSE m, velocity RMSE m/s)`` (NaN with none).
+    """
+    keys = set.intersection(*(set(e) for e in errors)) if errors else set()
+    out = []
+    for e in errors:
+        v = np.array([e[k] for k in keys]).reshape(-1, 2)
+        out.append(tuple(float(np.sqrt(np.mean(np.square(c)))) if len(c) else float("nan") for c in v.T))
+    return len(keys), out

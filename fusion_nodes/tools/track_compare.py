@@ -57,7 +57,9 @@ RADAR_PER_FRAME = "radar clusters per frame, Doppler velocity (no tracker)"
 COLUMNS = (("gospa", "GOSPA m", "{:.2f}"), ("mota", "MOTA", "{:.3f}"), ("idf1", "IDF1", "{:.3f}"),
            ("switches_per_100", "IDsw/100 obj", "{:.1f}"), ("position_rmse", "pos RMSE m", "{:.2f}"),
            ("velocity_rmse", "vel RMSE m/s", "{:.2f}"), ("recall", "recall", "{:.2f}"),
-           ("latency", "latency s", "{:.2f}"), ("false_tracks", "false tracks", "{:d}"),
+           ("common_position_rmse", "pos RMSE common m", "{:.2f}"),
+           ("common_velocity_rmse", "vel RMSE common m/s", "{:.2f}"), ("latency", "latency s", "{:.2f}"),
+           ("false_tracks", "false tracks", "{:d}"),
            ("us_per_frame", "us/frame", "{:,.0f}"))
 
 
@@ -141,7 +143,26 @@ def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None
                                         doppler_origin=p["radar_mount"][:2])
         if peer:
             out.update(peer_rows(bag, inputs, work, params_file, truth_topic, region, span))
-        return out
+        return with_common_rmse(out)
+
+
+COMMON_ROWS = ("radar only", "camera only", "radar + camera")
+
+
+def with_common_rmse(results: dict, labels=COMMON_ROWS) -> dict:
+    """``results`` with ``common_position_rmse`` / ``common_velocity_rmse`` for the tracker rows in ``labels``:
+    their RMSE over the (instant, object) matches all of them made (:func:`~fusion_nodes.core.track_metrics.
+    common_rmse`), so that the single-sensor and fused trackers are compared on the same objects; ``common``
+    is how many matches that is.
+    """
+    from fusion_nodes.core.track_metrics import common_rmse
+    rows = [k for k in labels if k in results]
+    if len(rows) < 2:
+        return results
+    n, rmse = common_rmse([results[k]["errors"] for k in rows])
+    for k, (pos, vel) in zip(rows, rmse):
+        results[k] = {**results[k], "common_position_rmse": pos, "common_velocity_rmse": vel, "common": n}
+    return results
 
 
 BLACKOUT_COLUMNS = (("blackout_ids_kept", "ids kept", "{:d}"), ("blackout_objects", "of objects", "{:d}"),
