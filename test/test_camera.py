@@ -28,6 +28,33 @@ def test_to_bgr_checks_encoding_and_size():
             vision.to_bgr(*args)
 
 
+@pytest.mark.parametrize("scale_down", [False, True])
+def test_box_centre_is_where_the_projection_is(scale_down):
+    """A shape filled between continuous image columns ``u0 .. u1`` (the simulator's projection, rounded to
+    pixels) is segmented; its box centre is ``(u0 + u1) / 2`` in ``K``'s pixel-centre coordinates on average
+    (the centre ``x + w / 2`` of the box's pixel indices was half a pixel to the right). The same for a
+    1280-px image, which is segmented at a quarter size and its boxes scaled back.
+    """
+    import cv2
+    rng = np.random.default_rng(3)
+    k = 4 if scale_down else 1
+    err = []
+    for _ in range(200):
+        img = np.zeros((240 * k, 320 * k, 3), np.uint8)
+        img[: 120 * k], img[120 * k:] = (200, 170, 140), (90, 100, 100)
+        u0, v0 = rng.uniform(20, 250) * k, rng.uniform(60, 120) * k
+        u1, v1 = u0 + rng.uniform(4, 50) * k, v0 + rng.uniform(6, 60) * k
+        corners = np.round([[u0, v0], [u1, v0], [u1, v1], [u0, v1]]).astype(np.int32)
+        cv2.fillConvexPoly(img, corners, (170, 90, 60))
+        boxes = vision.segment(img, 60.0, 10)
+        if len(boxes) == 1:
+            u, v = vision.box_centre(boxes[0])
+            err.append((u - (u0 + u1) / 2, v - (v0 + v1) / 2))
+    bias = np.mean(err, axis=0)
+    assert len(err) > 150
+    assert np.all(np.abs(bias) < 0.1 * k), bias
+
+
 def test_detections_on_the_simulated_camera(tmp_path):
     sc = perception_sim.load_scenario()
     sc["duration"] = 8.0

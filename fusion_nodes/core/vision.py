@@ -79,11 +79,24 @@ def detect_people(img: np.ndarray) -> list[tuple]:
     return [tuple(int(v) for v in b) for b in boxes]
 
 
+def box_centre(box: tuple) -> tuple[float, float]:
+    """Centre ``(u, v)`` of box ``(x, y, w, h)`` in the coordinates of ``CameraInfo.K`` (px).
+
+    ``K`` projects onto pixel *centres* at whole numbers (OpenCV's convention): a box of columns
+    ``x .. x + w - 1`` spans ``x - 0.5 .. x + w - 0.5``, so its centre is ``x + w / 2 - 0.5``
+    (``x + w / 2`` would put every bearing half a pixel to the right, 1.9 mrad at fx = 260: a bias
+    the tracker cannot average away). The same holds for boxes scaled back from a reduced image,
+    whose ``x``, ``w`` are pixel edges at full resolution.
+    """
+    x, y, w, h = box
+    return x + w / 2.0 - 0.5, y + h / 2.0 - 0.5
+
+
 def features(img: np.ndarray, box: tuple, K: np.ndarray) -> np.ndarray:
     """:data:`FEATURE_NAMES` of one box; bearing/elevation in rad (left/up positive)."""
     x, y, w, h = box
     patch = img[y:y + h, x:x + w]
-    u, v = x + w / 2.0, y + h / 2.0
+    u, v = box_centre(box)
     bearing = -np.arctan2(u - K[0, 2], K[0, 0])
     elevation = -np.arctan2(v - K[1, 2], K[1, 1])
     hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)

@@ -111,8 +111,8 @@ class CameraNode(Node):
         if self.p.detector in ("hog", "both"):
             boxes += vision.detect_people(img)
         feats = np.array([vision.features(img, b, self.K) for b in boxes]).reshape(-1, len(vision.FEATURE_NAMES))
-        cols = {"u": np.array([b[0] + b[2] / 2 for b in boxes], float),
-                "v": np.array([b[1] + b[3] / 2 for b in boxes], float)}
+        centres = np.array([vision.box_centre(b) for b in boxes], float).reshape(-1, 2)
+        cols = {"u": centres[:, 0], "v": centres[:, 1]}
         cols.update({name: feats[:, i] for i, name in enumerate(vision.FEATURE_NAMES)})
         if self.model is not None:
             cols.update(score_columns(self.model.classes, self.model.predict_proba(cam=ef.camera_vectors(cols))))
