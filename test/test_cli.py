@@ -39,6 +39,22 @@ def test_sim_offline_eval(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 10_000
 
 
+def test_sim_cruise_speed_sets_the_drive_speed(tmp_path):
+    """``--cruise-speed`` (a car's 12 m/s here) scales the drive; the default stays the ground robot's 4 m/s."""
+    import numpy as np
+
+    from fusion_nodes.tools import sim
+    car, robot = sim.SimConfig(cruise_speed=12.0, duration=60.0), sim.SimConfig(duration=60.0)
+    v_car, v_robot = sim.trajectory(car)["v"], sim.trajectory(robot)["v"]
+    period = slice(20_000, 60_000)                 # one whole 40 s period of the speed variation (1 ms grid)
+    assert v_car[period].mean() == pytest.approx(12.0, rel=1e-3)
+    assert v_robot[period].mean() == pytest.approx(4.0, rel=1e-3)
+    np.testing.assert_allclose(v_car, 3.0 * v_robot, rtol=1e-12)
+    assert "wrote" in run("sim", "--out", tmp_path / "car.mcap", "--duration", "5", "--cruise-speed", "12")
+    assert "cruise_speed': 12.0" in run("sim", "--out", tmp_path / "c2.mcap", "--duration", "5", "--cruise-speed",
+                                        "12")
+
+
 def test_tracking_evaluation_from_the_command_line(tmp_path):
     """Fusion sim (tracking scenario) -> fusion eval --tracking: one row per tracker input and the per-frame
     baseline; a tracker beats the per-frame object list it could have been, and the radar tracks are real.

@@ -103,6 +103,7 @@ def _sim(a) -> int:
     from . import sim
     cfg = sim.SimConfig(seed=a.seed, duration=a.duration, imu_orientation=a.imu_orientation,
                         gps_latency=a.gps_latency, start_yaw=a.start_yaw, drive_from=a.drive_from,
+                        cruise_speed=a.cruise_speed,
                         odom_speed_scale=a.wheel_scale[0], odom_yaw_rate_scale=a.wheel_scale[1],
                         imu_declared_scale=a.declared_scale[0], odom_declared_scale=a.declared_scale[1],
                         gps_declared_scale=a.declared_scale[2])
@@ -288,6 +289,9 @@ def _add_bag_commands(sub) -> None:
     s.add_argument("--start-yaw", type=float, default=0.0, help="rad, start heading (ENU: 0 east; default 0)")
     s.add_argument("--drive-from", type=float, default=2.0,
                    help="s standing still before driving (default 2; longer than --duration: never moves)")
+    s.add_argument("--cruise-speed", type=_positive(float), default=4.0,
+                   help="m/s mean forward speed, varying +-37.5%% over 40 s (default 4, a ground robot; "
+                        "12 for a car)")
     s.add_argument("--perception", action="store_true",
                    help="objects seen by a camera and a radar instead of the IMU/GPS drive")
     s.add_argument("--scenario", help="perception scenario YAML (default config/perception_scenario.yaml)")

@@ -69,6 +69,7 @@ class SimConfig:
     multipath_offset: tuple = (12.0, 8.0)  # m east, north
     start_yaw: float = 0.0             # rad, heading at the start (ENU: 0 east, pi/2 north)
     drive_from: float = 2.0            # s standing still before the drive starts (> duration: never moves)
+    cruise_speed: float = 4.0          # m/s mean forward speed (a ground robot; ~12 for a car on a road)
     # declared covariance / true covariance of each sensor (1: honest; a driver's wrong datasheet values)
     imu_declared_scale: float = 1.0
     odom_declared_scale: float = 1.0
@@ -83,7 +84,7 @@ def trajectory(cfg: SimConfig, dt: float = 1e-3):
     t = np.arange(0.0, cfg.duration + dt, dt)
     ramp = np.clip((t - cfg.drive_from) / 6.0, 0.0, 1.0)
     ramp = ramp * ramp * (3 - 2 * ramp)                  # smoothstep: still until drive_from, then go
-    v = ramp * (4.0 + 1.5 * np.sin(2 * np.pi * t / 40.0))
+    v = ramp * (cfg.cruise_speed + 0.375 * cfg.cruise_speed * np.sin(2 * np.pi * t / 40.0))   # +-37.5 % over 40 s
     w = ramp * (0.12 * np.sin(2 * np.pi * t / 50.0) + 0.05 * np.sin(2 * np.pi * t / 17.0))
     yaw = cfg.start_yaw + np.concatenate([[0.0], np.cumsum(0.5 * (w[1:] + w[:-1]) * dt)])
     vx, vy = v * np.cos(yaw), v * np.sin(yaw)
