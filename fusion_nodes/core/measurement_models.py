@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .geometry import GRAVITY, rpy_matrix_derivatives, rpy_to_matrix
-from .state import ANGLE_INDICES, ORIENTATION, STATE_SIZE
+from .state import ANGLE_INDICES, LINEAR_ACCELERATION, ORIENTATION, POSITION, STATE_SIZE
 
 
 class StateSelection:
@@ -63,13 +63,13 @@ class MountedPosition:
         self.angle_mask = np.zeros(len(self.axes), dtype=bool)
 
     def h(self, x: np.ndarray) -> np.ndarray:
-        p = x[0:3] + rpy_to_matrix(*x[ORIENTATION]) @ self.lever_arm
+        p = x[POSITION] + rpy_to_matrix(*x[ORIENTATION]) @ self.lever_arm
         return p[self.axes]
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         H = np.zeros((3, STATE_SIZE))
-        H[:, 0:3] = np.eye(3)
-        H[:, 3:6] = np.column_stack([dR @ self.lever_arm
+        H[:, POSITION] = np.eye(3)
+        H[:, ORIENTATION] = np.column_stack([dR @ self.lever_arm
                                      for dR in rpy_matrix_derivatives(*x[ORIENTATION])])
         return H[self.axes]
 
@@ -93,12 +93,12 @@ class SpecificForce:
 
     def h(self, x: np.ndarray) -> np.ndarray:
         R = rpy_to_matrix(*x[ORIENTATION])
-        return (x[12:15] + R.T @ self.g)[self.axes]
+        return (x[LINEAR_ACCELERATION] + R.T @ self.g)[self.axes]
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         H = np.zeros((3, STATE_SIZE))
-        H[:, 12:15] = np.eye(3)
-        H[:, 3:6] = np.column_stack([dR.T @ self.g
+        H[:, LINEAR_ACCELERATION] = np.eye(3)
+        H[:, ORIENTATION] = np.column_stack([dR.T @ self.g
                                      for dR in rpy_matrix_derivatives(*x[ORIENTATION])])
         return H[self.axes]
 

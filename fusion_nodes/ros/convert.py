@@ -17,6 +17,8 @@ from nav_msgs.msg import Odometry
 
 from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_quaternion
 from fusion_nodes.core.records import GnssFix, ImuSample, PoseSample, TwistSample
+from fusion_nodes.core.state import (ANGULAR_VELOCITY, LINEAR_VELOCITY, ORIENTATION, POSITION, VX, VYAW, X,
+                                     YAW)
 from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
 
 DEFAULT_LIMITS = Limits()
@@ -191,5 +193,6 @@ def odometry(stamp, frame_id: str, child_frame_id: str, position=(0.0, 0.0, 0.0)
 def state_to_odometry(x: np.ndarray, P: np.ndarray, stamp, frame_id: str,
                       child_frame_id: str) -> Odometry:
     """15-D state and covariance to ``nav_msgs/Odometry`` (pose in world, twist in body)."""
-    v = x[0:12].tolist()
-    return odometry(stamp, frame_id, child_frame_id, v[0:3], v[3:6], P[0:6, 0:6], v[6:9], v[9:12], P[6:12, 6:12])
+    pose, twist = slice(X, YAW + 1), slice(VX, VYAW + 1)
+    return odometry(stamp, frame_id, child_frame_id, x[POSITION].tolist(), x[ORIENTATION].tolist(), P[pose, pose],
+                    x[LINEAR_VELOCITY].tolist(), x[ANGULAR_VELOCITY].tolist(), P[twist, twist])
