@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from fusion_nodes.core.latency import lag_cramer_rao
 from fusion_nodes.tools import demo, evaluate, sim
 from fusion_nodes.tools.offline import run_offline
 
@@ -167,6 +168,32 @@ def test_the_gps_latency_and_the_noise_are_estimated_online(tmp_path):
     assert sigma < 0.02 and abs(offset + 0.1) < 3 * sigma
     assert "time offset estimated" in gps["message"]
     assert runs["estimated"][1] > 0.7
+
+
+def _lag_bound(cfg, skip: float = 2.0) -> float:
+    """The Cramér-Rao bound (s) of the lag from ``cfg``'s fixes once the drive has started."""
+    traj = sim.trajectory(cfg)
+    t = np.arange(1, int(cfg.duration * cfg.gps_rate)) / cfg.gps_rate + 0.0047 - cfg.gps_latency
+    t = t[t >= skip]
+    i = np.round(t / 1e-3).astype(int)
+    v = np.column_stack([traj["v"][i] * np.cos(traj["yaw"][i]), traj["v"][i] * np.sin(traj["yaw"][i])])
+    return lag_cramer_rao(t, v, cfg.gps_sigma)
+
+
+def test_after_30_s_at_a_cars_speed_the_offset_is_as_close_as_the_fixes_allow(tmp_path):
+    """Issue 12's "within 10 ms after 30 s": the fixes of 30 s of driving hold the lag to 11 ms (1 sigma,
+    Cramér-Rao: 1 m fixes at 10 Hz, 12 +- 4.5 m/s), so no estimator meets 10 ms on every drive. Checked
+    instead: the estimate within 3 bounds of the truth and its own sigma not below the bound.
+    """
+    adaptive = {f"{s}_adaptive_noise": True for s in ("odom0", "imu0", "odom1")}
+    cfg = dict(duration=32.0, cruise_speed=12.0)
+    _, _, gps = _offset_drive(tmp_path, "car", True, {"odom1_time_offset": 0.0, "odom1_estimate_time_offset": True,
+                                                      **adaptive}, **cfg)
+    bound = _lag_bound(sim.SimConfig(seed=17, **cfg))
+    offset, sigma = float(gps["time_offset_estimate_s"]), float(gps["time_offset_sigma_s"])
+    print(f"offset {offset:.4f} +- {sigma:.4f} s, Cramér-Rao bound {bound:.4f} s")
+    assert 0.008 < bound < 0.015
+    assert abs(offset + 0.1) < 3 * bound and sigma >= bound
 
 
 def test_a_standing_robot_holds_the_time_offset_prior_and_says_so(tmp_path):

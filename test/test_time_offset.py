@@ -8,7 +8,7 @@ heading offset and a gyro drift); the fixes lag the truth by a known latency.
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from fusion_nodes.core.latency import TimeOffsetConfig, TimeOffsetEstimator
+from fusion_nodes.core.latency import TimeOffsetConfig, TimeOffsetEstimator, lag_cramer_rao
 
 RATE_REF, RATE_FIX = 50.0, 10.0
 
@@ -55,6 +55,23 @@ def test_a_lagging_fix_is_found_with_an_honest_uncertainty():
     assert abs(est.offset - (-0.12)) < 3 * est.sigma
     # the reference's 3 % speed error is estimated as a nuisance, not mistaken for lag
     assert abs((1 + est.ekf.x[3]) * 1.03 - 1.0) < 0.005
+
+
+def test_the_estimate_is_as_good_as_the_fixes_allow():
+    """Over 12 noise draws the lag's error is what the Cramér-Rao bound of the same fixes says, no
+    more (an inefficient estimator would need a longer drive), and the reported sigma is not below it
+    (an overconfident one would mislead /diagnostics).
+    """
+    t_fix = np.arange(1.0, 60.0, 1.0 / RATE_FIX)
+    _, v = _truth(t_fix - 0.1)
+    bound = lag_cramer_rao(t_fix, v, 0.5)
+    runs = [_run(60.0, lag=0.1, seed=seed) for seed in range(12)]
+    rms = float(np.sqrt(np.mean([(e.offset + 0.1) ** 2 for e in runs])))
+    sigma = float(np.mean([e.sigma for e in runs]))
+    print(f"bound {bound:.4f} s, error RMS {rms:.4f} s, reported sigma {sigma:.4f} s")
+    assert 0.7 * bound < rms < 1.3 * bound
+    assert bound <= sigma < 1.5 * bound
+    assert lag_cramer_rao(t_fix, np.zeros_like(v), 0.5) == np.inf   # standing: no information at all
 
 
 def test_standing_still_holds_the_prior_and_says_so():
