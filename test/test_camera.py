@@ -55,6 +55,29 @@ def test_box_centre_is_where_the_projection_is(scale_down):
     assert np.all(np.abs(bias) < 0.1 * k), bias
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_touching_objects_of_different_colours_are_split(seed):
+    """A pedestrian in front of a car (touching, different colours) on a noisy road: one box without
+    ``split``, the two objects' own boxes with it; a lone object stays one box (the pixel noise does
+    not cut it up).
+    """
+    import cv2
+    rng = np.random.default_rng(seed)
+    img = np.zeros((240, 320, 3), np.float32)
+    img[:120], img[120:] = (200, 170, 140), (90, 100, 100)
+    car, person, lone = (100, 100, 160, 140), (150, 90, 170, 150), (240, 95, 250, 140)     # x0 y0 x1 y1
+    for (x0, y0, x1, y1), colour in ((car, (170, 90, 60)), (person, (70, 80, 170)), (lone, (80, 160, 80))):
+        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), colour, -1)
+    img = np.clip(img + rng.normal(0, 12.0, img.shape), 0, 255).astype(np.uint8)
+    assert len(vision.segment(img)) == 2                       # car + person merged, the lone one
+    boxes = sorted(vision.segment(img, split=30.0))
+    assert len(boxes) == 3, boxes
+    for (x, y, w, h), (x0, y0, x1, y1) in zip(boxes, (car, person, lone)):
+        # the car's box ends where the person starts (the part of the car the person hides is not in it)
+        want_x1 = person[0] if (x0, y0) == car[:2] else x1
+        assert abs(x - x0) <= 1 and abs(y - y0) <= 1 and abs(x + w - want_x1) <= 1 and abs(y + h - y1) <= 1
+
+
 def test_detections_on_the_simulated_camera(tmp_path):
     sc = perception_sim.load_scenario()
     sc["duration"] = 8.0

@@ -107,7 +107,8 @@ class CameraNode(Node):
     def _process(self, img: np.ndarray, header) -> None:
         boxes = []
         if self.p.detector in ("color", "both"):
-            boxes += vision.segment(img, self.p.segment_threshold, self.p.min_area)
+            boxes += vision.segment(img, self.p.segment_threshold, self.p.min_area, self.p.segment_max_width,
+                                    self.p.segment_split)
         if self.p.detector in ("hog", "both"):
             boxes += vision.detect_people(img)
         feats = np.array([vision.features(img, b, self.K) for b in boxes]).reshape(-1, len(vision.FEATURE_NAMES))

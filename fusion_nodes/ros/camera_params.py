@@ -22,6 +22,12 @@ def specs() -> list[ParamSpec]:
         ParamSpec("segment_threshold", 60.0, "Colour distance from the row median that marks an "
                   "object pixel (sum over BGR, 0-765).", 1.0, 765.0),
         ParamSpec("min_area", 30, "Smallest detection (pixels).", 1, 1_000_000),
+        ParamSpec("segment_max_width", 320, "Images wider than this (px) are segmented at this width and the "
+                  "boxes scaled back: faster, but objects closer than a few pixels merge and box centres are "
+                  "coarser (raise to the image width for full resolution).", 16, 100_000),
+        ParamSpec("segment_split", 0.0, "Separate touching objects of different colours: neighbouring object "
+                  "pixels whose smoothed colours differ by this much (sum over BGR, 0-765) belong to different "
+                  "detections; 0: every connected object region is one detection.", 0.0, 765.0),
         ParamSpec("publish_debug_image", False, "Publish the image with boxes on debug_topic (off: "
                   "raw images of people stay in the node)."),
         ParamSpec("debug_topic", "camera/debug_image", "Debug image topic.", read_only=True),
