@@ -102,3 +102,61 @@ def test_a_car_track_updated_by_its_boxes_stays_on_the_car(filter_type):
         state = tracker.tracks(confirmed_only=False)[0]
         errors[box] = np.linalg.norm(state.k[:2] - k[:2])
     assert errors[True] < 0.1 < errors[False]
+
+
+def test_the_silhouette_extent_is_the_boxs_edges():
+    """The bearings a footprint covers are those of the box the camera conversion reads: its middle is the
+    box model's bearing and its width the box's angular width; a point covers its own bearing only.
+    """
+    centre, velocity = (20.0, 5.0), (3.0, 3.0)
+    frame = conv.camera_frame(_box_message(centre, np.arctan2(velocity[1], velocity[0]), CAR), 0.0,
+                              (0.0, 0.0, 0.0), P, CAM, [])
+    k = np.array([[*centre, *velocity]])
+    model = tm.BoxBearingRange().with_footprints(CAR[:2])
+    (right, left), = model.extent(k, frame.origin)
+    assert right < left
+    np.testing.assert_allclose(np.tan(0.5 * (right + left)), np.tan(model.predict(k, frame.origin)[0, 0]), atol=0.02)
+    box = pointcloud.read(_box_message(centre, np.arctan2(velocity[1], velocity[0]), CAR))
+    u = np.array([box["u"][0] + box["width_px"][0] / 2, box["u"][0] - box["width_px"][0] / 2], float)
+    rays = CAM.rays(u, np.full(2, 120.0))                   # the box's right and left edges
+    np.testing.assert_allclose([right, left], np.arctan2(rays[:, 1], rays[:, 0]), atol=1e-5)
+    point = tm.BearingRange().extent(k, frame.origin)
+    np.testing.assert_allclose(point[0], tm.BearingRange().predict(k, frame.origin)[0, [0, 0]])
+
+
+def _two_tracks(gap):
+    """A car 15 m ahead and a pedestrian 30 m ahead, 0.6 m to its left (the car hides part of it), and a
+    pedestrian alone 25 m ahead and 10 m to the right; both pedestrians seen by the camera.
+    """
+    motion = tm.ConstantVelocity(0.1)
+    tracker = Tracker(EkfTrackFilter(motion), belief=ClassBelief(2), footprints=ClassFootprints([*CAR[:2], 0.5, 0.5]))
+    for i, (k, belief) in enumerate(((np.array([15.0, 0.0, 0.0, 0.0]), [0.99, 0.01]),
+                                     (np.array([30.0, 0.6, 0.0, 0.0]), [0.01, 0.99]),
+                                     (np.array([25.0, -10.0, 0.0, 0.0]), [0.01, 0.99]))):
+        x0, P0 = motion.from_kinematics(tm.Seed(k, np.diag([0.25, 0.25, 0.1, 0.1])))
+        tracker._tracks.append(_Track(i + 1, x0, P0, 0.0, 0.0, deque([True]), 0.6, belief=np.array(belief)))
+    origin = tm.SensorPose(1.5, 0.0, 0.0)
+    truth = np.array([[30.0, 0.6 + 0.3, 0.0, 0.0], [25.0, -10.0 + 0.3, 0.0, 0.0]])   # 0.3 m left of the tracks
+    z = tm.BearingRange().predict(truth, origin)
+    frame = Detections(0.1, "camera", tm.BoxBearingRange(), origin, z, np.diag([1e-4, 1e12])[None].repeat(2, 0),
+                       scores=np.array([[0.9, 0.1], [0.9, 0.1]]), occlusion_gap=gap)
+    before = [(t.x.copy(), t.existence) for t in tracker._tracks]
+    report = tracker.step(frame)
+    return tracker, before, report
+
+
+def test_a_box_of_a_partly_hidden_object_says_it_is_there_but_moves_nothing():
+    """With ``occlusion_gap`` the pedestrian behind the car gains existence only (its box is centred on its
+    visible part); the one alone is moved and takes the class evidence. Without it both move.
+    """
+    tracker, before, report = _two_tracks(0.04)
+    hidden, alone = tracker._tracks[1], tracker._tracks[2]
+    assert report.assigned == 2 and report.occluded == 1
+    motion = tracker.filter.motion
+    predicted = tracker.filter.predict(*motion.from_kinematics(tm.Seed(np.array([30.0, 0.6, 0.0, 0.0]),
+                                                                        np.diag([0.25, 0.25, 0.1, 0.1]))), 0.1)[0]
+    np.testing.assert_allclose(hidden.x, predicted)
+    assert hidden.existence > before[1][1] and hidden.belief[1] > 0.9        # seen, class untouched
+    assert motion.kinematics(alone.x[None])[0, 1] > -10.0 + 0.2 and alone.belief[1] < 0.95
+    tracker, _, report = _two_tracks(None)
+    assert report.occluded == 0 and motion.kinematics(tracker._tracks[1].x[None])[0, 1] > 0.6 + 0.2

@@ -377,6 +377,11 @@ class BearingRange(MeasurementModel):
         H[:, 1, :2] = d / r[:, None]
         return H
 
+    def extent(self, K, sensor) -> np.ndarray:
+        """Bearings (rad, n x 2: right edge, left edge) the objects cover in the image: a point's is its bearing."""
+        b = self.predict(K, sensor)[:, 0]
+        return np.column_stack([b, b])
+
     def seed(self, z, R, sensor):
         if not R[1, 1] <= self.max_seed_variance:
             return None
@@ -436,7 +441,20 @@ class BoxBearingRange(BearingRange):
             H[:, :, j] = self.residual(hi, lo) / (2 * step)
         return H
 
+    def extent(self, K, sensor):
+        if self.footprints is None or not len(K):
+            return super().extent(K, sensor)
+        slope, _, ok = self._slopes(K, sensor)
+        box = np.arctan(np.column_stack([slope.min(axis=1), slope.max(axis=1)]))
+        return np.where(ok[:, None], box, super().extent(K, sensor))
+
     def _silhouette(self, K, sensor) -> tuple[np.ndarray, np.ndarray]:
+        slope, f, ok = self._slopes(K, sensor)
+        tc = 0.5 * (slope.max(axis=1) + slope.min(axis=1))
+        return np.column_stack([np.arctan(tc), f.min(axis=1) * np.sqrt(1 + tc ** 2)]), ok
+
+    def _slopes(self, K, sensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each footprint corner's ``l / f`` and forward depth ``f`` (n x 4), and whether all are in front."""
         E = np.broadcast_to(self.footprints, (len(K), 2))
         d, _ = _line_of_sight(K, sensor)
         moving = np.hypot(K[:, 2], K[:, 3]) >= MIN_HEADING_SPEED
@@ -452,8 +470,7 @@ class BoxBearingRange(BearingRange):
         ok = f.min(axis=1) > 1e-3
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = left / np.where(ok[:, None], f, 1.0)
-        tc = 0.5 * (slope.max(axis=1) + slope.min(axis=1))
-        return np.column_stack([np.arctan(tc), f.min(axis=1) * np.sqrt(1 + tc ** 2)]), ok
+        return slope, f, ok
 
 
 NO_RANGE_VARIANCE = 1e12

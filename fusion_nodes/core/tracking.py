@@ -93,6 +93,11 @@ class Detections:
         Exponent / weight of this sensor's scores in the class belief.
     detection_probability : float
         Chance that an object in the field of view is detected in a frame (existence on hit / miss).
+    occlusion_gap : float, optional
+        rad, for an image sensor (a model with ``extent``): a detection moves a track's state and class
+        only if no other track's predicted silhouette comes within this of the track's own; else it
+        counts as seen (existence) only. A box of an object partly hidden, or merged with its
+        neighbour, is centred on neither. None: every assigned detection updates.
     """
 
     stamp: float
@@ -107,6 +112,7 @@ class Detections:
     initiates: bool = True
     class_weight: float = 1.0
     detection_probability: float = 0.8
+    occlusion_gap: Optional[float] = None
 
     def __len__(self) -> int:
         return len(self.z)
@@ -267,6 +273,7 @@ class FrameReport:
     confirmed: int
     deleted: int
     nis: tuple            # one value per update, d2 / dof
+    occluded: int = 0     # assigned detections that only said "seen" (Detections.occlusion_gap)
 
 
 class Tracker:
@@ -314,7 +321,7 @@ class Tracker:
             t.stamp = frame.stamp
         footprints = self._footprints(frame.stamp)
         pairs, d2, admitted, lin = self._associate(frame, footprints)
-        nis = self._update(frame, footprints, pairs, d2, lin)
+        nis, occluded = self._update(frame, footprints, pairs, d2, lin)
         # A frame with no detection at all (not even clutter) is a sensor that saw nothing: failed,
         # covered, dark. Counting a miss for every track in its view would delete the tracks the other
         # sensors still hold; it counts none (the node reports the blind input in /diagnostics).
@@ -329,7 +336,7 @@ class Tracker:
         claimed = set(np.flatnonzero(admitted.any(axis=0))) if admitted is not None else set()
         started = self._start(frame, claimed | {di for _, di in pairs})
         confirmed, deleted = self._maintain()
-        return FrameReport(frame.sensor, len(frame), len(pairs), started, confirmed, deleted, tuple(nis))
+        return FrameReport(frame.sensor, len(frame), len(pairs), started, confirmed, deleted, tuple(nis), occluded)
 
     def _footprints(self, stamp: float) -> Optional[np.ndarray]:
         """The tracks' expected footprints (tracks x 2, m) at ``stamp``, or None without a footprint table."""
@@ -369,10 +376,16 @@ class Tracker:
         return np.array([uniform if t.belief is None or self.belief is None or len(t.belief) != n_classes
                          else self.belief.decay(t.belief, stamp - t.class_stamp) for t in self._tracks])
 
-    def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin) -> list[float]:
-        nis = []
+    def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin) -> tuple[list, int]:
+        nis, occluded = [], 0
+        clear = self._clear(frame, footprints) if pairs else None
         for ti, di in pairs:
             t = self._tracks[ti]
+            if clear is not None and not clear[ti]:
+                occluded += 1              # something is there: existence, but neither position nor class
+                t.hits.append(True)
+                t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
+                continue
             own = frame.model if footprints is None else frame.model.with_footprints(footprints[ti])
             # the gate's linearisation is at the same predicted state: an EKF update need not redo it
             t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], own, frame.origin,
@@ -385,7 +398,17 @@ class Tracker:
                 t.size = frame.size[di] if t.size is None else 0.8 * t.size + 0.2 * frame.size[di]
             self._fuse_class(t, frame, di)
             nis.append(float(d2[ti, di]) / frame.model.dim)
-        return nis
+        return nis, occluded
+
+    def _clear(self, frame: Detections, footprints: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """Per track: whether its silhouette is clear of every other track's by ``frame.occlusion_gap``."""
+        if frame.occlusion_gap is None:
+            return None
+        model = frame.model if footprints is None else frame.model.with_footprints(footprints)
+        lo, hi = model.extent(self.filter.motion.kinematics(np.array([t.x for t in self._tracks])), frame.origin).T
+        near = (lo[None, :] < hi[:, None] + frame.occlusion_gap) & (hi[None, :] > lo[:, None] - frame.occlusion_gap)
+        np.fill_diagonal(near, False)
+        return ~near.any(axis=1)
 
     def _fuse_class(self, t: _Track, frame: Detections, di: int) -> None:
         if self.belief is None or frame.scores is None or not np.all(np.isfinite(frame.scores[di])):

@@ -176,6 +176,8 @@ class TrackerNode(Node):
             self.stats["started"] += report.started
             self.stats["confirmed"] += report.confirmed
             self.stats["deleted"] += report.deleted
+            if frame.occlusion_gap is not None:
+                self.stats[f"{frame.sensor}_occluded"] += report.occluded
             self.nis[frame.sensor] += report.nis
         if frames:
             self._publish(frames[-1].stamp)

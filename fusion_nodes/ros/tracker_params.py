@@ -139,6 +139,11 @@ def _sensor_specs() -> list[ParamSpec]:
         ParamSpec("camera_bearing_width_factor", 0.1, "Bearing std grows with the box: std = hypot("
                   "camera_bearing_std, factor * box angular width), since a wide box's centre need not be "
                   "the object's (oblique cars, partial occlusion).", 0.0, 10.0, **ro),
+        ParamSpec("camera_occlusion_gap", -1.0, "rad: a camera box moves a track (position, class) only when no "
+                  "other track's predicted silhouette comes this close to the track's own; else it only says the "
+                  "object is there (boxes of partly hidden or touching objects are centred on none of them; "
+                  "diagnostics: camera_occluded_total). Negative: off, every assigned box updates.", -1.0, 1.0,
+                  **ro),
         ParamSpec("camera_range_std", 0.2, "Monocular ground-contact range std as a fraction of the range.",
                   1e-3, 10.0, **ro),
         ParamSpec("camera_detection_probability", 0.4, "Chance the camera detects an object in its field of "

@@ -189,7 +189,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     model = tm.BoxBearingRange() if p["camera_box_model"] else tm.BearingRange()
     return Detections(stamp, "camera", model, mount.in_world(ego), z, R, class_scores(cols, classes),
                       None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
-                      detection_probability=p["camera_detection_probability"])
+                      detection_probability=p["camera_detection_probability"],
+                      occlusion_gap=p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None)
 
 
 def fused_frame(msg, stamp, ego, p, classes) -> Detections:
