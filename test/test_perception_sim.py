@@ -89,3 +89,24 @@ def test_radar_range_and_azimuth_errors_are_the_scenarios(tmp_path):
     az, rng_ = np.arctan2(q[:, 1], q[:, 0]), np.hypot(q[:, 0], q[:, 1])
     assert np.std(az) == pytest.approx(0.02, rel=0.06) and np.std(rng_) == pytest.approx(0.3, rel=0.06)
     assert np.mean(rng_) == pytest.approx(np.hypot(30.0, 2.0), abs=0.02) and np.all(q[:, 2] == 0.5)
+
+
+def test_radar_glint_moves_a_scans_points_together_and_slowly():
+    """radar.glint: the offset of an object's scattering centre is shared by the points of a scan and
+    correlated from scan to scan over ``time`` (a centroid off the middle for a while, as on real targets);
+    its spread is ``fraction`` of the points'; objects wander independently.
+    """
+    sc = short_scenario(8.0)
+    plain = perception_sim.PerceptionSim(sc)
+    assert plain._glint_fraction() == 0.0
+    sc["radar"]["glint"] = {"fraction": 0.8, "time": 1.0}
+    sim = perception_sim.PerceptionSim(sc)
+    std = np.array([1.125, 0.45, 0.375])                      # a car's points' spread, m (size / 4)
+    g = np.array([sim._glint_offset(7, k / 13.0, 0.8 * std) for k in range(13 * 60)])   # 60 s of scans
+    np.testing.assert_allclose(np.std(g, axis=0), 0.8 * std, rtol=0.25)
+    a = np.exp(-1.0 / 13.0)                                    # one scan's correlation at time 1 s
+    lag1 = np.mean([np.corrcoef(g[:-1, i], g[1:, i])[0, 1] for i in range(3)])
+    assert lag1 == pytest.approx(a, abs=0.03)
+    # another object's centre wanders on its own
+    h = np.array([sim._glint_offset(8, k / 13.0, 0.8 * std) for k in range(13 * 60)])
+    assert abs(np.corrcoef(g[:, 0], h[:, 0])[0, 1]) < 0.2

@@ -19,7 +19,13 @@ while (dark noise frames; empty scans).
 * ``/radar/points`` (PointCloud2: x y z range azimuth doppler rcs snr):
   class-dependent point count, RCS and Doppler spread (micro-Doppler of legs
   and wheels), misses and clutter. Each object point lies on the object's
-  extent; ``radar.range_std`` (m) and ``radar.azimuth_std`` (rad) add a
+  extent; with ``radar.glint`` (``fraction`` k, ``time`` s) the points of a
+  scan gather round a scattering centre that wanders over the object (its
+  offset a Gauss-Markov process of k times the points' spread, correlated
+  over ``time``: radar glint, so their centroid is off the object's middle
+  for a while, as on real targets), the points' own spread shrunk by
+  ``sqrt(1 - k^2)`` so that they cover the same extent;
+  ``radar.range_std`` (m) and ``radar.azimuth_std`` (rad) add a
   radar's measurement error to it, polar as in a datasheet (range along the
   line of sight, azimuth across it, so the cross-range error grows with range).
 * ``/ground_truth/objects`` (PointCloud2: x y z in base_link, vx vy in
@@ -102,6 +108,8 @@ class PerceptionSim:
         # Scripted objects and decoys draw from their own stream: adding them leaves the rest of a seed's drive.
         self.extra_rng = np.random.default_rng([scenario["seed"], 7])
         self.radar_noise_rng = np.random.default_rng([scenario["seed"], 11])    # the same, for radar errors
+        self.glint_rng = np.random.default_rng([scenario["seed"], 13])          # and for radar glint
+        self._glint: dict = {}                                                  # object id -> (t, offset m)
         self.drive = SimConfig(seed=scenario["seed"], duration=scenario["duration"])
         self.traj = trajectory(self.drive)
         self.objects = self._spawn()
@@ -258,6 +266,23 @@ class PerceptionSim:
         rng_, az = rng_ + self.radar_noise_rng.normal(0, s_r), az + self.radar_noise_rng.normal(0, s_az)
         return np.array([rng_ * np.cos(az), rng_ * np.sin(az), q[2]])
 
+    def _glint_fraction(self) -> float:
+        return float(self.sc["radar"].get("glint", {}).get("fraction", 0.0))
+
+    def _glint_offset(self, oid: int, t: float, std: np.ndarray) -> np.ndarray:
+        """The object's scattering centre (m, radar axes) off its middle: a Gauss-Markov process of standard
+        deviation ``std`` per axis and correlation time ``radar.glint.time`` (s), drawn from its own stream.
+        """
+        tau = float(self.sc["radar"]["glint"].get("time", 1.0))
+        last = self._glint.get(oid)
+        if last is None:
+            g = self.glint_rng.normal(0.0, std)
+        else:
+            a = np.exp(-max(t - last[0], 0.0) / tau)
+            g = a * last[1] + np.sqrt(1.0 - a * a) * self.glint_rng.normal(0.0, std)
+        self._glint[oid] = (t, g)
+        return g
+
     def _radar(self, t):
         rd, r = self.sc["radar"], self.rng
         objs, s = self._in_base(t)
@@ -276,8 +301,13 @@ class PerceptionSim:
             v_rel = self.rad_R.T @ (np.array([np.cos(yaw) * v_world[0] + np.sin(yaw) * v_world[1],
                                               -np.sin(yaw) * v_world[0] + np.cos(yaw) * v_world[1], 0.0])
                                     - ego_v - np.cross([0, 0, s["w"]], self.rad_t))
+            spread, centre = np.array(m.size) / 4, p
+            k = self._glint_fraction()
+            if k > 0:                      # the points gather round a scattering centre that wanders
+                centre = p + self._glint_offset(o["id"], t, k * spread)
+                spread = spread * np.sqrt(1.0 - k * k)
             for _ in range(max(1, r.poisson(m.radar_points))):
-                q = self._radar_error(p + r.normal(0, [m.size[0] / 4, m.size[1] / 4, m.size[2] / 4]))
+                q = self._radar_error(centre + r.normal(0, spread))
                 u = q / np.linalg.norm(q)
                 rcs = m.rcs + r.normal(0, 3.0)
                 rows.append([*q, u @ v_rel + r.normal(0, m.micro_doppler + 0.05), rcs,
