@@ -363,6 +363,8 @@ CASES = [
         ("detector", "hog", objects_per_set("/camera/detections"), "less", "min_area"),
         ("segment_threshold", 700.0, objects_per_set("/camera/detections"), "less", "min_area"),
         ("min_area", 100000, objects_per_set("/camera/detections"), "less", "segment_threshold"),
+        ("segment_split", 30.0, objects_per_set("/camera/detections"), "more", "min_area"),
+        ("segment_max_width", 16, objects_per_set("/camera/detections"), "less", "min_area"),
         ("publish_debug_image", True, count("/camera/debug_image"), "more", "min_area"))],
     *[Case("early_fusion_node", p, v,
            lambda: perception_config("imu_gps_node", "camera_node", "radar_node", "early_fusion_node"),
