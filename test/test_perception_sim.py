@@ -110,3 +110,6 @@ def test_radar_glint_moves_a_scans_points_together_and_slowly():
     # another object's centre wanders on its own
     h = np.array([sim._glint_offset(8, k / 13.0, 0.8 * std) for k in range(13 * 60)])
     assert abs(np.corrcoef(g[:, 0], h[:, 0])[0, 1]) < 0.2
+    sc["radar"]["glint"] = {"fraction": 1.0}                   # no spread left for the points: refused
+    with pytest.raises(ValueError, match="glint.fraction"):
+        perception_sim.PerceptionSim(sc)._glint_fraction()

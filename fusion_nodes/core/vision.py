@@ -79,7 +79,6 @@ def _colour_regions(img: np.ndarray, mask: np.ndarray, split: float) -> list[tup
     """``(area, (x, y, w, h))`` of the colour-linked regions of the ``mask`` pixels (see :func:`segment`)."""
     # the bilateral filter averages the pixel noise away but not the step between two objects
     smooth = cv2.bilateralFilter(img, 5, 40.0, 3.0).astype(np.int16)
-    h, w = mask.shape
     node = np.full(mask.shape, -1, np.int64)
     node[mask] = np.arange(int(mask.sum()))
     if node.max() < 0:
@@ -95,12 +94,9 @@ def _colour_regions(img: np.ndarray, mask: np.ndarray, split: float) -> list[tup
     _, label = connected_components(coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n)), directed=False)
     image = np.zeros(mask.shape, np.int32)
     image[mask] = label + 1
-    rects = []
-    for k, box in enumerate(find_objects(image), start=1):
-        if box is not None:
-            area = int(np.count_nonzero(image[box] == k))
-            rects.append((area, (box[1].start, box[0].start, box[1].stop - box[1].start, box[0].stop - box[0].start)))
-    return rects
+    areas = np.bincount(label)
+    return [(int(areas[k]), (box[1].start, box[0].start, box[1].stop - box[1].start, box[0].stop - box[0].start))
+            for k, box in enumerate(find_objects(image)) if box is not None]
 
 
 _HOG = None

@@ -267,7 +267,10 @@ class PerceptionSim:
         return np.array([rng_ * np.cos(az), rng_ * np.sin(az), q[2]])
 
     def _glint_fraction(self) -> float:
-        return float(self.sc["radar"].get("glint", {}).get("fraction", 0.0))
+        k = float(self.sc["radar"].get("glint", {}).get("fraction", 0.0))
+        if not 0.0 <= k < 1.0:     # the points' own spread is sqrt(1 - k^2) of the object's
+            raise ValueError(f"radar.glint.fraction {k} is outside [0, 1)")
+        return k
 
     def _glint_offset(self, oid: int, t: float, std: np.ndarray) -> np.ndarray:
         """The object's scattering centre (m, radar axes) off its middle: a Gauss-Markov process of standard
