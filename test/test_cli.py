@@ -63,12 +63,15 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     sim = tmp_path / "drive.mcap"
     run("sim", "--perception", "--scenario", REPO / "config" / "tracking_scenario.yaml", "--duration", "14",
         "--out", sim)
-    table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--out", tmp_path / "work")
+    table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--ceiling", "--out",
+                tmp_path / "work")
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in table.splitlines()[2:]}
     doppler = "radar clusters per frame, Doppler velocity (no tracker)"
+    core = ("core, same frames: radar only", "core, same frames: radar + camera",
+            "core, same frames: radar + truth-picked camera boxes (ceiling)")
     assert set(rows) == {"radar only", "camera only", "radar + camera", "early-fused objects",
-                         "early fusion per frame (no tracker)", doppler}
+                         "early fusion per frame (no tracker)", doppler, *core}
     gospa, mota, idsw = ({k: float(v[i]) for k, v in rows.items()} for i in (0, 1, 3))
     per_frame = "early fusion per frame (no tracker)"
     assert mota["radar + camera"] > mota[per_frame] and gospa["radar + camera"] < gospa[per_frame]
@@ -77,6 +80,11 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     # the tracker's velocity beats what the radar's Doppler alone says (the radial component only)
     assert float(rows["radar + camera"][5]) < float(rows[doppler][5])
     assert (tmp_path / "work" / "tracks.mcap").exists()
+    # --ceiling: the core tracker on the same frames, with and without the camera and with the truth-picked
+    # boxes; all three are trackers (far better than the per-frame list), scored on the same objects
+    for label in core:
+        assert mota[label] > mota[per_frame] and gospa[label] < gospa[per_frame], label
+        assert rows[label][7] != "n/a", label
 
 
 def _subparsers():

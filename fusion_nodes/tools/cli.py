@@ -186,7 +186,8 @@ def _eval_tracking(a) -> int:
     else:
         print("running the perception input nodes, then one tracker per input choice, over the bag ...",
               file=sys.stderr, flush=True)
-        results = track_compare.run(a.bag, a.params, a.truth, a.out, blackout=a.blackout, peer=a.peer)
+        results = track_compare.run(a.bag, a.params, a.truth, a.out, blackout=a.blackout, peer=a.peer,
+                                    ceiling=a.ceiling)
     print(track_compare.table(results))
     return 0
 
@@ -327,6 +328,9 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("--peer", action="store_true",
                    help="--tracking: also the Stone Soup GNN peer on the same frames, timed (pip install -r "
                         "requirements-bench.txt; several minutes)")
+    s.add_argument("--ceiling", action="store_true",
+                   help="--tracking: also radar + only the camera boxes the truth calls clean (one object's, "
+                        "centred on it, no other object near): the most better boxes and association could give")
     s.add_argument("--tracks", action="append", default=[],
                    help="score a tracks topic (fusion_msgs/TrackedObjectArray) already in the bag (repeatable)")
     s.set_defaults(func=_eval)

@@ -77,6 +77,8 @@ def _tracker_params(params_file, variants, overrides=None) -> dict:
 
 PEER = "Stone Soup GNN (radar + camera, same frames)"
 CORE = "fusion_nodes core (radar + camera, same frames)"
+CEILING_ROWS = ("core, same frames: radar only", "core, same frames: radar + camera",
+                "core, same frames: radar + truth-picked camera boxes (ceiling)")
 
 
 def _tracker_section(params_file) -> dict:
@@ -112,12 +114,14 @@ def peer_rows(bag, inputs, work: Path, params_file, truth_topic, region, span, m
 
 
 def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None, overrides=None,
-        variants=VARIANTS, region: Region = Region(), blackout=None, peer: bool = False) -> dict:
+        variants=VARIANTS, region: Region = Region(), blackout=None, peer: bool = False,
+        ceiling: bool = False) -> dict:
     """``label -> metrics`` of every variant and of the per-frame baseline on ``bag``.
 
     ``blackout``: ``(from, to)`` s after the simulation start of a sensor failure in the bag; each variant's
     metrics then include the ids kept across it and the belief in the true class before / at its end / after.
     ``peer``: also the Stone Soup peer and the core tracker on the same recorded frames (:func:`peer_rows`).
+    ``ceiling``: also radar + only the camera boxes that truth calls clean (:mod:`.track_ceiling`).
     """
     from .sim import T0
     span = (T0 + blackout[0], T0 + blackout[1]) if blackout else None
@@ -143,6 +147,10 @@ def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None
                                         doppler_origin=p["radar_mount"][:2])
         if peer:
             out.update(peer_rows(bag, inputs, work, params_file, truth_topic, region, span))
+        if ceiling:
+            from .track_ceiling import ceiling_rows
+            out.update(ceiling_rows(bag, inputs, work, {**p, **(overrides or {})}, truth_topic, region, span))
+            out = with_common_rmse(out, CEILING_ROWS)
         return with_common_rmse(out)
 
 
