@@ -160,3 +160,55 @@ def test_a_box_of_a_partly_hidden_object_says_it_is_there_but_moves_nothing():
     assert motion.kinematics(alone.x[None])[0, 1] > -10.0 + 0.2 and alone.belief[1] < 0.95
     tracker, _, report = _two_tracks(None)
     assert report.occluded == 0 and motion.kinematics(tracker._tracks[1].x[None])[0, 1] > 0.6 + 0.2
+
+
+
+def _interval_run(interval):
+    """One pedestrian track 25 m ahead, 10 m right; camera boxes 0.3 m to its left at 0.1, 0.2, 0.3, 0.7 s
+    (``update_interval`` as given) and a radar detection at 0.25 s. Per step: (stamp, report, state and
+    existence and class belief before, after).
+    """
+    motion = tm.ConstantVelocity(0.1)
+    tracker = Tracker(EkfTrackFilter(motion), belief=ClassBelief(2), footprints=ClassFootprints([*CAR[:2], 0.5, 0.5]))
+    x0, P0 = motion.from_kinematics(tm.Seed(np.array([25.0, -10.0, 0.0, 0.0]), np.diag([0.25, 0.25, 0.1, 0.1])))
+    tracker._tracks.append(_Track(1, x0, P0, 0.0, 0.0, deque([True]), 0.6, belief=np.array([0.5, 0.5])))
+    origin = tm.SensorPose(1.5, 0.0, 0.0)
+    z = tm.BearingRange().predict(np.array([[25.0, -9.7, 0.0, 0.0]]), origin)
+    frames = [Detections(t, "camera", tm.BoxBearingRange(), origin, z, np.diag([1e-4, 1e12])[None],
+                         scores=np.array([[0.2, 0.8]]), update_interval=interval) for t in (0.1, 0.2, 0.3, 0.7)]
+    radar = Detections(0.25, "radar", tm.Position(), origin, np.array([[25.0, -10.1]]), 0.01 * np.eye(2)[None])
+    frames.insert(2, radar)
+    track, steps = tracker._tracks[0], []
+    for frame in frames:
+        before = (track.x.copy(), track.P.copy(), track.existence, track.belief.copy())
+        report = tracker.step(frame)
+        steps.append((frame.stamp, report, before, (track.x.copy(), track.P.copy(), track.existence,
+                                                    track.belief.copy())))
+    return tracker, steps
+
+
+def test_a_box_within_the_update_interval_says_it_is_there_but_moves_nothing():
+    """With ``update_interval`` 0.5 s a camera box moves a track at most every 0.5 s; the boxes in between
+    raise its existence and carry class evidence but leave the state as predicted. Another sensor moves it
+    at any time. With 0 every box moves it.
+    """
+    tracker, steps = _interval_run(0.5)
+    # 0.1 moves (the first box), 0.2 and 0.3 are within 0.5 s of it, the radar at 0.25 moves, 0.7 moves
+    assert [s[1].held for s in steps] == [0, 1, 0, 1, 0] and all(s[1].assigned == 1 for s in steps)
+    assert tracker._tracks[0].moved_by == {"camera": 0.7, "radar": 0.25}
+    previous = 0.0
+    for stamp, report, (x, P, existence, belief), (x2, P2, existence2, belief2) in steps:
+        predicted = tracker.filter.predict(x, P, stamp - previous)
+        if report.held:
+            np.testing.assert_allclose(x2, predicted[0])
+            np.testing.assert_allclose(P2, predicted[1])
+        else:
+            assert np.abs(x2 - predicted[0]).max() > 1e-3            # moved by its detection
+        previous = stamp
+    # without the interval every box moves it; existence and class are the same box for box
+    _, free = _interval_run(0.0)
+    assert [s[1].held for s in free] == [0] * 5 and all(s[1].assigned == 1 for s in free)
+    assert np.abs(free[-1][3][0] - steps[-1][3][0]).max() > 1e-3
+    for (_, _, _, after), (_, _, _, after_free) in zip(steps, free):
+        assert after[2] == pytest.approx(after_free[2]) and after[3] == pytest.approx(after_free[3])
+    assert steps[-1][3][3][1] > 0.9                          # the boxes' class evidence was taken

@@ -178,6 +178,8 @@ class TrackerNode(Node):
             self.stats["deleted"] += report.deleted
             if frame.occlusion_gap is not None:
                 self.stats[f"{frame.sensor}_occluded"] += report.occluded
+            if frame.update_interval > 0:
+                self.stats[f"{frame.sensor}_held"] += report.held
             self.nis[frame.sensor] += report.nis
         if frames:
             self._publish(frames[-1].stamp)

@@ -144,6 +144,11 @@ def _sensor_specs() -> list[ParamSpec]:
                   "object is there (boxes of partly hidden or touching objects are centred on none of them; "
                   "diagnostics: camera_occluded_total). Negative: off, every assigned box updates.", -1.0, 1.0,
                   **ro),
+        ParamSpec("camera_update_interval", 0.5, "s: a camera box moves a track's position at most this often "
+                  "(per track); the boxes in between say it is there and what it is (existence, class). A "
+                  "box's bearing error persists from frame to frame (rounded pixels, a blob's slowly changing "
+                  "shape), so each further frame is nearly the same look again (diagnostics: camera_held_total). "
+                  "0: every box moves it.", 0.0, 60.0, **ro),
         ParamSpec("camera_range_std", 0.2, "Monocular ground-contact range std as a fraction of the range.",
                   1e-3, 10.0, **ro),
         ParamSpec("camera_detection_probability", 0.4, "Chance the camera detects an object in its field of "

@@ -190,7 +190,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
     return Detections(stamp, "camera", model, mount.in_world(ego), z, R, class_scores(cols, classes),
                       None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
                       detection_probability=p["camera_detection_probability"],
-                      occlusion_gap=p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None)
+                      occlusion_gap=p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None,
+                      update_interval=p["camera_update_interval"])
 
 
 def fused_frame(msg, stamp, ego, p, classes) -> Detections:
