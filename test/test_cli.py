@@ -65,8 +65,9 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
         "--out", sim)
     table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--ceiling", "--out",
                 tmp_path / "work")
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in table.splitlines()[2:]}
+    lines = table.splitlines()
+    persistence = lines.pop()                        # --ceiling: how much each sensor's bearing error persists
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
     doppler = "radar clusters per frame, Doppler velocity (no tracker)"
     core = ("core, same frames: radar only", "core, same frames: radar + camera",
             "core, same frames: radar + truth-picked camera boxes (ceiling)")
@@ -85,6 +86,10 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     for label in core:
         assert mota[label] > mota[per_frame] and gospa[label] < gospa[per_frame], label
         assert rows[label][7] != "n/a", label
+    assert persistence.startswith("bearing error of the truth-picked detections: ")
+    parts = persistence.split(": ", 1)[1].split("; ")
+    lag = {part.split()[0]: float(part.split("correlation ")[1].split()[0]) for part in parts}
+    assert set(lag) == {"camera", "radar"} and lag["camera"] > lag["radar"] + 0.3
 
 
 def _subparsers():

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The oracle behind ``fusion eval --tracking --ceiling``: which camera boxes truth calls clean."""
 import numpy as np
+import pytest
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
@@ -11,7 +12,7 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros import tracks as conv
 from fusion_nodes.ros.convert import sec_to_stamp
 from fusion_nodes.tools.bagio import BagWriter
-from fusion_nodes.tools.track_ceiling import TruthPositions, clean_boxes
+from fusion_nodes.tools.track_ceiling import TruthPositions, bearing_persistence, clean_boxes, describe
 
 CAMERA = conv.Mounting(np.array([1.5, 0.0]), 0.0)
 
@@ -59,3 +60,36 @@ def test_truth_positions_are_interpolated_between_the_messages_around_a_stamp(tm
     np.testing.assert_allclose(truth.at(10.025), [[10.25, 0.25]], atol=1e-6)
     assert truth.at(9.9).shape == (0, 2) and truth.at(10.2).shape == (0, 2)
     assert TruthPositions(bag, "/no/such/topic").at(10.0).shape == (0, 2)
+
+
+class _Still:
+    """Truth of one object standing 20 m ahead of a camera and a radar at base_link's origin."""
+
+    def objects(self, t):
+        return [7], np.array([[20.0, 0.0]])
+
+
+def test_the_persistence_of_a_bearing_error_is_measured_per_sensor():
+    """A camera whose bearing error is AR(1) with correlation 0.9 per frame and a radar whose error is
+    white: the measure gives back both correlations and both RMS; across a gap in the frames nothing pairs.
+    """
+    rng = np.random.default_rng(3)
+    at_origin = conv.Mounting(np.zeros(2), 0.0)
+    e, frames = 0.0, []
+    for k in range(600):
+        e = 0.9 * e + np.sqrt(1 - 0.81) * rng.normal(0, 0.004)
+        frames.append(Detections(k / 15, "camera", tm.BoxBearingRange(), tm.SensorPose(0.0, 0.0, 0.0),
+                                 np.array([[e, 20.0]]), np.diag([1e-4, 1e12])[None]))
+        b = rng.normal(0, 0.02)                  # the radar reports a position, in the world frame
+        frames.append(Detections(k / 15 + 0.01, "radar", tm.Position(), tm.SensorPose(0.0, 0.0, 0.0),
+                                 20.0 * np.array([[np.cos(b), np.sin(b)]]), 0.01 * np.eye(2)[None]))
+    mounts, tolerance = {"camera": at_origin, "radar": at_origin}, {"camera": 0.02, "radar": 0.08}
+    got = bearing_persistence(frames, _Still(), mounts, tolerance)
+    assert got["camera"]["lag_one"] == pytest.approx(0.9, abs=0.05)
+    assert abs(got["radar"]["lag_one"]) < 0.1
+    assert got["camera"]["rms"] == pytest.approx(0.004, rel=0.2) and got["radar"]["rms"] == pytest.approx(0.02, rel=0.1)
+    assert got["camera"]["pairs"] == got["radar"]["pairs"] == 599
+    assert "camera 4." in describe(got) or "camera 3." in describe(got)
+    camera = frames[::2]
+    gap = bearing_persistence(camera[:300] + camera[400:], _Still(), {"camera": at_origin}, tolerance)
+    assert set(gap) == {"camera"} and gap["camera"]["pairs"] == 299 + 199

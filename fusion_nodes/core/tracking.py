@@ -101,7 +101,7 @@ class Detections:
     update_interval : float
         s: a detection moves a track's state only if this sensor last moved it at least this long ago;
         in between it counts as seen (existence, class, size) without moving it. For a sensor whose
-        errors persist from frame to frame (a camera box's bearing: lag-one correlation ~0.9 at 15 Hz),
+        errors persist from frame to frame (a camera box's bearing: lag-one correlation 0.7-0.9 at 15 Hz),
         each further frame is nearly the same look again, and the filter, which takes every update as
         independent, would trust the sensor's bias as if averaged away. 0: every frame moves.
     """

@@ -189,6 +189,10 @@ def _eval_tracking(a) -> int:
         results = track_compare.run(a.bag, a.params, a.truth, a.out, blackout=a.blackout, peer=a.peer,
                                     ceiling=a.ceiling)
     print(track_compare.table(results))
+    for m in results.values():
+        if "bearing_persistence" in m:
+            from .track_ceiling import describe
+            print(describe(m["bearing_persistence"]))
     return 0
 
 

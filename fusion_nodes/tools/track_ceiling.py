@@ -19,6 +19,11 @@ and the truth-picked boxes. The third row's position RMSE is the most a
 better detector and association could make this camera add to this radar:
 its gap to the second is what the real boxes and association cost, its gap
 to the first the camera's own worth.
+With them, :func:`bearing_persistence` says why the gap is what it is: the
+RMS of each sensor's bearing error on the detections the truth picks, and how
+much of it carries over from one frame to the next (a filter averages white
+errors down; an error that persists is the same look again).
+
 The truth is ``fusion sim --perception``'s object list (x y in base_link at
 its stamps, ``object_id``), interpolated to each camera stamp.
 """
@@ -60,13 +65,18 @@ class TruthPositions:
 
     def at(self, t: float) -> np.ndarray:
         """Positions (n x 2) at ``t`` of the objects in both truth messages around it (linear in between)."""
+        return self.objects(t)[1]
+
+    def objects(self, t: float) -> tuple[list, np.ndarray]:
+        """Ids and positions (n x 2) at ``t`` of the objects in both truth messages around it."""
         i = int(np.searchsorted(self.stamps, t))
         if i == 0 or i >= len(self.stamps):
-            return np.zeros((0, 2))
+            return [], np.zeros((0, 2))
         a = (t - self.stamps[i - 1]) / (self.stamps[i] - self.stamps[i - 1])
         before, after = self.frames[i - 1], self.frames[i]
-        return np.array([[(1 - a) * before[g][k] + a * after[g][k] for k in (0, 1)] for g in before if g in after],
-                        float).reshape(-1, 2)
+        ids = [g for g in before if g in after]
+        return ids, np.array([[(1 - a) * before[g][k] + a * after[g][k] for k in (0, 1)] for g in ids],
+                             float).reshape(-1, 2)
 
 
 def clean_boxes(frame: Detections, objects_xy: np.ndarray, camera: conv.Mounting, tolerance: float = 0.02,
@@ -79,23 +89,78 @@ def clean_boxes(frame: Detections, objects_xy: np.ndarray, camera: conv.Mounting
     that object's. Tolerance 0.02 rad is about five pixels of a 320 px camera; isolation 0.08 rad is a
     car's width at 20 m.
     """
-    if not len(frame) or not len(objects_xy):
-        return _subset(frame, np.zeros(len(frame), bool))
-    rel = objects_xy - camera.xy
-    truth = wrap_angle(np.arctan2(rel[:, 1], rel[:, 0]) - camera.yaw)
-    off = np.abs(wrap_angle(frame.z[:, :1] - truth[None, :]))           # boxes x objects
+    keep, _ = _picked(frame.z[:, 0], _true_bearings(objects_xy, camera), tolerance, isolation)
+    return _subset(frame, keep)
+
+
+def _true_bearings(objects_xy: np.ndarray, mount: conv.Mounting) -> np.ndarray:
+    rel = np.reshape(objects_xy, (-1, 2)) - mount.xy
+    return wrap_angle(np.arctan2(rel[:, 1], rel[:, 0]) - mount.yaw)
+
+
+def _picked(bearings: np.ndarray, truth: np.ndarray, tolerance: float, isolation: float):
+    """Per measured bearing: whether it is clean, and its nearest true bearing's index (rad, both)."""
+    if not len(bearings) or not len(truth):
+        return np.zeros(len(bearings), bool), np.zeros(len(bearings), int)
+    off = np.abs(wrap_angle(np.asarray(bearings, float)[:, None] - truth[None, :]))
     nearest = off.argmin(axis=1)
     apart = np.abs(wrap_angle(truth[:, None] - truth[None, :]))
     np.fill_diagonal(apart, np.inf)
     isolated = apart.min(axis=1) > isolation
-    keep = (off[np.arange(len(frame)), nearest] <= tolerance) & isolated[nearest]
-    return _subset(frame, keep)
+    return (off[np.arange(len(bearings)), nearest] <= tolerance) & isolated[nearest], nearest
 
 
 def _subset(frame: Detections, keep: np.ndarray) -> Detections:
     def pick(a):
         return None if a is None else a[keep]
     return replace(frame, z=frame.z[keep], R=frame.R[keep], scores=pick(frame.scores), size=pick(frame.size))
+
+
+def _bearings(frame: Detections) -> np.ndarray:
+    """Each detection's bearing (rad) from the sensor's forward axis."""
+    if frame.model.angular:                  # a bearing measurement (camera; radar in polar form)
+        return frame.z[:, frame.model.angular[0]]
+    o = frame.origin                         # a position in the world frame
+    return wrap_angle(np.arctan2(frame.z[:, 1] - o.y, frame.z[:, 0] - o.x) - o.yaw)
+
+
+def bearing_persistence(frames, truth: TruthPositions, mounts: dict, tolerance: dict,
+                        isolation: float = 0.08) -> dict:
+    """How much a sensor's bearing error persists from frame to frame: ``sensor -> {rms, lag_one, pairs}``.
+
+    Each detection picked as in :func:`clean_boxes` (``tolerance[sensor]``; ``mounts[sensor]`` the
+    sensor's :class:`~fusion_nodes.ros.tracks.Mounting`) gives its error against its object's true
+    bearing; ``lag_one`` is the correlation of an object's error in one frame with its error in the next
+    (frames at most 1.5 median frame periods apart), over all objects. White errors give ~0 and average
+    down in a filter as ``1/sqrt(N)``; errors near 1 are the same look again.
+    """
+    series, stamps = {}, {}
+    for f in frames:
+        if f.sensor not in mounts or not len(f):
+            continue
+        stamps.setdefault(f.sensor, []).append(f.stamp)
+        ids, xy = truth.objects(f.stamp)
+        true = _true_bearings(xy, mounts[f.sensor])
+        measured = _bearings(f)
+        keep, nearest = _picked(measured, true, tolerance[f.sensor], isolation)
+        for k in np.flatnonzero(keep):
+            err = float(wrap_angle(measured[k] - true[nearest[k]]))
+            series.setdefault(f.sensor, {}).setdefault(ids[nearest[k]], []).append((f.stamp, err))
+    out = {}
+    for sensor, objects in series.items():
+        gap = 1.5 * float(np.median(np.diff(stamps[sensor])))
+        pairs = np.array([(a[1], b[1]) for s in objects.values() for a, b in zip(s, s[1:]) if b[0] - a[0] <= gap])
+        errors = np.array([e for s in objects.values() for _, e in s])
+        lag = float(np.corrcoef(pairs.T)[0, 1]) if len(pairs) > 2 else float("nan")
+        out[sensor] = {"rms": float(np.sqrt(np.mean(errors ** 2))), "lag_one": lag, "pairs": len(pairs)}
+    return out
+
+
+def describe(persistence: dict) -> str:
+    """One line of :func:`bearing_persistence`'s result."""
+    parts = [f"{k} {v['rms'] * 1e3:.1f} mrad RMS, lag-one correlation {v['lag_one']:+.2f} ({v['pairs']} pairs)"
+             for k, v in persistence.items()]
+    return "bearing error of the truth-picked detections: " + "; ".join(parts)
 
 
 def ceiling_rows(bag, inputs, work: Path, params: dict, truth_topic, region, span) -> dict:
@@ -111,6 +176,8 @@ def ceiling_rows(bag, inputs, work: Path, params: dict, truth_topic, region, spa
     truth = TruthPositions(bag, truth_topic)
     camera = conv.CameraGeometry.from_params(params["camera_mount"], params["camera_intrinsics"]).mounting
     frames = track_peer.recorded_frames(inputs, params)
+    mounts = {"camera": camera, "radar": conv.Mounting.from_mount(params["radar_mount"])}
+    persistence = bearing_persistence(frames, truth, mounts, {"camera": 0.02, "radar": 0.06})
     picked = [clean_boxes(f, truth.at(f.stamp), camera) if f.sensor == "camera" else f for f in frames]
     choices = ([f for f in frames if f.sensor != "camera"], frames, picked)
     out = {}
@@ -123,4 +190,5 @@ def ceiling_rows(bag, inputs, work: Path, params: dict, truth_topic, region, spa
         out[label] = {**evaluate([bag, inputs, path], f"/tracks/ceiling{k}", truth_topic, region=region,
                                  blackout=span),
                       "camera_boxes": sum(len(f) for f in chosen if f.sensor == "camera")}
+    out[CEILING_ROWS[-1]]["bearing_persistence"] = persistence
     return out
