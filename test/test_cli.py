@@ -65,8 +65,9 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
         "--out", sim)
     table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--ceiling", "--out",
                 tmp_path / "work")
-    lines = table.splitlines()
-    persistence = lines.pop()                        # --ceiling: how much each sensor's bearing error persists
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    notes = [line for line in table.splitlines() if not line.startswith("|")]
+    persistence = notes.pop()                        # --ceiling: how much each sensor's bearing error persists
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
     doppler = "radar clusters per frame, Doppler velocity (no tracker)"
     core = ("core, same frames: radar only", "core, same frames: radar + camera",
@@ -86,6 +87,19 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     for label in core:
         assert mota[label] > mota[per_frame] and gospa[label] < gospa[per_frame], label
         assert rows[label][7] != "n/a", label
+    # under the table: each fused row's position RMSE against its single-sensor one on the matches both
+    # made, with an interval over objects; radar + camera is told apart from camera alone
+    differences = {n.split(" m (")[0].rsplit(": ", 1)[0]: n for n in notes}
+    assert set(differences) == {"position RMSE, radar + camera minus radar only",
+                                "position RMSE, radar + camera minus camera only",
+                                f"position RMSE, {core[1]} minus {core[0]}",
+                                f"position RMSE, {core[2]} minus {core[0]}"}
+    for note in notes:
+        diff = float(note.split(" m (")[0].rsplit(": ", 1)[1])
+        low, high = (float(v) for v in note.split("interval ")[1].split(" m ")[0].split(" .. "))
+        assert low <= diff <= high, note
+    assert float(differences["position RMSE, radar + camera minus camera only"].split("interval ")[1]
+                 .split(" .. ")[1].split(" m")[0]) < 0
     assert persistence.startswith("bearing error of the truth-picked detections: ")
     parts = persistence.split(": ", 1)[1].split("; ")
     lag = {part.split()[0]: float(part.split("correlation ")[1].split()[0]) for part in parts}

@@ -189,6 +189,8 @@ def _eval_tracking(a) -> int:
         results = track_compare.run(a.bag, a.params, a.truth, a.out, blackout=a.blackout, peer=a.peer,
                                     ceiling=a.ceiling)
     print(track_compare.table(results))
+    for line in track_compare.differences(results):
+        print(line)
     for m in results.values():
         if "bearing_persistence" in m:
             from .track_ceiling import describe
@@ -325,7 +327,8 @@ def _add_evaluation_commands(sub) -> None:
                                  "keep the intermediate bags in this directory")
     s.add_argument("--tracking", action="store_true",
                    help="run tracker_node on radar alone, camera alone, both and early-fused objects, plus the "
-                        "per-frame early-fusion baseline; GOSPA, MOTA, IDF1, ID switches, RMSE per variant")
+                        "per-frame early-fusion baseline; GOSPA, MOTA, IDF1, ID switches, RMSE per variant, and "
+                        "radar + camera's position RMSE against each single sensor's with a 95 %% interval")
     s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
                    help="--tracking: the bag's sensor blackout (s after the simulation start): ids kept across "
                         "it and the belief in each object's true class before, at its end and after")

@@ -188,3 +188,27 @@ def table(results: dict) -> str:
         cells = ["n/a" if k not in m or m[k] != m[k] else fmt.format(m[k]) for k, _, fmt in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+DIFFERENCE_PAIRS = (("radar only", "radar + camera"), ("camera only", "radar + camera"), CEILING_ROWS[:2],
+                    (CEILING_ROWS[0], CEILING_ROWS[2]))
+
+
+def differences(results: dict, pairs=DIFFERENCE_PAIRS) -> list[str]:
+    """One line per pair of tracker rows in ``results``: the second's position RMSE minus the first's on
+    their common matches, with its 95 % interval over objects and the objects that carry most of it
+    (:func:`~fusion_nodes.core.track_metrics.rmse_difference`).
+    """
+    from fusion_nodes.core.track_metrics import rmse_difference
+    lines = []
+    for a, b in pairs:
+        if a not in results or b not in results:
+            continue
+        d = rmse_difference(results[a]["errors"], results[b]["errors"])
+        if not d.matches:
+            continue
+        carriers = ", ".join(f"{g} ({v:+.1f} m^2)" for g, v in d.largest)
+        lines.append(f"position RMSE, {b} minus {a}: {d.difference:+.3f} m ({d.base:.3f} -> {d.other:.3f} on the "
+                     f"{d.matches} matches both made, {d.objects} objects); {100 * d.level:.0f} % interval "
+                     f"{d.low:+.3f} .. {d.high:+.3f} m (objects resampled); most of it from objects {carriers}")
+    return lines
