@@ -87,19 +87,21 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     for label in core:
         assert mota[label] > mota[per_frame] and gospa[label] < gospa[per_frame], label
         assert rows[label][7] != "n/a", label
-    # under the table: each fused row's position RMSE against its single-sensor one on the matches both
-    # made, with an interval over objects; radar + camera is told apart from camera alone
-    differences = {n.split(" m (")[0].rsplit(": ", 1)[0]: n for n in notes}
-    assert set(differences) == {"position RMSE, radar + camera minus radar only",
-                                "position RMSE, radar + camera minus camera only",
-                                f"position RMSE, {core[1]} minus {core[0]}",
-                                f"position RMSE, {core[2]} minus {core[0]}"}
+    # under the table: each fused row's position and velocity RMSE against its single-sensor one on the
+    # matches both made, with intervals over objects; radar + camera is told apart from camera alone
+    differences = {n.split(", RMSE on the ")[0]: n for n in notes}
+    assert set(differences) == {"radar + camera minus radar only", "radar + camera minus camera only",
+                                f"{core[1]} minus {core[0]}", f"{core[2]} minus {core[0]}"}
+
+    def difference(note, quantity):
+        value, rest = note.split(f"{quantity} ")[1].split(" (", 1)
+        low, high = rest.split("; ")[1].split(" .. ")
+        return float(value.split()[0]), float(low), float(high)
     for note in notes:
-        diff = float(note.split(" m (")[0].rsplit(": ", 1)[1])
-        low, high = (float(v) for v in note.split("interval ")[1].split(" m ")[0].split(" .. "))
-        assert low <= diff <= high, note
-    assert float(differences["position RMSE, radar + camera minus camera only"].split("interval ")[1]
-                 .split(" .. ")[1].split(" m")[0]) < 0
+        for quantity in ("position", "velocity"):
+            diff, low, high = difference(note, quantity)
+            assert low <= diff <= high, note
+    assert difference(differences["radar + camera minus camera only"], "position")[2] < 0
     assert persistence.startswith("bearing error of the truth-picked detections: ")
     parts = persistence.split(": ", 1)[1].split("; ")
     lag = {part.split()[0]: float(part.split("correlation ")[1].split()[0]) for part in parts}

@@ -46,3 +46,11 @@ def test_only_common_matches_count_and_two_evaluations_agree():
     assert rmse_difference(base, other) == d
     empty = rmse_difference(base, {})
     assert empty.matches == 0 and empty.difference != empty.difference       # NaN
+
+
+def test_velocity_is_compared_the_same_way():
+    base = {k: (0.0, e) for k, (e, _) in _errors({g: 0.5 for g in range(10)}, seed=4).items()}
+    other = {k: (0.0, 2.0 * v) for k, (_, v) in base.items()}                # twice the velocity error
+    d = rmse_difference(base, other, component=1)
+    assert d.other == pytest.approx(2.0 * d.base) and 0 < d.low <= d.difference <= d.high
+    assert rmse_difference(base, other).difference == 0.0                 # positions alike

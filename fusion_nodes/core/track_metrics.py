@@ -187,7 +187,7 @@ def common_rmse(errors: list[dict]) -> tuple[int, list[tuple[float, float]]]:
 
 @dataclass(frozen=True)
 class RmseDifference:
-    """How much one tracker's position RMSE differs from another's on their common matches, with a
+    """How much one tracker's position or velocity RMSE differs from another's on their common matches, with a
     confidence interval (:func:`rmse_difference`).
 
     Attributes
@@ -195,13 +195,13 @@ class RmseDifference:
     matches, objects : int
         Common (instant, object) matches, and the objects they belong to.
     base, other : float
-        m: each run's position RMSE over the common matches.
+        m (m/s for velocity): each run's RMSE over the common matches.
     difference, low, high : float
-        m: ``other - base`` and its bootstrap interval.
+        ``other - base`` and its bootstrap interval, in the same unit.
     level : float
         Confidence of ``low .. high``.
     largest : tuple
-        ``(object id, sum over its matches of other's squared error minus base's, m^2)`` of the objects
+        ``(object id, sum over its matches of other's squared error minus base's)`` of the objects
         that move the difference most, largest magnitude first.
     """
 
@@ -217,8 +217,9 @@ class RmseDifference:
 
 
 def rmse_difference(base: dict, other: dict, resamples: int = 2000, level: float = 0.95, seed: int = 0,
-                    show: int = 3) -> RmseDifference:
-    """Position RMSE of ``other`` minus ``base`` over their common matches, with a cluster-bootstrap interval.
+                    show: int = 3, component: int = 0) -> RmseDifference:
+    """Position (``component`` 0) or velocity (1) RMSE of ``other`` minus ``base`` over their common matches,
+    with a cluster-bootstrap interval.
 
     ``base``, ``other``: :attr:`TrackingMetrics.errors` of two runs (keys ``(t, object id)``, values
     ``(position error m, velocity error m/s)``). A track's error is not independent from one instant to the
@@ -237,7 +238,7 @@ def rmse_difference(base: dict, other: dict, resamples: int = 2000, level: float
     ids = sorted({k[1] for k in keys})
     column = {g: j for j, g in enumerate(ids)}
     idx = np.array([column[k[1]] for k in keys])
-    sq = np.array([[base[k][0] ** 2, other[k][0] ** 2] for k in keys])
+    sq = np.array([[base[k][component] ** 2, other[k][component] ** 2] for k in keys])
     n = np.bincount(idx, minlength=len(ids)).astype(float)
     s = np.column_stack([np.bincount(idx, sq[:, i], minlength=len(ids)) for i in (0, 1)])   # objects x 2
     w = np.random.default_rng(seed).multinomial(len(ids), np.full(len(ids), 1.0 / len(ids)), size=resamples)

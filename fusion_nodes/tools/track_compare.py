@@ -195,20 +195,24 @@ DIFFERENCE_PAIRS = (("radar only", "radar + camera"), ("camera only", "radar + c
 
 
 def differences(results: dict, pairs=DIFFERENCE_PAIRS) -> list[str]:
-    """One line per pair of tracker rows in ``results``: the second's position RMSE minus the first's on
-    their common matches, with its 95 % interval over objects and the objects that carry most of it
-    (:func:`~fusion_nodes.core.track_metrics.rmse_difference`).
+    """One line per pair of tracker rows in ``results``: the second's position and velocity RMSE minus the
+    first's on their common matches, each with its 95 % interval over objects and the objects that carry most
+    of it (:func:`~fusion_nodes.core.track_metrics.rmse_difference`).
     """
     from fusion_nodes.core.track_metrics import rmse_difference
     lines = []
     for a, b in pairs:
         if a not in results or b not in results:
             continue
-        d = rmse_difference(results[a]["errors"], results[b]["errors"])
-        if not d.matches:
-            continue
-        carriers = ", ".join(f"{g} ({v:+.1f} m^2)" for g, v in d.largest)
-        lines.append(f"position RMSE, {b} minus {a}: {d.difference:+.3f} m ({d.base:.3f} -> {d.other:.3f} on the "
-                     f"{d.matches} matches both made, {d.objects} objects); {100 * d.level:.0f} % interval "
-                     f"{d.low:+.3f} .. {d.high:+.3f} m (objects resampled); most of it from objects {carriers}")
+        parts = []
+        for component, unit in ((0, "m"), (1, "m/s")):
+            d = rmse_difference(results[a]["errors"], results[b]["errors"], component=component)
+            if not d.matches:
+                break
+            carriers = ", ".join(str(g) for g, _ in d.largest)
+            parts.append(f"{d.difference:+.3f} {unit} ({d.base:.3f} -> {d.other:.3f}; {d.low:+.3f} .. "
+                         f"{d.high:+.3f}; most from objects {carriers})")
+        if parts:
+            lines.append(f"{b} minus {a}, RMSE on the {d.matches} matches both made ({d.objects} objects; "
+                         f"{100 * d.level:.0f} % interval over objects): position {parts[0]}, velocity {parts[1]}")
     return lines
