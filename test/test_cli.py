@@ -108,6 +108,35 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     assert set(lag) == {"camera", "radar"} and lag["camera"] > lag["radar"] + 0.3
 
 
+def test_tracking_evaluation_of_several_drives_pools_their_objects(tmp_path):
+    """Several drives: each drive's table and difference lines, then the same lines over both drives'
+    objects together (kept apart: the pooled counts are the sums of the drives').
+    """
+    from conftest import REPO
+    bags = [tmp_path / f"drive{seed}.mcap" for seed in (3, 4)]
+    for seed, bag in zip((3, 4), bags):
+        run("sim", "--perception", "--scenario", REPO / "config" / "tracking_scenario.yaml", "--duration", "10",
+            "--seed", seed, "--out", bag)
+    text = run("eval", *bags, "--truth", "/ground_truth/objects", "--tracking", "--out", tmp_path / "work")
+    sections = text.split("## ")[1:]
+    assert [s.splitlines()[0] for s in sections] == [f"drive 1 of 2: {bags[0]}", f"drive 2 of 2: {bags[1]}",
+                                                    "the 2 drives' objects pooled"]
+    assert {p.name for p in (tmp_path / "work").iterdir()} == {"1_drive3", "2_drive4"}
+
+    def counts(section):
+        """Pair -> (matches, objects) of a section's difference lines."""
+        out = {}
+        for line in section.splitlines():
+            if ", RMSE on the " in line:
+                pair, rest = line.split(", RMSE on the ")
+                out[pair] = (int(rest.split()[0]), int(rest.split("(")[1].split()[0]))
+        return out
+    one, two, both = (counts(s) for s in sections)
+    assert set(both) == {"radar + camera minus radar only", "radar + camera minus camera only"}
+    for pair in both:
+        assert both[pair] == tuple(a + b for a, b in zip(one[pair], two[pair])), pair
+
+
 def _subparsers():
     import argparse
     from fusion_nodes.tools.cli import parser
@@ -131,7 +160,8 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
               "parameters YAML"),
              (["eval", bag, "--truth", "/t", "--estimate", "/a", "--label", "A", "--label", "B"],
               "--label must be given once per --estimate"),
-             (["late", "basic-motions", tmp_path / "no_data"], "the data directory")]
+             (["late", "basic-motions", tmp_path / "no_data"], "the data directory"),
+             (["eval", bag, bag, "--truth", "/odom", "--estimate", "/a"], "several drives only with --tracking")]
     (tmp_path / "not_a_bag").mkdir()
     (tmp_path / "bad.yaml").write_text("kalman_fusion_node:\n  ros__parameters: {frequency: [1, 2}\n")
     (tmp_path / "names.yaml").write_text("late_fusion_node:\n  ros__parameters:\n    inputs: [/a, /b]\n"

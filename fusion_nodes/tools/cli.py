@@ -170,35 +170,53 @@ def _late(a) -> int:
 
 def _eval_models(a) -> int:
     from . import early_eval
-    print(early_eval.report(a.bag, a.truth, a.model, a.params, a.out))
+    print(early_eval.report(a.bag[0], a.truth, a.model, a.params, a.out))
     return 0
 
 
 def _eval_tracking(a) -> int:
-    from . import track_compare, track_eval
+    from . import track_compare
     if a.peer:
         try:
             import stonesoup  # noqa: F401
         except ImportError:
             raise UsageError("--peer needs Stone Soup: pip install -r requirements-bench.txt") from None
-    if a.tracks:
-        results = {t: track_eval.evaluate(a.bag, t, a.truth) for t in a.tracks}
-    else:
-        print("running the perception input nodes, then one tracker per input choice, over the bag ...",
-              file=sys.stderr, flush=True)
-        results = track_compare.run(a.bag, a.params, a.truth, a.out, blackout=a.blackout, peer=a.peer,
-                                    ceiling=a.ceiling)
-    print(track_compare.table(results))
-    for line in track_compare.differences(results):
-        print(line)
-    for m in results.values():
-        if "bearing_persistence" in m:
-            from .track_ceiling import describe
-            print(describe(m["bearing_persistence"]))
+    # --tracks T1 T2 ...: each further topic against the first; --tracking: the fused rows against the others
+    pairs = [(a.tracks[0], t) for t in a.tracks[1:]] if a.tracks else track_compare.DIFFERENCE_PAIRS
+    drives = []
+    for i, bag in enumerate(a.bag):
+        if len(a.bag) > 1:
+            print(("\n" if i else "") + f"## drive {i + 1} of {len(a.bag)}: {bag}")
+        out = str(Path(a.out) / f"{i + 1}_{Path(bag).stem}") if a.out and len(a.bag) > 1 else a.out
+        drives.append(_track_results(a, bag, out))
+        print(track_compare.table(drives[-1]))
+        for line in track_compare.differences(drives[-1], pairs):
+            print(line)
+        for m in drives[-1].values():
+            if "bearing_persistence" in m:
+                from .track_ceiling import describe
+                print(describe(m["bearing_persistence"]))
+        sys.stdout.flush()
+    if len(drives) > 1:
+        print(f"\n## the {len(drives)} drives' objects pooled")
+        for line in track_compare.differences(track_compare.pooled(drives), pairs):
+            print(line)
     return 0
 
 
+def _track_results(a, bag, out) -> dict:
+    from . import track_compare, track_eval
+    if a.tracks:
+        return {t: track_eval.evaluate(bag, t, a.truth) for t in a.tracks}
+    print(f"{bag}: running the perception input nodes, then one tracker per input choice, over the bag ...",
+          file=sys.stderr, flush=True)
+    return track_compare.run(bag, a.params, a.truth, out, blackout=a.blackout, peer=a.peer, ceiling=a.ceiling)
+
+
 def _eval(a) -> int:
+    if len(a.bag) > 1 and not (a.tracking or a.tracks):
+        raise UsageError(f"{len(a.bag)} bags given: several drives only with --tracking or --tracks (their objects "
+                         "are pooled); --estimate and --model take one bag")
     if a.model:
         return _eval_models(a)
     if a.tracking or a.tracks:
@@ -210,9 +228,10 @@ def _eval(a) -> int:
     labels = a.label or a.estimate
     if len(labels) != len(a.estimate):
         raise UsageError("--label must be given once per --estimate (or not at all)")
-    baselines = a.baseline if a.baseline is not None else evaluate.other_odometry(a.bag, [a.truth, *a.estimate])
+    bag = a.bag[0]
+    baselines = a.baseline if a.baseline is not None else evaluate.other_odometry(bag, [a.truth, *a.estimate])
     named = {**dict(zip(labels, a.estimate)), **{f"{t} (baseline)": t for t in baselines}}
-    est, truth, errs, summaries = evaluate.evaluate(a.bag, a.truth, named)
+    est, truth, errs, summaries = evaluate.evaluate(bag, a.truth, named)
     print(evaluate.frames_note(truth, est))
     print(evaluate.format_table(summaries))
     if a.plot:
@@ -313,7 +332,9 @@ def _add_evaluation_commands(sub) -> None:
     s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), "
                                     "classification of camera/radar/early-fused models (--model), or "
                                     "object tracking (--tracking, --tracks)")
-    s.add_argument("bag", help="bag with the estimates and the truth (e.g. from fusion offline)")
+    s.add_argument("bag", nargs="+", help="bag with the estimates and the truth (e.g. from fusion offline); "
+                                          "--tracking / --tracks: one or more drives, whose objects are then "
+                                          "also pooled")
     s.add_argument("--truth", required=True, help="ground-truth topic (nav_msgs/Odometry or objects)")
     s.add_argument("--estimate", action="append", default=[], help="odometry topic to evaluate (repeatable)")
     s.add_argument("--label", action="append", help="table label, once per --estimate (default: the topic)")

@@ -209,10 +209,24 @@ def differences(results: dict, pairs=DIFFERENCE_PAIRS) -> list[str]:
             d = rmse_difference(results[a]["errors"], results[b]["errors"], component=component)
             if not d.matches:
                 break
-            carriers = ", ".join(str(g) for g, _ in d.largest)
+            carriers = ", ".join(f"{g[1]} (drive {g[0]})" if isinstance(g, tuple) else str(g) for g, _ in d.largest)
             parts.append(f"{d.difference:+.3f} {unit} ({d.base:.3f} -> {d.other:.3f}; {d.low:+.3f} .. "
                          f"{d.high:+.3f}; most from objects {carriers})")
         if parts:
             lines.append(f"{b} minus {a}, RMSE on the {d.matches} matches both made ({d.objects} objects; "
                          f"{100 * d.level:.0f} % interval over objects): position {parts[0]}, velocity {parts[1]}")
     return lines
+
+
+def pooled(drives: list) -> dict:
+    """``label -> {"errors": ...}`` with every drive's matches: the rows of several :func:`run` results (one per
+    drive) as one drive, each object keyed ``(drive number from 1, object id)`` so that the drives' objects stay
+    apart (:func:`differences` resamples them as objects).
+    """
+    out: dict = {}
+    for i, results in enumerate(drives, start=1):
+        for label, m in results.items():
+            if "errors" in m:
+                out.setdefault(label, {"errors": {}})["errors"].update(
+                    {(t, (i, g)): v for (t, g), v in m["errors"].items()})
+    return out
