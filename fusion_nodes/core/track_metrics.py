@@ -202,7 +202,7 @@ class RmseDifference:
         Confidence of ``low .. high``.
     largest : tuple
         ``(object id, sum over its matches of other's squared error minus base's)`` of the objects
-        that move the difference most, largest magnitude first.
+        that move the difference most, largest magnitude first (none that do not move it).
     """
 
     matches: int
@@ -229,7 +229,7 @@ def rmse_difference(base: dict, other: dict, resamples: int = 2000, level: float
     that two evaluations of one bag agree) and recomputes both RMSEs from each object's sums of squares,
     ``RMSE* = sqrt(sum_o w_o s_o / sum_o w_o n_o)`` with ``w`` the multinomial counts; ``low .. high`` are
     the ``(1 - level) / 2`` and ``(1 + level) / 2`` percentiles of ``RMSE*_other - RMSE*_base``. An interval
-    that contains 0 says the two runs' positions are not told apart on this drive.
+    that contains 0 says the two runs are not told apart on this drive.
     """
     keys = sorted(set(base) & set(other))
     if not keys:
@@ -246,6 +246,6 @@ def rmse_difference(base: dict, other: dict, resamples: int = 2000, level: float
     lo, hi = np.percentile(rmse[:, 1] - rmse[:, 0], [50 * (1 - level), 50 * (1 + level)])
     b, o = np.sqrt(s.sum(axis=0) / n.sum())
     moved = s[:, 1] - s[:, 0]
-    order = np.argsort(-np.abs(moved))[:show]
+    order = [j for j in np.argsort(-np.abs(moved)) if moved[j] != 0][:show]
     return RmseDifference(len(keys), len(ids), float(b), float(o), float(o - b), float(lo), float(hi), level,
                           tuple((ids[j], float(moved[j])) for j in order))

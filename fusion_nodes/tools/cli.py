@@ -349,7 +349,8 @@ def _add_evaluation_commands(sub) -> None:
     s.add_argument("--tracking", action="store_true",
                    help="run tracker_node on radar alone, camera alone, both and early-fused objects, plus the "
                         "per-frame early-fusion baseline; GOSPA, MOTA, IDF1, ID switches, RMSE per variant, and "
-                        "radar + camera's position RMSE against each single sensor's with a 95 %% interval")
+                        "radar + camera's position and velocity RMSE against each single sensor's, with 95 %% "
+                        "intervals over objects")
     s.add_argument("--blackout", type=float, nargs=2, metavar=("FROM", "TO"),
                    help="--tracking: the bag's sensor blackout (s after the simulation start): ids kept across "
                         "it and the belief in each object's true class before, at its end and after")

@@ -211,7 +211,7 @@ def differences(results: dict, pairs=DIFFERENCE_PAIRS) -> list[str]:
                 break
             carriers = ", ".join(f"{g[1]} (drive {g[0]})" if isinstance(g, tuple) else str(g) for g, _ in d.largest)
             parts.append(f"{d.difference:+.3f} {unit} ({d.base:.3f} -> {d.other:.3f}; {d.low:+.3f} .. "
-                         f"{d.high:+.3f}; most from objects {carriers})")
+                         f"{d.high:+.3f}" + (f"; most from objects {carriers})" if carriers else ")"))
         if parts:
             lines.append(f"{b} minus {a}, RMSE on the {d.matches} matches both made ({d.objects} objects; "
                          f"{100 * d.level:.0f} % interval over objects): position {parts[0]}, velocity {parts[1]}")
