@@ -78,7 +78,11 @@ def test_radar_and_late_fusion_objects_are_visible_to_ros2_topic_echo(tmp_path, 
     nodes("late_fusion_node", write_params(tmp_path / "l.yaml", "late_fusion_node", {
         "inputs": ["/t/a", "/t/b"], "input_names": ["a", "b"], "classes": ["car", "pole"],
         "output_topic": "/t/late", "vision_topic": "/t/late_det", "markers_topic": "/t/late_markers",
-        "weights": [0.5, 0.5], "slop": 0.01, "max_wait": 0.3}))
+        # max_wait is stamp time, and the stamps below step 1 s per 0.2 s of wall time: with 0.3 a node starved
+        # for a moment on a loaded machine (one input's backlog read before the other's), or one input's first
+        # message lost while its subscription was still being matched, gave a one-input set first (score 0.6,
+        # seen once with two test runs on the 2 cores); with 30 the first set out is a complete one
+        "weights": [0.5, 0.5], "slop": 0.01, "max_wait": 30.0}))
     echoes = {name: (_echo(topic, ty, tmp_path / f"{name}.log"), tmp_path / f"{name}.log") for name, topic, ty in (
         ("radar", "/t/radar_det", "vision_msgs/msg/Detection3DArray"),
         ("radar_markers", "/t/radar_markers", "visualization_msgs/msg/MarkerArray"),
