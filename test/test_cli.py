@@ -109,8 +109,8 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
 
 
 def test_tracking_evaluation_of_several_drives_pools_their_objects(tmp_path):
-    """Several drives: each drive's table and difference lines, then the same lines over both drives'
-    objects together (kept apart: the pooled counts are the sums of the drives').
+    """Several drives: each drive's table and difference lines, then the table and lines over both drives'
+    objects together (kept apart: the pooled counts are the sums of the drives', the rates lie between them).
     """
     from conftest import REPO
     bags = [tmp_path / f"drive{seed}.mcap" for seed in (3, 4)]
@@ -135,6 +135,20 @@ def test_tracking_evaluation_of_several_drives_pools_their_objects(tmp_path):
     assert set(both) == {"radar + camera minus radar only", "radar + camera minus camera only"}
     for pair in both:
         assert both[pair] == tuple(a + b for a, b in zip(one[pair], two[pair])), pair
+
+    def rows(section):
+        """Row label -> cells of a section's table."""
+        table = [line for line in section.splitlines() if line.startswith("|")][2:]
+        return {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table}
+    one, two, both = (rows(s) for s in sections)
+    assert set(both) == set(one) == set(two) and "radar + camera" in both
+    for label in both:
+        # GOSPA, MOTA and recall of the drives together: a frame- and object-weighted mean of the drives'
+        for col in (0, 1, 6):
+            lo, hi = sorted(float(r[label][col]) for r in (one, two))
+            assert lo <= float(both[label][col]) <= hi, (label, col)
+        if both[label][10] != "n/a":
+            assert int(both[label][10]) == int(one[label][10]) + int(two[label][10]), label   # false tracks
 
 
 def _subparsers():

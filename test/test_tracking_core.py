@@ -173,6 +173,28 @@ def test_mota_idf1_and_switches_on_a_swapped_sequence():
     assert s["idf1"] == pytest.approx(0.5)
 
 
+def test_pooled_drives_are_one_long_drive_whose_ids_never_meet():
+    """Two drives reusing the same ids: pooled, their objects stay apart (IDF1 matches within a drive, no
+    switch between drives) and every count is the drives' together, weighted by frames, not by drive.
+    """
+    xy, v = np.array([[0.0, 0.0], [5.0, 0.0]]), np.zeros((2, 2))
+    swapped, clean = TrackingMetrics(threshold=1.0), TrackingMetrics(threshold=1.0)
+    for t in range(8):                            # drive 1 swaps its ids halfway (2 switches, IDF1 0.5)
+        swapped.add(Frame(t, np.array([1, 2]), xy, v, np.array([10, 20] if t < 4 else [20, 10]), xy, v))
+    for t in range(24):                           # drive 2: the same ids, 3 x as long, 0.1 m off, no switch
+        clean.add(Frame(t, np.array([1, 2]), xy, v, np.array([10, 20]), xy + [0.1, 0.0], v))
+    s = TrackingMetrics.pooled([swapped, clean]).summary()
+    assert s["id_switches"] == 2 and s["objects"] == 4 and s["tracks"] == 4 and s["false_tracks"] == 0
+    assert s["mota"] == pytest.approx(1 - 2 / 64)
+    assert s["idf1"] == pytest.approx((2 * 8 + 2 * 48) / (2 * 16 + 2 * 48))
+    assert s["position_rmse"] == pytest.approx(np.sqrt(48 * 0.01 / 64))
+    assert s["gospa"] == pytest.approx((8 * 0.0 + 24 * np.sqrt(0.02)) / 32)
+    assert len(TrackingMetrics.pooled([swapped, clean]).errors) == 64
+    assert TrackingMetrics.pooled([clean]).summary() == clean.summary()
+    with pytest.raises(ValueError):
+        TrackingMetrics.pooled([swapped, TrackingMetrics(threshold=2.0)])
+
+
 def test_frame_queue_orders_and_refuses_the_past():
     class F:
         def __init__(self, stamp):

@@ -89,6 +89,36 @@ class TrackingMetrics:
         self._track_ids = set()
         self.errors = {}                         # (t, truth id) -> (position error m, velocity error m/s)
 
+    @classmethod
+    def pooled(cls, parts: list["TrackingMetrics"]) -> "TrackingMetrics":
+        """One accumulator holding several drives' frames, as if they were one long drive.
+
+        Each drive's truth and track ids become ``(drive number from 1, id)``, so that drives never share an
+        object: CLEAR counts, GOSPA / OSPA frames and errors are the drives' together, IDF1's one global
+        id matching stays within each drive, and latency is the median over all drives' objects. Not the
+        mean of the drives' metrics: a long drive weighs by its frames and objects. The result is for
+        :meth:`summary` and :attr:`errors` (keys ``(t, (drive, truth id))``); frames are not added to it.
+        """
+        if not parts:
+            raise ValueError("nothing to pool")
+        out = cls(parts[0].threshold, parts[0].cutoff)
+        for i, m in enumerate(parts, start=1):
+            if (m.threshold, m.cutoff) != (out.threshold, out.cutoff):
+                raise ValueError("drives scored with different thresholds or cut-offs do not pool")
+            out.gospa += m.gospa
+            out.ospa += m.ospa
+            out.pos_err += m.pos_err
+            out.vel_err += m.vel_err
+            for name in ("n_truth", "n_tracks", "misses", "false", "switches"):
+                setattr(out, name, getattr(out, name) + getattr(m, name))
+            for name in ("_first_seen", "_first_match", "_truth_frames", "_track_frames"):
+                getattr(out, name).update({(i, k): v for k, v in getattr(m, name).items()})
+            out._pairs.update({((i, g), (i, h)): n for (g, h), n in m._pairs.items()})
+            out._matched_tracks |= {(i, h) for h in m._matched_tracks}
+            out._track_ids |= {(i, h) for h in m._track_ids}
+            out.errors.update({(t, (i, g)): e for (t, g), e in m.errors.items()})
+        return out
+
     def add(self, f: Frame) -> list[tuple[int, int]]:
         """Score one frame; returns its matches ``(truth id, track id)``."""
         self.gospa.append(gospa(f.truth_xy, f.track_xy, self.cutoff)["gospa"])

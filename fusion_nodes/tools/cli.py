@@ -199,7 +199,9 @@ def _eval_tracking(a) -> int:
         sys.stdout.flush()
     if len(drives) > 1:
         print(f"\n## the {len(drives)} drives' objects pooled")
-        for line in track_compare.differences(track_compare.pooled(drives), pairs):
+        together = track_compare.pooled(drives)
+        print(track_compare.table(together))
+        for line in track_compare.differences(together, pairs):
             print(line)
     return 0
 

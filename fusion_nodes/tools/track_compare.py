@@ -219,14 +219,16 @@ def differences(results: dict, pairs=DIFFERENCE_PAIRS) -> list[str]:
 
 
 def pooled(drives: list) -> dict:
-    """``label -> {"errors": ...}`` with every drive's matches: the rows of several :func:`run` results (one per
-    drive) as one drive, each object keyed ``(drive number from 1, object id)`` so that the drives' objects stay
-    apart (:func:`differences` resamples them as objects).
+    """Several :func:`run` results (one per drive) as one drive: for every row that each drive has, its metrics
+    over all the drives' frames and objects (:meth:`~fusion_nodes.core.track_metrics.TrackingMetrics.pooled`:
+    objects keyed ``(drive number from 1, object id)``, so that they stay apart and :func:`differences`
+    resamples them as objects), with the RMSE on the rows' common matches. Timings and blackout columns are
+    per drive and not pooled.
     """
-    out: dict = {}
-    for i, results in enumerate(drives, start=1):
-        for label, m in results.items():
-            if "errors" in m:
-                out.setdefault(label, {"errors": {}})["errors"].update(
-                    {(t, (i, g)): v for (t, g), v in m["errors"].items()})
-    return out
+    from fusion_nodes.core.track_metrics import TrackingMetrics
+    labels = [k for k in drives[0] if all("metrics" in d.get(k, {}) for d in drives)] if drives else []
+    out = {}
+    for label in labels:
+        m = TrackingMetrics.pooled([d[label]["metrics"] for d in drives])
+        out[label] = {**m.summary(), "errors": m.errors, "metrics": m}
+    return with_common_rmse(with_common_rmse(out, CEILING_ROWS))

@@ -184,8 +184,9 @@ def evaluate(bags, tracks_topic="/tracks", truth_topic="/ground_truth/objects", 
             matches = metrics.add(_frame(t, truth, latest, ego, true_ego[2], region, move=not per_frame))
             if watch:
                 watch.note(t, matches, truth, scores)
-    # "errors": each match's (position, velocity) error by (t, truth id), for comparisons on common matches
-    return {**metrics.summary(), **(watch.summary() if watch else {}), "errors": metrics.errors}
+    # "errors": each match's (position, velocity) error by (t, truth id), for comparisons on common matches;
+    # "metrics": the accumulator itself, for pooling several drives (TrackingMetrics.pooled)
+    return {**metrics.summary(), **(watch.summary() if watch else {}), "errors": metrics.errors, "metrics": metrics}
 
 
 def _frame(t, truth, latest, ego, true_yaw, region, move=True) -> Frame:
