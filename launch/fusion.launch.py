@@ -7,9 +7,9 @@
 
 Input nodes (imu_gps_node, camera_node, radar_node), Kalman fusion of the
 robot's own state in both REP-105 frames (kalman_fusion_node: map frame with
-GPS -> odometry/filtered, map -> odom, also the radar's ego motion;
-odom_fusion_node, its odom-frame instance: wheel + IMU -> odometry/local,
-odom -> base_link), early fusion (early_fusion_node, synchronizing camera,
+GPS -> odometry/filtered, map -> odom; odom_fusion_node, its odom-frame
+instance: wheel + IMU -> odometry/local, odom -> base_link, also the radar's
+ego motion and the tracker's ego pose), early fusion (early_fusion_node, synchronizing camera,
 radar and IMU features), late fusion (late_fusion_node) and object tracking
 (tracker_node, in the odom frame). The default file,
 config/fusion.yaml, is the hybrid configuration: early-fusion decisions
