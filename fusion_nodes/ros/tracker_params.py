@@ -43,8 +43,8 @@ def _topic_specs() -> list[ParamSpec]:
         ParamSpec("fused_topic", "", "early_fusion_node objects (PointCloud2, base_link: x y "
                   "[score_<class>]); empty: off.", **ro),
         ParamSpec("odometry_topic", "odometry/filtered", "Ego pose (nav_msgs/Odometry) that places detections "
-                  "in its world frame; empty: tracks in base_link (a robot that does not move). The odometry "
-                  "radar_node compensates its Doppler with, or the two disagree by its velocity error.", **ro),
+                  "in its world frame; empty: tracks in base_link (a robot that does not move). Use radar_node's "
+                  "`odometry_topic`: its Doppler is compensated with that ego velocity.", **ro),
         ParamSpec("output_topic", "tracks", "Tracked objects (fusion_msgs/TrackedObjectArray).", **ro),
         ParamSpec("markers_topic", "tracks/markers", "Tracks as visualization_msgs/MarkerArray (boxes, ids, "
                   "velocity arrows); empty: off.", **ro),
