@@ -385,13 +385,14 @@ class FilterpyUkf(FilterpyFilter):
 
         filterpy's ``update`` uses the points its last ``predict`` drew; after
         an update at the same time, or a ``set_state``, they would describe an
-        old estimate. A zero-length step without process noise draws them
-        anew through filterpy's own ``predict`` (``f(x, 0) = x``).
+        old estimate. ``compute_process_sigmas`` with a zero-length step (filterpy's
+        way to update twice between predicts; ``f(x, 0) = x``) draws them anew and
+        leaves ``x`` and ``P`` untouched: a ``predict(0)`` would re-estimate both from
+        the points, and a measurement the gate then rejects would still have moved the
+        state by round-off.
         """
-        kf = self._kf
-        kf.Q = np.zeros((STATE_SIZE, STATE_SIZE))
-        kf.predict(dt=0.0, UT=_STATE_UT)
-        return kf.sigmas_f
+        self._kf.compute_process_sigmas(0.0)
+        return self._kf.sigmas_f
 
     def _innovation(self, m: Measurement) -> tuple:
         kf, angles = self._kf, np.flatnonzero(m.model.angle_mask)
