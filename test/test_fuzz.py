@@ -113,6 +113,7 @@ def _reasons(node) -> dict:
         for stats in node.estimator.stats.values():
             out.update(stats.dropped)
     for mon in [*getattr(node, "monitors", {}).values(), getattr(node, "monitor", None),
+                getattr(node, "odom_monitor", None),
                 *(i.monitor for i in _values(getattr(node, "inputs", None)))]:
         if mon is not None:
             out.update(mon.dropped)
@@ -373,6 +374,94 @@ def test_fuzz_radar_node(tmp_path_factory):
     prop()
 
 
+# -- the odometry inputs of radar_node (its twist) and tracker_node (pose and twist) ----------------------
+def ego_odometry(t: float):
+    """The clean ego motion of the odometry streams below: speed 2 + 0.5 sin(3t) m/s along a yawing path."""
+    from nav_msgs.msg import Odometry
+    m = Odometry(header=Header(stamp=stamp(t), frame_id="odom"), child_frame_id="base_link")
+    yaw = 0.1 * (t - 50.0)
+    m.pose.pose.position.x, m.pose.pose.position.y = 2.0 * (t - 50.0), 0.1 * (t - 50.0) ** 2
+    m.pose.pose.orientation.z, m.pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+    m.twist.twist.linear.x, m.twist.twist.angular.z = 2.0 + 0.5 * math.sin(3.0 * t), 0.1
+    m.pose.covariance = [1e-2 if i % 7 == 0 else 0.0 for i in range(36)]
+    m.twist.covariance = [1e-3 if i % 7 == 0 else 0.0 for i in range(36)]
+    return m
+
+
+def with_odometry(clean, topic="/o"):
+    """``clean`` with 20 Hz odometry from 49.95 s (the first message), each scan delivered 30 ms after its stamp
+    (a driver's latency: the scans fall between odometry already received).
+    """
+    odom = [(topic, int(round(t * 1e9)), ego_odometry(t)) for t in 49.95 + 0.05 * np.arange(23)]
+    late = [(tp, t + 30_000_000, m) for tp, t, m in clean]
+    return sorted(odom + late, key=lambda m: m[1])
+
+
+@st.composite
+def bad_ego_odometry(draw, topic="/o", pose=True):
+    """Odometry with one sure defect (``pose``: defects of the pose too); ``None`` stamp: a duplicate, given the
+    stamp of the odometry delivered before it (see :func:`place_duplicates`).
+    """
+    t = draw(st.floats(50.0, 51.0))
+    m = ego_odometry(t)
+    defects = ["twist", "twist_covariance", "non_psd", "stamp_zero", "stamp_future", "stamp_backwards",
+               "duplicate"] + (["pose", "quaternion", "pose_covariance"] if pose else [])
+    defect = draw(st.sampled_from(defects))
+    cov_value = st.sampled_from([math.nan, math.inf, -1.0, 1e300])
+    if defect == "twist":
+        setattr(draw(st.sampled_from([m.twist.twist.linear, m.twist.twist.angular])), draw(st.sampled_from("xyz")),
+                draw(ABSURD))
+    elif defect in ("twist_covariance", "pose_covariance"):
+        holder = m.twist if defect == "twist_covariance" else m.pose
+        cov = list(holder.covariance)
+        cov[draw(st.sampled_from([0, 7, 35]))] = draw(cov_value)
+        holder.covariance = cov
+    elif defect == "non_psd":
+        cov = [0.0] * 36
+        cov[0], cov[7], cov[1], cov[6] = 1e-4, 1e-4, 1.0, 1.0      # vx-vy block not PSD
+        m.twist.covariance = cov
+    elif defect == "stamp_zero":
+        m.header.stamp = Time()
+    elif defect == "stamp_future":
+        m.header.stamp = stamp(t + draw(st.sampled_from([30.0, 1e3, 1e6, 1e8])))
+    elif defect == "stamp_backwards":
+        m.header.stamp = stamp(49.95 - draw(st.floats(0.001, 40.0)))
+    elif defect == "duplicate":
+        m.header.stamp = Time(sec=-1)          # placeholder: set where it is inserted
+    elif defect == "pose":
+        setattr(m.pose.pose.position, draw(st.sampled_from("xyz")), draw(ABSURD))
+    elif defect == "quaternion":
+        m.pose.pose.orientation.w = draw(st.sampled_from([0.0, 3.0, math.nan, -1e30]))
+        m.pose.pose.orientation.z = 0.0
+    return topic, m
+
+
+def place_duplicates(clean, garbage, positions, topic="/o"):
+    """Give each placeholder duplicate the stamp of the last ``topic`` message before its position."""
+    for (tp, m), pos in zip(garbage, positions):
+        if m.header.stamp.sec == -1:
+            m.header.stamp = next(msg.header.stamp for t, _, msg in reversed(clean[:pos]) if t == topic)
+
+
+RADAR_ODOM = {**RADAR, "odometry_topic": "/o"}
+
+
+def test_fuzz_radar_node_odometry(tmp_path_factory):
+    """Garbage odometry among the scans: each dropped and counted, the Doppler compensated as without it."""
+    clean = with_odometry(radar_clean())
+    assert clean[0][0] == "/o"
+
+    @FUZZ
+    @given(garbage=st.lists(st.one_of(bad_ego_odometry(pose=False), bad_cloud(50.5).map(lambda g: ("/r", g))),
+                            min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(1, len(clean) - 1)) for _ in garbage]   # after the first odometry
+        place_duplicates(clean, garbage, positions)
+        check(tmp_path_factory.mktemp("ro"), "radar_node", RADAR_ODOM, with_odometry(radar_clean()), garbage,
+              positions, lambda n: sum(n.monitor.dropped.values()) + sum(n.odom_monitor.dropped.values()))
+    prop()
+
+
 LATE = {"inputs": ["/a", "/b"], "input_names": ["a", "b"], "classes": ["hot", "cold"], "output_topic": "/f",
         "match_by": "position", "slop": 0.01, "max_wait": 0.3}
 
@@ -512,6 +601,25 @@ def test_fuzz_tracker_node(tmp_path_factory):
         positions = [data.draw(st.integers(0, len(clean) - 1)) for _ in garbage]
         check(tmp_path_factory.mktemp("t"), "tracker_node", TRACKER, tracker_clean(), [("/r", g) for g in garbage],
               positions, lambda n: sum(n.monitors["radar"].dropped.values()))
+    prop()
+
+
+TRACKER_ODOM = {**TRACKER, "odometry_topic": "/o"}
+
+
+def test_fuzz_tracker_node_odometry(tmp_path_factory):
+    """Garbage ego poses among the radar frames: each dropped and counted, the tracks placed as without it."""
+    clean = with_odometry(tracker_clean())
+    assert clean[0][0] == "/o"
+
+    @FUZZ
+    @given(garbage=st.lists(st.one_of(bad_ego_odometry(), bad_cluster_values(50.45).map(lambda g: ("/r", g))),
+                            min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(1, len(clean) - 1)) for _ in garbage]   # after the first odometry
+        place_duplicates(clean, garbage, positions)
+        check(tmp_path_factory.mktemp("to"), "tracker_node", TRACKER_ODOM, with_odometry(tracker_clean()), garbage,
+              positions, lambda n: sum(sum(n.monitors[i].dropped.values()) for i in ("radar", "odometry")))
     prop()
 
 

@@ -231,6 +231,35 @@ def test_radar_node_drops_bad_odometry_and_oversized_scans(tmp_path):
     assert len(clusters) == 1 and abs(clusters["doppler_mean"][0]) < 0.1
 
 
+def test_radar_node_compensates_the_doppler_with_the_twist_at_the_scan_stamp(tmp_path):
+    """A radar driver's latency stamps a scan before the newest odometry: the twist of the scan's moment
+    (interpolated) is the one to subtract, not the newest. Backwards / repeated odometry is dropped and
+    counted, and leaves the history as if it never came.
+    """
+    from nav_msgs.msg import Odometry
+    params = {"input_topic": "/r", "output_topic": "/c", "odometry_topic": "/o", "cluster_min_points": 1,
+              "odometry_timeout": 0.5}
+
+    def odom(t, vx):
+        m = Odometry(header=Header(stamp=stamp(t)))
+        m.twist.twist.linear.x = vx
+        return m
+
+    def scan(t, doppler):   # a static object 10 m straight ahead: its Doppler is minus the ego speed
+        return _float64_cloud({"x": np.array([10.0, 10.2]), "y": np.zeros(2), "z": np.zeros(2),
+                               "doppler": np.full(2, doppler)}, t)
+    t0 = 5_000_000_000
+    msgs = [("/o", t0 + 1, odom(5.0, 2.0)), ("/o", t0 + 200_000_000, odom(5.2, 4.0)),
+            ("/o", t0 + 200_000_001, odom(5.1, 40.0)), ("/o", t0 + 200_000_002, odom(5.2, 40.0)),
+            ("/r", t0 + 200_000_003, scan(5.1, -3.0)),     # 100 ms old: between 2 and 4 m/s
+            ("/r", t0 + 500_000_000, scan(5.5, -4.0)),     # newer than the newest: 4 m/s held
+            ("/r", t0 + 800_000_000, scan(5.8, -4.0))]     # 0.6 s past it: no compensation
+    out, node = run(tmp_path, "radar_node", params, msgs)
+    assert dict(node.odom_monitor.dropped) == {"stamp_backwards": 1, "duplicate_stamp": 1}
+    doppler = [float(pointcloud.read(m)["doppler_mean"][0]) for m in out["/c"]]
+    np.testing.assert_allclose(doppler, [0.0, 0.0, -4.0], atol=1e-6)
+
+
 def test_early_fusion_drops_future_stamps_and_absurd_values_without_poisoning_the_sets(tmp_path):
     import sys
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fusion_nodes.core import track_models as tm
-from fusion_nodes.core.timeline import FrameQueue, PoseHistory
+from fusion_nodes.core.timeline import FrameQueue, PoseHistory, TwistHistory
 from fusion_nodes.core.track_filters import EkfTrackFilter, UkfTrackFilter
 from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, common_rmse, gospa, ospa
 from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, DuplicateRemover, ExistenceConfirmation,
@@ -214,6 +214,23 @@ def test_pose_history_interpolates_and_wraps_yaw():
     x, y, yaw = h.at(1.5, tolerance=0.1)
     assert (x, y) == (1.0, 2.0) and abs(abs(yaw) - np.pi) < 1e-9
     assert h.at(2.05, 0.1)[0] == 2.0 and h.at(3.0, 0.1) is None
+
+
+def test_twist_history_interpolates_holds_and_forgets():
+    h = TwistHistory(horizon=2.0)
+    assert h.at(1.0, 10.0) is None
+    assert h.add(1.0, [2.0, 0.0, 0.0], [0.0, 0.0, 0.1]) and h.add(1.2, [4.0, 1.0, 0.0], [0.0, 0.0, 0.3])
+    assert not h.add(1.2, [9.0, 9.0, 9.0], [9.0, 9.0, 9.0]) and not h.add(1.1, [9.0] * 3, [9.0] * 3)
+    v, w = h.at(1.15, tolerance=0.0)        # between the two: interpolated, whatever the tolerance
+    np.testing.assert_allclose(v, [3.5, 0.75, 0.0])
+    np.testing.assert_allclose(w, [0.0, 0.0, 0.25])
+    np.testing.assert_allclose(h.at(1.5, 0.5)[0], [4.0, 1.0, 0.0])     # past the newest: held
+    np.testing.assert_allclose(h.at(0.9, 0.5)[1], [0.0, 0.0, 0.1])     # before the oldest: held
+    assert h.at(1.8, 0.5) is None and h.at(0.4, 0.5) is None
+    h.add(3.1, [1.0, 0.0, 0.0], [0.0, 0.0, 0.0])                       # 1.0 is now past the horizon
+    np.testing.assert_allclose(h.at(1.0, 0.5)[0], [4.0, 1.0, 0.0])
+    h.clear()
+    assert h.at(3.1, 1.0) is None
 
 
 def _two_sensor_frames(steps=60):

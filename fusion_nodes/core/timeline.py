@@ -14,6 +14,10 @@
   sensor frame arrives before the odometry of its moment) gets that pose
   moved on with its velocity, not held: held, a car at 10 m/s would place
   a camera frame 33 ms newer than the odometry 0.33 m behind itself.
+* :class:`TwistHistory` keeps the ego twist (body-frame linear and angular
+  velocity) and gives it at a detection's stamp (radar Doppler compensation):
+  a radar driver's latency puts a scan's stamp tens of ms before the newest
+  odometry, and the newest twist then carries the acceleration in between.
 """
 from __future__ import annotations
 
@@ -99,3 +103,50 @@ class PoseHistory:
 
     def clear(self) -> None:
         self._poses.clear()
+
+
+class TwistHistory:
+    """Ego twists ``(stamp, v, w)`` of the last ``horizon`` seconds, ``v`` (m/s) and ``w`` (rad/s) 3-vectors in
+    the body frame; linear interpolation in between, held past either end (constant velocity).
+    """
+
+    def __init__(self, horizon: float = 2.0):
+        self.horizon = horizon
+        self._stamps: deque = deque()
+        self._twists: deque = deque()      # rows [vx, vy, vz, wx, wy, wz]
+
+    def add(self, stamp: float, linear, angular) -> bool:
+        """Record a twist; False (not recorded) for a stamp not after the newest one."""
+        if self._stamps and stamp <= self._stamps[-1]:
+            return False
+        self._stamps.append(stamp)
+        self._twists.append(np.concatenate([np.asarray(linear, float), np.asarray(angular, float)]))
+        while self._stamps[0] < stamp - self.horizon:
+            self._stamps.popleft()
+            self._twists.popleft()
+        return True
+
+    def at(self, stamp: float, tolerance: float) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """``(v, w)`` at ``stamp``: interpolated between the twists around it, the nearest end's within
+        ``tolerance`` s past either end, None when no twist is that close.
+
+        Inside the history ``x(t) = x0 + (t - t0) / (t1 - t0) (x1 - x0)``; the gap between the two
+        twists is not limited (a slow odometry still brackets the scan better than either end).
+        """
+        if not self._stamps:
+            return None
+        t = self._stamps
+        if stamp <= t[0] or stamp >= t[-1]:
+            i = 0 if stamp <= t[0] else -1
+            if abs(stamp - t[i]) > tolerance:
+                return None
+            x = self._twists[i]
+        else:
+            j = int(np.searchsorted(np.fromiter(t, float, len(t)), stamp))
+            f = (stamp - t[j - 1]) / (t[j] - t[j - 1])
+            x = self._twists[j - 1] + f * (self._twists[j] - self._twists[j - 1])
+        return x[:3].copy(), x[3:].copy()
+
+    def clear(self) -> None:
+        self._stamps.clear()
+        self._twists.clear()

@@ -4,7 +4,8 @@
 
 Parses clouds from real drivers (field names configurable), drops
 non-finite, out-of-range and low-SNR detections, compensates the Doppler for
-ego motion from ``odometry/filtered`` when it is fresh, clusters with a k-d
+ego motion (the odometry's twist at the scan's stamp, interpolated; held past
+the newest for up to ``odometry_timeout``), clusters with a k-d
 tree and publishes one point per cluster: position in base_link and the
 features of :data:`fusion_nodes.core.radar.FEATURE_NAMES`.
 """
@@ -21,13 +22,14 @@ from sensor_msgs.msg import PointCloud2
 from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import radar
 from fusion_nodes.core.sensors import Mount
-from fusion_nodes.core.validation import InvalidInput, check_future, check_stamp
+from fusion_nodes.core.timeline import TwistHistory
+from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.cloud_input import checked_points
 from fusion_nodes.ros.objects import ObjectOutputs
-from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
+from fusion_nodes.ros.convert import check_covariance, stamp_to_sec, twist_to_sample
 from fusion_nodes.ros.decisions import score_columns
 from fusion_nodes.ros.model_files import load_early_fusion
 from fusion_nodes.ros.params import declare
@@ -44,7 +46,7 @@ class RadarNode(Node):
         self.mount = Mount.from_list(self.p.mount)
         self.monitor, self.odom_monitor = diag.InputMonitor(), diag.InputMonitor()
         self.scans = self.clusters = 0
-        self._ego = None  # (stamp, v_base, w_base)
+        self.twists, self.odom_order = TwistHistory(), StampOrder()   # ego twist in base_link, by stamp
         self.pub = self.create_publisher(PointCloud2, self.p.output_topic, sensor_qos(10))
         self.objects = ObjectOutputs(self, "3d", self.p.vision_topic, self.p.markers_topic)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -55,7 +57,8 @@ class RadarNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _reset(self, why: str) -> None:
-        self._ego = None           # ego motion from before the jump
+        self.twists.clear()        # ego motion from before the jump
+        self.odom_order.reset()
         self.monitor.restart()
         self.odom_monitor.restart()
 
@@ -63,19 +66,24 @@ class RadarNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_odom(self, msg: Odometry, info) -> None:
-        """Ego motion for Doppler compensation; NaN / absurd / future odometry is dropped and counted."""
+        """Ego motion for Doppler compensation; NaN / absurd / impossible covariance / zero, future, repeated or
+        backwards stamps: the message is dropped and counted.
+        """
         self.odom_monitor.tick(self._now())
         self.odom_monitor.delivery.note(info)
         try:
             stamp = stamp_to_sec(msg.header.stamp)
             check_stamp(stamp)
             check_future(stamp, self._now(), self.p.max_future)
+            self.odom_order.check("odometry", stamp)
             twist = twist_to_sample(stamp, msg.twist)
+            check_covariance("twist covariance", twist.cov)
         except InvalidInput as exc:
             self.odom_monitor.drop(exc.reason)
             self.get_logger().warn(f"odometry dropped: {exc}", throttle_duration_sec=5.0)
             return
-        self._ego = (stamp, twist.linear, twist.angular)
+        self.odom_order.accept("odometry", stamp)
+        self.twists.add(stamp, twist.linear, twist.angular)
 
     def _on_scan(self, msg: PointCloud2, info) -> None:
         self.monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
@@ -122,9 +130,11 @@ class RadarNode(Node):
                                column(self.p.rcs_fields, 0.0), column(self.p.snr_fields, np.inf))
 
     def _sensor_velocity(self, stamp: float) -> np.ndarray:
-        if self._ego is None or abs(stamp - self._ego[0]) > self.p.odometry_timeout:
+        # the twist of the scan's moment: a driver's latency puts the scan before the newest odometry
+        ego = self.twists.at(stamp, self.p.odometry_timeout)
+        if ego is None:
             return np.zeros(3)  # no fresh ego motion: Doppler used as measured
-        return radar.sensor_velocity(self._ego[1], self._ego[2], self.mount.R, self.mount.translation)
+        return radar.sensor_velocity(ego[0], ego[1], self.mount.R, self.mount.translation)
 
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()

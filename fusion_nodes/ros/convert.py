@@ -19,7 +19,7 @@ from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_quaternion
 from fusion_nodes.core.records import GnssFix, ImuSample, PoseSample, TwistSample
 from fusion_nodes.core.state import (ANGULAR_VELOCITY, LINEAR_VELOCITY, ORIENTATION, POSITION, VX, VYAW, X,
                                      YAW)
-from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
+from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude, check_psd
 
 DEFAULT_LIMITS = Limits()
 
@@ -103,23 +103,40 @@ def twist_to_sample(stamp: float, twist_with_cov, limits: Limits = DEFAULT_LIMIT
     return s
 
 
+def check_covariance(name: str, cov, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Reject a 6x6 covariance from the wire (36 values, row-major, as in ``PoseWithCovariance``) that cannot
+    be one: NaN/Inf (``non_finite``), a variance beyond ``limits.variance`` (``implausible``), not symmetric
+    positive semi-definite (``bad_covariance``). All zeros ("unknown") passes.
+    """
+    C = np.asarray(cov, dtype=float).reshape(6, 6)
+    check_finite(name, C)
+    check_magnitude(name, C, limits.variance)
+    check_psd(name, C)
+
+
 def odometry_to_ego(msg, limits: Limits = DEFAULT_LIMITS) -> tuple:
     """``nav_msgs/Odometry`` to the planar ego motion ``(x, y, yaw, (vx, vy, yaw_rate))`` in its frame.
 
     The twist is in ``child_frame_id`` (REP-105: base_link); its planar velocity is turned into the
     world frame, ``v_w = R(yaw) [vx, vy]``. Raises :class:`InvalidInput` for NaN/Inf (``non_finite``),
-    a position beyond 1e7 m or a quaternion far from unit (``absurd_value``), or an implausible twist.
+    a position beyond 1e7 m or a quaternion far from unit (``absurd_value``), an implausible twist, or
+    an impossible pose / twist covariance (see :func:`check_covariance`).
     """
     p, q = msg.pose.pose.position, msg.pose.pose.orientation
     values = np.array([p.x, p.y, q.x, q.y, q.z, q.w])
     t = msg.twist.twist
-    twist = np.array([t.linear.x, t.linear.y, t.angular.z])
-    check_finite("pose", values)
-    check_finite("twist", twist)
-    if max(abs(p.x), abs(p.y)) > 1e7 or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
+    linear, angular = _vec3(t.linear), _vec3(t.angular)
+    twist = np.array([linear[0], linear[1], angular[2]])
+    # the whole message is checked, not only the planar part read here: a NaN or an absurd value anywhere,
+    # or a covariance that cannot be, says the values beside it are not to be trusted either
+    check_finite("pose", np.append(values, p.z))
+    check_finite("twist", np.concatenate([linear, angular]))
+    check_covariance("pose covariance", msg.pose.covariance, limits)
+    check_covariance("twist covariance", msg.twist.covariance, limits)
+    if max(abs(p.x), abs(p.y), abs(p.z)) > limits.position or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
         raise InvalidInput("absurd_value", "position beyond 1e7 m or quaternion far from unit")
-    check_magnitude("linear velocity", twist[:2], limits.speed)
-    check_magnitude("angular velocity", twist[2], limits.angular_rate)
+    check_magnitude("linear velocity", linear, limits.speed)
+    check_magnitude("angular velocity", angular, limits.angular_rate)
     yaw = float(quaternion_to_rpy(values[2:] / np.linalg.norm(values[2:]))[2])
     c, s = math.cos(yaw), math.sin(yaw)
     return float(p.x), float(p.y), yaw, (c * twist[0] - s * twist[1], s * twist[0] + c * twist[1], float(twist[2]))

@@ -34,7 +34,9 @@ def specs() -> list[ParamSpec]:
         ParamSpec("cluster_min_points", 2, "Smallest cluster kept.", 1, 10000),
         ParamSpec("moving_threshold", 0.5, "|ego-compensated Doppler| (m/s) above which a cluster "
                   "is moving.", 0.0, 100.0),
-        ParamSpec("odometry_timeout", 0.5, "Odometry older than this (s) is not used.", 0.0, 60.0),
+        ParamSpec("odometry_timeout", 0.5, "The Doppler is compensated with the odometry's twist at the scan's "
+                  "stamp (interpolated; the nearest held up to this many s past the newest or oldest of the last "
+                  "2 s); farther from any odometry the Doppler is used as measured.", 0.0, 60.0),
         ParamSpec("model_file", "", "Model from `fusion fit` (JSON) whose classifier adds class_id, "
                   "confidence and score_<class> fields; a bare name is looked up in the package's config "
                   "directory; empty: no scores.", read_only=True),
