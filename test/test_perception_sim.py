@@ -6,8 +6,10 @@ import pytest
 
 from conftest import REPO
 from fusion_nodes.ros import pointcloud
+from fusion_nodes.ros.convert import stamp_to_sec as sec
 from fusion_nodes.tools import bagio, perception_sim
 from fusion_nodes.tools.offline import run_offline
+from fusion_nodes.tools.paths import InputError
 
 
 def short_scenario(seconds=6.0):
@@ -89,6 +91,31 @@ def test_radar_range_and_azimuth_errors_are_the_scenarios(tmp_path):
     az, rng_ = np.arctan2(q[:, 1], q[:, 0]), np.hypot(q[:, 0], q[:, 1])
     assert np.std(az) == pytest.approx(0.02, rel=0.06) and np.std(rng_) == pytest.approx(0.3, rel=0.06)
     assert np.mean(rng_) == pytest.approx(np.hypot(30.0, 2.0), abs=0.02) and np.all(q[:, 2] == 0.5)
+
+
+def test_sensor_latency_delivers_a_sensors_messages_late_and_leaves_the_drive():
+    """``radar.latency``: each scan is logged that long after its stamp (a driver's delay), the camera's
+    messages are not; the drive's content is the same (same stamps, same points), only delivered later.
+    """
+    def radar_and_camera(sc):
+        sim = perception_sim.PerceptionSim(sc)
+        return [(topic, t, sec(m.header.stamp), bytes(m.data)) for topic, t, m in sim.messages()
+                if topic in ("/radar/points", "/camera/image_raw")]
+    sc = short_scenario(4.0)
+    plain = radar_and_camera(sc)
+    sc["radar"]["latency"] = 0.08
+    late = radar_and_camera(sc)
+    assert sorted((tp, st, d) for tp, _, st, d in plain) == sorted((tp, st, d) for tp, _, st, d in late)
+    delay = {tp: np.array([t * 1e-9 - st for tp2, t, st, _ in late if tp2 == tp]) for tp in ("/radar/points",
+                                                                                              "/camera/image_raw")}
+    jitter = 4 * sc["radar"]["jitter"]
+    assert np.all(np.abs(delay["/radar/points"] - 0.08) < jitter)
+    assert np.all(np.abs(delay["/camera/image_raw"]) < 4 * sc["camera"]["jitter"])
+    logged = [t for _, t, _, _ in late]
+    assert logged == sorted(logged)
+    sc["radar"]["latency"] = -0.1
+    with pytest.raises(InputError, match="radar.latency"):
+        perception_sim.PerceptionSim(sc)
 
 
 def test_radar_glint_moves_a_scans_points_together_and_slowly():

@@ -34,12 +34,16 @@ while (dark noise frames; empty scans).
   ``/ground_truth/odom`` from :class:`fusion_nodes.tools.sim.Simulator`, so
   the whole graph (IMU/GPS, Kalman, radar ego motion, IMU features) runs.
 
-Each sensor has its own clock offset and stamp jitter. Seeded and
-deterministic; parameters from a scenario YAML.
+Each sensor has its own clock offset and stamp jitter, and ``latency`` (s,
+default 0): its messages are logged (delivered) that long after the moment
+they are stamped with, as a driver's processing and transport delay them, so
+a node sees the other inputs of that moment first. Seeded and deterministic;
+parameters from a scenario YAML.
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +57,7 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import sec_to_stamp
 
 from .bagio import BagWriter
-from .paths import load_yaml
+from .paths import InputError, load_yaml
 from .progress import progress
 from .sim import T0, SimConfig, Simulator, _at, trajectory
 
@@ -121,6 +125,7 @@ class PerceptionSim:
         self.rad_R = rpy_to_matrix(*rad["mount"][3:])
         self.rad_t = np.array(rad["mount"][:3])
         self.K = np.array([[cam["fx"], 0, cam["width"] / 2], [0, cam["fy"], cam["height"] / 2], [0, 0, 1]])
+        self._latency("camera"), self._latency("radar")      # a bad value refused before anything is written
 
     def _spawn(self):
         objs, t, oid = [], self.traj, 0
@@ -184,16 +189,30 @@ class PerceptionSim:
         """Yield ``(topic, t_ns, msg)`` in log-time order: perception and the drive's own sensors."""
         sc = self.sc
         events = []
-        # Each sensor's own clock: its rate and a fixed phase offset (s).
+        # Each sensor's own clock: its rate and a fixed phase offset (s); delivered its latency later.
         for kind, rate, phase in (("camera", sc["camera"]["rate"], 0.011), ("radar", sc["radar"]["rate"], 0.023),
                                   ("truth", 20.0, 0.0)):
             events += [(k / rate + phase, kind) for k in range(1, int(sc["duration"] * rate))]
 
         def perception():
-            for t, kind in sorted(events):
-                for topic, msg in getattr(self, "_" + kind)(t):
-                    yield topic, int(round((T0 + t) * 1e9)), msg
+            # Drawn in the order of the moments they show (a latency leaves the drive as it is), delivered in
+            # log-time order: nothing drawn later is delivered before time t, as latencies are >= 0.
+            pending: list = []
+            seq = itertools.count()
+            for t, kind in sorted(events) + [(np.inf, "")]:
+                while pending and pending[0][0] <= (T0 + t) * 1e9:
+                    yield heapq.heappop(pending)[2]
+                if kind:
+                    t_ns = int(round((T0 + t + self._latency(kind)) * 1e9))
+                    for topic, msg in getattr(self, "_" + kind)(t):
+                        heapq.heappush(pending, (t_ns, next(seq), (topic, t_ns, msg)))
         yield from heapq.merge(perception(), Simulator(self.drive).messages(), key=lambda m: m[1])
+
+    def _latency(self, kind: str) -> float:
+        late = float(self.sc.get(kind, {}).get("latency", 0.0)) if kind != "truth" else 0.0
+        if not 0.0 <= late <= 10.0:
+            raise InputError(f"scenario {kind}.latency {late} is outside [0, 10] s (the delivery delay, s)")
+        return late
 
     def _stamp(self, t, sensor):
         return sec_to_stamp(T0 + t + self.rng.normal(0, self.sc[sensor]["jitter"]))
@@ -269,7 +288,7 @@ class PerceptionSim:
     def _glint_fraction(self) -> float:
         k = float(self.sc["radar"].get("glint", {}).get("fraction", 0.0))
         if not 0.0 <= k < 1.0:     # the points' own spread is sqrt(1 - k^2) of the object's
-            raise ValueError(f"radar.glint.fraction {k} is outside [0, 1)")
+            raise InputError(f"scenario radar.glint.fraction {k} is outside [0, 1) (the share of the points' spread)")
         return k
 
     def _glint_offset(self, oid: int, t: float, std: np.ndarray) -> np.ndarray:
