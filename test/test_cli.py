@@ -192,6 +192,8 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
               (["eval", mcap, "--truth", "/nope", "--estimate", "/wheel/odom"], "its topics: /gps/fix (NavSatFix)"),
               (["eval", mcap, "--truth", "/gps/fix", "--estimate", "/wheel/odom"], "needs nav_msgs/msg/Odometry"),
               (["sim", "--out", tmp_path / "missing_dir" / "x.mcap"], "mkdir -p"),
+              (["sim", "--perception", "--scenario", tmp_path / "late.yaml", "--out", tmp_path / "late.mcap"],
+               "radar.latency -0.1 is outside [0, 10] s"),
               (["late", "basic-motions", REPO / "data" / "basic_motions", "--window"], "expected at least one"),
               (["params", "no_such_node"], "the nodes: kalman_fusion_node"),
               (["play", "--topics", "/imu/data", mcap], "put the bag path before --topics"),
@@ -200,11 +202,14 @@ def test_misuse_is_one_line_with_a_hint_and_exit_2(tmp_path):
                 "--group", "subj", "--recording", "rec", "--rate", "50"], "no column 'rec'; its columns: x, y"),
               (["late", "data", tmp_path / "d.csv", "--modality", "a=x", "--label", "c"], "two or more --modality")]
     (tmp_path / "d.csv").write_text("x,y\n1,2\n")
+    scenario = REPO / "config" / "tracking_scenario.yaml"
+    (tmp_path / "late.yaml").write_text(f"extends: {scenario}\nradar: {{latency: -0.1}}\n")
     for args, hint in cases:
         r = subprocess.run([executable("fusion"), *map(str, args)], capture_output=True, text=True, timeout=120)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1 and hint in lines[0], (args, r.stderr)
     assert not list(tmp_path.glob("fusion_bag_*"))          # no working directory left behind
+    assert not (tmp_path / "late.mcap").exists()            # a scenario error writes no bag
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "Ctrl-C"])

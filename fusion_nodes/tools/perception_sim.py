@@ -356,7 +356,8 @@ class PerceptionSim:
 
 
 def write(scenario: dict, out) -> int:
+    sim = PerceptionSim(scenario)      # a scenario error is raised before the bag exists
     with BagWriter(out) as w:
-        for topic, t_ns, msg in progress(PerceptionSim(scenario).messages(), None, "simulating"):
+        for topic, t_ns, msg in progress(sim.messages(), None, "simulating"):
             w.write(topic, msg, t_ns)
         return w.count
