@@ -313,6 +313,94 @@ def test_fuzz_imu_gps_node(tmp_path_factory):
     prop()
 
 
+# kalman_fusion_node's pose and twist inputs (robot_localization's pose0 / twist0: AMCL, visual odometry, ...)
+KALMAN_POSE_TWIST = {"pose0": "/pose", "pose0_config": [True, True, False, False, False, True] + [False] * 9,
+                     "twist0": "/twist", "twist0_config": [False] * 6 + [True, False, False, False, False, True]
+                     + [False] * 3}
+
+
+def _pose(t: float):
+    from geometry_msgs.msg import PoseWithCovarianceStamped
+    m = PoseWithCovarianceStamped(header=Header(stamp=stamp(t), frame_id="odom"))
+    m.pose.pose.position.x, m.pose.pose.position.y = 0.1 * (t % 100), 0.02 * (t % 100)
+    m.pose.pose.orientation.w = 1.0
+    m.pose.covariance = [0.05 if i % 7 == 0 else 0.0 for i in range(36)]
+    return m
+
+
+def _twist(t: float):
+    from geometry_msgs.msg import TwistWithCovarianceStamped
+    m = TwistWithCovarianceStamped(header=Header(stamp=stamp(t), frame_id="base_link"))
+    m.twist.twist.linear.x, m.twist.twist.angular.z = 0.3, 0.05
+    m.twist.covariance = [0.01 if i % 7 == 0 else 0.0 for i in range(36)]
+    return m
+
+
+def bag2_pose_twist_clean():
+    """test2.bag's odometry and IMU with a 10 Hz pose and a 20 Hz twist source, each logged 1 ms after its stamp."""
+    clean = bag2_clean()
+    t0, log0 = sec(clean[0][2].header.stamp), clean[0][1]
+    extra = [(topic, log0 + int(round((t - t0) * 1e9)) + 1_000_000, make(t)) for topic, rate, make in
+             (("/pose", 10.0, _pose), ("/twist", 20.0, _twist)) for t in t0 + np.arange(1, int(3.0 * rate)) / rate]
+    return sorted(clean + extra, key=lambda m: m[1])
+
+
+@st.composite
+def bad_pose_or_twist(draw, t0):
+    """A pose or twist message with one sure defect: values, covariances, stamps."""
+    topic = draw(st.sampled_from(["/pose", "/twist"]))
+    t = t0 + draw(st.floats(0.1, 2.5))
+    m = _pose(t) if topic == "/pose" else _twist(t)
+    holder = m.pose if topic == "/pose" else m.twist
+    defect = draw(st.sampled_from(["value", "covariance", "non_psd", "stamp_zero", "stamp_future",
+                                   "stamp_backwards"] + (["quaternion"] if topic == "/pose" else [])))
+    if defect == "value":
+        vec = (draw(st.sampled_from([holder.pose.position])) if topic == "/pose" else
+               draw(st.sampled_from([holder.twist.linear, holder.twist.angular])))
+        setattr(vec, draw(st.sampled_from("xyz")), draw(ABSURD))
+    elif defect == "covariance":       # the node reads the fused fields' block (x y yaw / vx vyaw)
+        cov = list(holder.covariance)
+        cov[draw(st.sampled_from([0, 7, 35] if topic == "/pose" else [0, 35]))] = draw(
+            st.sampled_from([math.nan, math.inf, -1.0, 1e300]))
+        holder.covariance = cov
+    elif defect == "non_psd":
+        cov = list(holder.covariance)
+        i, j = (0, 1) if topic == "/pose" else (0, 5)         # |correlation| of x-y / vx-vyaw far above 1
+        cov[6 * i + j] = cov[6 * j + i] = 1.0
+        holder.covariance = cov
+    elif defect == "quaternion":
+        m.pose.pose.orientation.w = draw(st.sampled_from([0.0, 1e-9, math.nan, 1e10]))
+    elif defect == "stamp_zero":
+        m.header.stamp = Time()
+    elif defect == "stamp_future":
+        m.header.stamp = stamp(t + draw(st.sampled_from([30.0, 1e5, 1e8])))
+    else:
+        m.header.stamp = stamp(t0 - draw(st.floats(1.0, 100.0)))
+    return topic, m
+
+
+@pytest.mark.parametrize("filter_type", ["ekf", "ukf"])
+def test_fuzz_kalman_fusion_node_pose_and_twist_inputs(tmp_path_factory, filter_type):
+    """Garbage on a pose and a twist input (the kinds no shipped config uses): dropped, counted, state unchanged.
+
+    A covariance is read in the fused fields' block only (README: ``bad_covariance``), so its defects are put there.
+    """
+    params = yaml.safe_load((REPO / "config" / "rl_test2.yaml").read_text())["kalman_fusion_node"]["ros__parameters"]
+    params.update(KALMAN_POSE_TWIST, filter_type=filter_type)
+    clean = bag2_pose_twist_clean()
+    t0 = sec(clean[0][2].header.stamp)
+    first = max(next(i for i, m in enumerate(clean) if m[0] == topic) for topic in
+                ("/jackal_velocity_controller/odom", "/imu/data", "/pose", "/twist")) + 1
+
+    @FUZZ
+    @given(garbage=st.lists(bad_pose_or_twist(t0), min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(first, len(clean) - 1)) for _ in garbage]
+        check(tmp_path_factory.mktemp("kp"), "kalman_fusion_node", params, bag2_pose_twist_clean(), garbage,
+              positions, lambda n: sum(sum(s.dropped.values()) for s in n.estimator.stats.values()))
+    prop()
+
+
 # -- radar_node and late_fusion_node (PointCloud2 inputs) ----------------------------------------
 @st.composite
 def bad_cloud(draw, t, required=("x", "y", "z"), removable=None):
