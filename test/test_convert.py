@@ -9,7 +9,8 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, NavSatFix
 
 from fusion_nodes.core.validation import InvalidInput
-from fusion_nodes.ros.convert import imu_to_sample, navsat_to_fix, pose_to_sample, twist_to_sample
+from fusion_nodes.ros.convert import (camera_info_to_intrinsics, imu_to_sample, navsat_to_fix, pose_to_sample,
+                                      twist_to_sample)
 
 
 def good_imu():
@@ -87,3 +88,46 @@ def test_navsat_fields(field):
     setattr(m, field, math.nan)
     with pytest.raises(InvalidInput):
         navsat_to_fix(m)
+
+
+def _info(k=(400.0, 0.0, 319.5, 0.0, 410.0, 239.5, 0.0, 0.0, 1.0), width=640, height=480, binning=(0, 0), roi=None):
+    from sensor_msgs.msg import CameraInfo, RegionOfInterest
+    m = CameraInfo(width=width, height=height, k=list(k), binning_x=binning[0], binning_y=binning[1])
+    if roi:
+        m.roi = RegionOfInterest(x_offset=roi[0], y_offset=roi[1], width=roi[2], height=roi[3])
+    return m
+
+
+def test_camera_info_binning_and_roi_as_image_geometry_reads_them():
+    """REP-104: the ROI (full-resolution pixels) moves the principal point, binning divides it and the focal
+    lengths; the image it describes is the ROI's size over the binning.
+    """
+    K, size = camera_info_to_intrinsics(_info())
+    np.testing.assert_array_equal(K, np.reshape(_info().k, (3, 3)))
+    assert size == (640, 480)
+    K, size = camera_info_to_intrinsics(_info(binning=(2, 4)))
+    np.testing.assert_allclose(K, [[200.0, 0, 159.5], [0, 102.5, 59.5], [0, 0, 1]])   # the centre stays the centre
+    assert size == (320, 120)
+    K, size = camera_info_to_intrinsics(_info(binning=(2, 2), roi=(100, 40, 400, 300)))
+    np.testing.assert_allclose(K, [[200.0, 0, (320 - 100) / 2 - 0.5], [0, 205.0, (240 - 40) / 2 - 0.5], [0, 0, 1]])
+    assert size == (200, 150)
+    # a binned pixel's bearing is that of the middle of the full pixels it bins
+    for u, v in ((0, 0), (37, 81), (199, 149)):
+        u_full, v_full = 100 + 2 * u + 0.5, 40 + 2 * v + 0.5
+        assert np.arctan2(u - K[0, 2], K[0, 0]) == pytest.approx(np.arctan2(u_full - 319.5, 400.0), abs=1e-12)
+        assert np.arctan2(v - K[1, 2], K[1, 1]) == pytest.approx(np.arctan2(v_full - 239.5, 410.0), abs=1e-12)
+    assert camera_info_to_intrinsics(_info(width=0, height=0))[1] is None      # no size given: none checked
+
+
+@pytest.mark.parametrize("info", [
+    _info(k=(math.nan, 0, 320, 0, 400, 240, 0, 0, 1)), _info(k=(0.0, 0, 320, 0, 400, 240, 0, 0, 1)),
+    _info(k=(400, 0, 320, 0, -400, 240, 0, 0, 1)), _info(k=(1e7, 0, 320, 0, 400, 240, 0, 0, 1)),
+    _info(k=(400, 0, 1e9, 0, 400, 240, 0, 0, 1)), _info(k=(400, 0, 320, 0, 400, 240, 0, 0, 0)),
+    _info(k=(400, 0, 320, 5.0, 400, 240, 0, 0, 1)), _info(roi=(600, 0, 100, 100)),
+    _info(roi=(0, 0, 0, 100)), _info(roi=(0, 400, 640, 100))], ids=[
+    "nan", "zero_focal", "negative_focal", "absurd_focal", "absurd_centre", "bottom_row", "lower_left",
+    "roi_right", "roi_no_width", "roi_below"])
+def test_impossible_camera_info_is_refused(info):
+    with pytest.raises(InvalidInput) as e:
+        camera_info_to_intrinsics(info)
+    assert e.value.reason == "bad_camera_info"

@@ -597,10 +597,13 @@ def bad_image(draw):
     return "/img", m
 
 
-def camera_clean():
+def camera_clean(sized=False):
+    """A CameraInfo (``sized``: with the images' size, so every image of another size is a mismatch), then
+    ten 64 x 48 images of one coloured box.
+    """
     from sensor_msgs.msg import CameraInfo
-    out = [("/info", 19_000_000_000, CameraInfo(header=Header(stamp=stamp(19.0)),
-                                                k=[100.0, 0, 32, 0, 100.0, 24, 0, 0, 1]))]
+    out = [("/info", 19_000_000_000, CameraInfo(header=Header(stamp=stamp(19.0)), width=64 if sized else 0,
+                                                height=48 if sized else 0, k=[100.0, 0, 32, 0, 100.0, 24, 0, 0, 1]))]
     rng = np.random.default_rng(1)
     for k in range(10):
         t = 20.0 + 0.1 * k
@@ -611,16 +614,42 @@ def camera_clean():
     return out
 
 
-def test_fuzz_camera_node(tmp_path_factory):
+@st.composite
+def bad_camera_info(draw):
+    """A CameraInfo that cannot describe a camera: its K not a pinhole matrix, or its ROI outside the image."""
+    from sensor_msgs.msg import CameraInfo, RegionOfInterest
+    m = CameraInfo(header=Header(stamp=stamp(20.0 + draw(st.floats(0.01, 0.9)))), width=64, height=48,
+                   k=[100.0, 0, 32, 0, 100.0, 24, 0, 0, 1])
+    if draw(st.booleans()):
+        k = list(m.k)
+        i = draw(st.sampled_from([0, 2, 3, 4, 5, 6, 7, 8]))
+        k[i] = draw(st.sampled_from([math.nan, math.inf, -1.0, 0.0, 1e12] if i in (0, 4) else
+                                    [math.nan, -math.inf, 1e12] if i in (2, 5) else [math.nan, 2.0, -3.0]))
+        m.k = k
+    else:
+        x, y = draw(st.integers(0, 63)), draw(st.integers(0, 47))
+        w, h = draw(st.integers(1, 64)), draw(st.integers(1, 48))
+        side = draw(st.sampled_from(["no_width", "no_height", "right", "below"]))
+        w, h = (0 if side == "no_width" else 65 - x if side == "right" else w,
+                0 if side == "no_height" else 49 - y if side == "below" else h)
+        m.roi = RegionOfInterest(x_offset=x, y_offset=y, width=w, height=h)
+    return "/info", m
+
+
+@pytest.mark.parametrize("sized", [False, True], ids=["camera_info_without_size", "camera_info_with_size"])
+def test_fuzz_camera_node(tmp_path_factory, sized):
+    """Without a size in the CameraInfo the image checks themselves (layout, encoding) meet every bad image;
+    with one, a size mismatch stops most of them first.
+    """
     params = {"image_topic": "/img", "camera_info_topic": "/info", "detections_topic": "/det",
               "detector": "color"}
-    clean = camera_clean()
+    clean = camera_clean(sized)
 
     @FUZZ
-    @given(garbage=st.lists(bad_image(), min_size=15, max_size=35), data=st.data())
+    @given(garbage=st.lists(st.one_of(bad_image(), bad_camera_info()), min_size=15, max_size=35), data=st.data())
     def prop(garbage, data):
         positions = [data.draw(st.integers(2, len(clean) - 1)) for _ in garbage]   # after the first image
-        check(tmp_path_factory.mktemp("c"), "camera_node", params, camera_clean(), garbage, positions,
+        check(tmp_path_factory.mktemp("c"), "camera_node", params, camera_clean(sized), garbage, positions,
               lambda n: sum(n.monitor.dropped.values()))
     prop()
 

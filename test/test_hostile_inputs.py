@@ -98,6 +98,39 @@ def test_camera_node_survives_a_one_pixel_high_image(tmp_path):
     assert vision.segment(np.zeros((1, 700, 3), np.uint8)) == []
 
 
+def test_camera_node_reads_binning_and_roi_and_drops_images_their_camera_info_does_not_describe(tmp_path):
+    """One coloured box seen at full resolution and again binned 2 x 2 from a ROI (the same CameraInfo
+    calibration, REP-104): the same bearing. An image of a size its CameraInfo does not describe is dropped
+    (camera_info_mismatch) until a CameraInfo that does arrives; an impossible CameraInfo is dropped and the
+    last good one kept.
+    """
+    from sensor_msgs.msg import CameraInfo, RegionOfInterest
+    params = {"image_topic": "/img", "camera_info_topic": "/info", "detections_topic": "/det", "detector": "color"}
+    k = [400.0, 0, 319.5, 0, 400.0, 239.5, 0, 0, 1]
+
+    def image(t, w, h, box):                    # box: x0, y0, x1, y1 in this image's pixels
+        img = np.zeros((h, w, 3), np.uint8)
+        img[box[1]:box[3], box[0]:box[2]] = (30, 40, 220)
+        return Image(header=Header(stamp=stamp(t)), width=w, height=h, step=3 * w, encoding="bgr8",
+                     data=img.tobytes())
+    full = CameraInfo(header=Header(stamp=stamp(10.0)), width=640, height=480, k=k)
+    binned = CameraInfo(header=Header(stamp=stamp(10.0)), width=640, height=480, k=k, binning_x=2, binning_y=2,
+                        roi=RegionOfInterest(x_offset=160, y_offset=120, width=320, height=240))
+    impossible = CameraInfo(width=640, height=480, k=[400.0, 0, 319.5, 0, math.nan, 239.5, 0, 0, 1])
+    box_full = (440, 280, 480, 320)             # columns 440-479: the ROI's 280-319, binned 140-159
+    msgs = [("/info", 10_000_000_000, full), ("/img", 10_100_000_000, image(10.1, 640, 480, box_full)),
+            ("/img", 10_200_000_000, image(10.2, 160, 120, (140, 80, 160, 100))),     # binned, CameraInfo full
+            ("/info", 10_250_000_000, binned), ("/info", 10_260_000_000, impossible),
+            ("/img", 10_300_000_000, image(10.3, 160, 120, (140, 80, 160, 100)))]
+    out, node = run(tmp_path, "camera_node", params, msgs)
+    assert dict(node.monitor.dropped) == {"camera_info_mismatch": 1, "bad_camera_info": 1}
+    first, last = (pointcloud.read(m) for m in out["/det"])
+    assert len(first) == len(last) == 1
+    assert first["bearing"][0] == pytest.approx(-np.arctan2(459.5 - 319.5, 400.0), abs=2e-3)
+    assert last["bearing"][0] == pytest.approx(first["bearing"][0], abs=5e-3)        # within a binned pixel
+    assert last["elevation"][0] == pytest.approx(first["elevation"][0], abs=5e-3)
+
+
 def _cloud_with_count(field, count):
     cols = {"doppler": np.array([1.0, 1.0]), "x": np.array([10.0, 11.0]), "y": np.array([0.0, 1.0]),
             "z": np.array([0.5, 0.5])}

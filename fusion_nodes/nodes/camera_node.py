@@ -25,7 +25,7 @@ from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.camera_params import specs
-from fusion_nodes.ros.convert import stamp_to_sec
+from fusion_nodes.ros.convert import camera_info_to_intrinsics, stamp_to_sec
 from fusion_nodes.ros.decisions import score_columns
 from fusion_nodes.ros.model_files import load_early_fusion
 from fusion_nodes.ros.params import declare
@@ -38,7 +38,7 @@ class CameraNode(Node):
         super().__init__("camera_node", **kwargs)
         self.p = declare(self, specs())
         self.model = load_early_fusion(self.p.model_file)
-        self.K = None
+        self.K, self.image_size = None, None      # intrinsics of the images to come, (width, height) px
         self.order = StampOrder()
         self.monitor = diag.InputMonitor()
         self.frames = self.detections = 0
@@ -76,11 +76,13 @@ class CameraNode(Node):
             self._process(img, header)
 
     def _on_info(self, msg: CameraInfo) -> None:
-        K = np.asarray(msg.k, dtype=float).reshape(3, 3)
-        if not (np.all(np.isfinite(K)) and K[0, 0] > 0 and K[1, 1] > 0):
-            self._drop(InvalidInput("bad_camera_info", f"focal lengths {K[0, 0]}, {K[1, 1]} unusable"))
-            return
-        self.K = K
+        """Intrinsics of the images to come (binning and ROI applied); an impossible one is dropped and counted,
+        the last good one kept.
+        """
+        try:
+            self.K, self.image_size = camera_info_to_intrinsics(msg)
+        except InvalidInput as exc:
+            self._drop(exc)
 
     def _on_image(self, msg: Image, info) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
@@ -93,6 +95,11 @@ class CameraNode(Node):
             self.order.check("image", stamp)
             if self.K is None:
                 raise InvalidInput("no_camera_info", "no valid CameraInfo received yet")
+            if self.image_size and (msg.width, msg.height) != self.image_size:
+                # K describes images of another size (another resolution, binning or ROI): its bearings would be wrong
+                w, h = self.image_size
+                raise InvalidInput("camera_info_mismatch", f"image {msg.width}x{msg.height}, CameraInfo (binning "
+                                                           f"and ROI applied) {w}x{h}")
             try:
                 img = vision.to_bgr(bytes(msg.data), msg.width, msg.height, msg.step, msg.encoding)
             except ValueError as exc:

@@ -9,6 +9,7 @@ does not provide (returned as ``None``); an all-zero covariance means
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 from builtin_interfaces.msg import Time as TimeMsg
@@ -140,6 +141,49 @@ def odometry_to_ego(msg, limits: Limits = DEFAULT_LIMITS) -> tuple:
     yaw = float(quaternion_to_rpy(values[2:] / np.linalg.norm(values[2:]))[2])
     c, s = math.cos(yaw), math.sin(yaw)
     return float(p.x), float(p.y), yaw, (c * twist[0] - s * twist[1], s * twist[0] + c * twist[1], float(twist[2]))
+
+
+MAX_FOCAL_PX = 1.0e6     # px: beyond any lens on any sensor (a 1 m focal length on 1 um pixels)
+
+
+def camera_info_to_intrinsics(msg) -> tuple[np.ndarray, Optional[tuple[int, int]]]:
+    """``sensor_msgs/CameraInfo`` to the ``K`` of the images it describes and their size ``(width, height)``.
+
+    REP-104: ``K`` is calibrated at the full ``width x height``; ``roi`` (in full-resolution pixels,
+    all zeros: the full image) crops and ``binning_x / binning_y`` (0 or 1: none) bin the published
+    image, so its matrix is ``fx' = fx / bx`` and ``cx' = (cx - roi.x_offset + 0.5) / bx - 0.5`` (and
+    the same in y), and its size ``roi.width // bx x roi.height // by``. The half pixels keep ``K``'s
+    convention (integers at pixel centres, :func:`fusion_nodes.core.vision.box_centre`): binned pixel 0
+    covers full pixels 0 .. bx - 1, centred at (bx - 1) / 2; image_geometry's ``PinholeCameraModel``
+    drops them (0.25 px at 2 x 2). The size is None when the message gives none (width or
+    height 0). Raises :class:`InvalidInput` ``bad_camera_info`` for a ``K`` that is not a pinhole
+    matrix (NaN/Inf, focal lengths not in (0, 1e6] px, a principal point beyond 1e6 px, a bottom row
+    other than ``0 0 1``) or a ROI outside the full image.
+    """
+    K = np.asarray(msg.k, dtype=float).reshape(3, 3)
+    if not np.all(np.isfinite(K)):
+        raise InvalidInput("bad_camera_info", "K contains NaN or Inf")
+    if not (0.0 < K[0, 0] <= MAX_FOCAL_PX and 0.0 < K[1, 1] <= MAX_FOCAL_PX):
+        raise InvalidInput("bad_camera_info", f"focal lengths {K[0, 0]:g}, {K[1, 1]:g} px not in (0, 1e6]")
+    if max(abs(K[0, 2]), abs(K[1, 2])) > MAX_FOCAL_PX or K[1, 0] != 0.0 or not np.array_equal(K[2], [0, 0, 1]):
+        raise InvalidInput("bad_camera_info", "K is not a pinhole matrix [fx s cx; 0 fy cy; 0 0 1]")
+    roi, width, height = msg.roi, int(msg.width), int(msg.height)
+    full = not (roi.x_offset or roi.y_offset or roi.width or roi.height)
+    roi_w, roi_h = (width, height) if full else (int(roi.width), int(roi.height))
+    if not full and (roi_w == 0 or roi_h == 0 or (width and roi.x_offset + roi_w > width)
+                     or (height and roi.y_offset + roi_h > height)):
+        raise InvalidInput("bad_camera_info", f"roi {roi.x_offset},{roi.y_offset} {roi_w}x{roi_h} outside the "
+                                              f"{width}x{height} image")
+    bx, by = max(int(msg.binning_x), 1), max(int(msg.binning_y), 1)
+    K = K.copy()
+    K[0, 2] += 0.5 - roi.x_offset
+    K[1, 2] += 0.5 - roi.y_offset
+    K[0] /= bx                   # fx, skew and cx count columns
+    K[1, 1:] /= by               # fy and cy count rows
+    K[0, 2] -= 0.5
+    K[1, 2] -= 0.5
+    size = (roi_w // bx, roi_h // by) if roi_w and roi_h else None
+    return K, size
 
 
 def navsat_to_fix(msg) -> GnssFix:
