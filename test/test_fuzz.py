@@ -112,6 +112,8 @@ def _reasons(node) -> dict:
     if hasattr(node, "estimator"):
         for stats in node.estimator.stats.values():
             out.update(stats.dropped)
+    if hasattr(node, "tf_cache"):
+        out.update(node.tf_cache.dropped)
     for mon in [*getattr(node, "monitors", {}).values(), getattr(node, "monitor", None),
                 getattr(node, "odom_monitor", None),
                 *(i.monitor for i in _values(getattr(node, "inputs", None)))]:
@@ -398,6 +400,58 @@ def test_fuzz_kalman_fusion_node_pose_and_twist_inputs(tmp_path_factory, filter_
         positions = [data.draw(st.integers(first, len(clean) - 1)) for _ in garbage]
         check(tmp_path_factory.mktemp("kp"), "kalman_fusion_node", params, bag2_pose_twist_clean(), garbage,
               positions, lambda n: sum(sum(s.dropped.values()) for s in n.estimator.stats.values()))
+    prop()
+
+
+# kalman_fusion_node's /tf (a world_frame: map instance reads odom -> base_link there for map -> odom)
+def _tf(parent, child, xyz, q):
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+    tr = TransformStamped()
+    tr.header.frame_id, tr.child_frame_id = parent, child
+    tr.transform.translation.x, tr.transform.translation.y, tr.transform.translation.z = xyz
+    tr.transform.rotation.x, tr.transform.rotation.y, tr.transform.rotation.z, tr.transform.rotation.w = q
+    return TFMessage(transforms=[tr])
+
+
+def bag2_map_clean():
+    """test2.bag's first 3 s after one odom -> base_link on /tf (and a base_link -> imu_link mount)."""
+    clean = bag2_clean()
+    t = clean[0][1]
+    return [("/tf", t - 2, _tf("odom", "base_link", (1.0, 2.0, 0.0), (0.0, 0.0, 0.2474, 0.9689))),
+            ("/tf", t - 1, _tf("base_link", "imu_link", (0.0, 0.0, 0.2), (0.0, 0.0, 0.0, 1.0)))] + clean
+
+
+@st.composite
+def bad_transform(draw):
+    """One transform that cannot be: NaN / absurd translation, a non-unit rotation, a bad frame, a loop."""
+    parent, child = draw(st.sampled_from([("odom", "base_link"), ("base_link", "imu_link")]))
+    xyz, q = [draw(st.floats(-5, 5)) for _ in range(3)], [0.0, 0.0, 0.0, 1.0]
+    defect = draw(st.sampled_from(["translation", "rotation", "frame", "loop"]))
+    if defect == "translation":
+        xyz[draw(st.integers(0, 2))] = draw(ABSURD)
+    elif defect == "rotation":
+        q = draw(st.sampled_from([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.2], [0.5, 0.5, 0.5, 0.2],
+                                  [math.nan, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1e30]]))
+    elif defect == "frame":
+        parent, child = draw(st.sampled_from([("", child), (parent, ""), (child, child), ("/", "base_link")]))
+    else:
+        parent, child = draw(st.sampled_from([("base_link", "odom"), ("imu_link", "odom"), ("imu_link", "base_link")]))
+    return "/tf", _tf(parent, child, tuple(xyz), tuple(q))
+
+
+def test_fuzz_kalman_fusion_node_tf(tmp_path_factory):
+    """Garbage transforms on /tf: each dropped and counted, map -> odom and the state as without them."""
+    params = yaml.safe_load((REPO / "config" / "rl_test2.yaml").read_text())["kalman_fusion_node"]["ros__parameters"]
+    params["world_frame"] = "map"
+    clean = bag2_map_clean()
+
+    @FUZZ
+    @given(garbage=st.lists(bad_transform(), min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(2, len(clean) - 1)) for _ in garbage]    # after the good transforms
+        check(tmp_path_factory.mktemp("kt"), "kalman_fusion_node", params, bag2_map_clean(), garbage, positions,
+              lambda n: sum(n.tf_cache.dropped.values()))
     prop()
 
 

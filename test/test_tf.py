@@ -15,6 +15,7 @@ from tf2_msgs.msg import TFMessage
 
 from conftest import DATA, REPO
 from fusion_nodes.core.geometry import rpy_to_quaternion
+from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.tools import bagio
 from fusion_nodes.tools.evaluate import last_diagnostics, load_tracks
 from fusion_nodes.tools.offline import run_offline
@@ -129,9 +130,22 @@ def test_the_cli_replays_runs_and_evaluates_a_robot_bag(tmp_path, probe):
     assert probe.wait_for(lambda: got, 15.0) and got[0].transforms[0].child_frame_id == "imu_link"
 
 
-def test_map_frame_instance_publishes_map_to_odom_from_the_odom_to_base_link_it_receives(tmp_path):
-    """world_frame: map: map -> odom = (map -> base_link) ∘ (odom -> base_link)⁻¹, as robot_localization."""
-    from fusion_nodes.core.geometry import quaternion_to_matrix
+def _transform(parent, child, xyz=(0.0, 0.0, 0.0), q=(0.0, 0.0, 0.0, 1.0), stamp=None):
+    tr = TransformStamped()
+    tr.header.frame_id, tr.child_frame_id = parent, child
+    if stamp is not None:
+        tr.header.stamp = stamp
+    tr.transform.translation.x, tr.transform.translation.y, tr.transform.translation.z = (float(v) for v in xyz)
+    r = tr.transform.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in q)
+    return tr
+
+
+def _map_instance_run(tmp_path, hostile=(), inspect=lambda node: None):
+    """test2.bag's first 500 messages through a world_frame: map instance, after an odom -> base_link on /tf
+    (and then the ``hostile`` transforms, one message); its last odometry, map -> odom and ``inspect(node)``
+    (called before the node is destroyed).
+    """
     from fusion_nodes.tools.offline import OfflineRunner
     cfg = yaml.safe_load((REPO / "config" / "rl_test2.yaml").read_text())
     cfg["kalman_fusion_node"]["ros__parameters"]["world_frame"] = "map"
@@ -139,29 +153,59 @@ def test_map_frame_instance_publishes_map_to_odom_from_the_odom_to_base_link_it_
     msgs = []
     for topic, t, msg in bagio.read(BAGS / "test2.bag"):
         if not msgs:
-            odom_base = TransformStamped()
-            odom_base.header.stamp, odom_base.header.frame_id, odom_base.child_frame_id = msg.header.stamp, "odom", \
-                "base_link"
-            odom_base.transform.translation.x, odom_base.transform.translation.y = 1.0, 2.0
-            q = rpy_to_quaternion(0.0, 0.0, 0.5)
-            r = odom_base.transform.rotation
-            r.x, r.y, r.z, r.w = (float(v) for v in q)
-            msgs.append(("/tf", t - 1, TFMessage(transforms=[odom_base])))
+            good = _transform("odom", "base_link", (1.0, 2.0, 0.0), rpy_to_quaternion(0.0, 0.0, 0.5), msg.header.stamp)
+            msgs.append(("/tf", t - 2, TFMessage(transforms=[good])))
+            if hostile:
+                msgs.append(("/tf", t - 1, TFMessage(transforms=list(hostile))))
         msgs.append((topic, t, msg))
         if len(msgs) > 500:
             break
     runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
     try:
         runner.feed(msgs)
-        odom, tf = runner.captured["/odometry/filtered"][-1], runner.captured["/tf"][-1].transforms[0]
+        return (runner.captured["/odometry/filtered"][-1], runner.captured["/tf"][-1].transforms[0],
+                inspect(runner.nodes[0]))
     finally:
         runner.close()
+
+
+def test_map_frame_instance_publishes_map_to_odom_from_the_odom_to_base_link_it_receives(tmp_path):
+    """world_frame: map: map -> odom = (map -> base_link) ∘ (odom -> base_link)⁻¹, as robot_localization."""
+    from fusion_nodes.core.geometry import quaternion_to_matrix
+    odom, tf, _ = _map_instance_run(tmp_path)
     assert (tf.header.frame_id, tf.child_frame_id) == ("map", "odom")
     p, o = odom.pose.pose.position, odom.pose.pose.orientation
     R_mb, t_mb = quaternion_to_matrix([o.x, o.y, o.z, o.w]), np.array([p.x, p.y, p.z])
-    R_ob, t_ob = quaternion_to_matrix(q), np.array([1.0, 2.0, 0.0])
+    R_ob, t_ob = quaternion_to_matrix(rpy_to_quaternion(0.0, 0.0, 0.5)), np.array([1.0, 2.0, 0.0])
     t_mo, R_mo = R_mb @ (-R_ob.T @ t_ob) + t_mb, R_mb @ R_ob.T
     got_t = tf.transform.translation
     g = tf.transform.rotation
     np.testing.assert_allclose([got_t.x, got_t.y, got_t.z], t_mo, atol=1e-9)
     np.testing.assert_allclose(quaternion_to_matrix([g.x, g.y, g.z, g.w]), R_mo, atol=1e-9)
+
+
+def test_transforms_that_cannot_be_are_dropped_counted_and_leave_the_tree_as_it_was(tmp_path):
+    """After a good odom -> base_link: a NaN one, one beyond 1e7 m, a non-unit rotation (tf2 refuses it too),
+    a frame its own parent, an empty frame and base_link -> odom (a loop) arrive in one message. Each is
+    dropped and counted in the node's tf status; map -> odom is exactly what the good transform alone gives.
+    """
+    q = rpy_to_quaternion(0.0, 0.0, 0.9)
+    hostile = [_transform("odom", "base_link", (np.nan, 0.0, 0.0), q), _transform("odom", "base_link", (1e8, 0, 0), q),
+               _transform("odom", "base_link", (3.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.2)),
+               _transform("base_link", "base_link"), _transform("", "imu_link"), _transform("base_link", "odom"),
+               _transform("base_link", "imu_link", (0.1, 0.0, 0.2))]            # and a good one, kept
+    (tmp_path / "clean").mkdir()
+    clean = _map_instance_run(tmp_path / "clean")
+
+    def inspect(node):
+        node._tf_drops_seen = 0                 # as before the first report (the run may have made one)
+        return dict(node.tf_cache.dropped), set(node.tf_cache.edges), node._tf_status(), node._tf_status()
+    odom, tf, (dropped, edges, first, second) = _map_instance_run(tmp_path, hostile, inspect)
+    assert dropped == {"non_finite": 1, "implausible": 1, "bad_quaternion": 1, "bad_frame": 2, "tf_cycle": 1}
+    assert {"base_link", "imu_link"} <= edges                   # (and map -> odom: the node's own, heard back)
+    assert repr(tf.transform) == repr(clean[1].transform) and repr(odom.pose) == repr(clean[0].pose)
+    values = {kv.key: kv.value for kv in first.values}
+    assert values["dropped.bad_frame"] == "2" and values["dropped.tf_cycle"] == "1"
+    assert values["edges"] == str(len(edges))
+    assert first.level == diag.WARN and first.message.startswith("6 transforms dropped")
+    assert second.level == diag.OK and {kv.key: kv.value for kv in second.values} == values    # counts stay

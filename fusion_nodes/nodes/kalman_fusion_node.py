@@ -87,6 +87,7 @@ class KalmanFusionNode(Node):
                                    "starts unknown (yaw variance pi^2) until the robot moves")
         self._warm_up()
         self.tf_cache = TransformCache(self, dynamic=self.world_frame == self.p.map_frame)
+        self._tf_drops_seen = 0      # TF drops already reported in /diagnostics
         self.inputs = {n: self._subscribe(n) for n in self.sensor_names}
         self.pub = self.create_publisher(Odometry, "odometry/filtered", output_qos())
         self.tf = EstimateBroadcaster(self, self.tf_cache, self.world_frame, self.p.base_link_frame,
@@ -333,7 +334,19 @@ class KalmanFusionNode(Node):
              "resets": self.resets, "clock_jumps_back": self.clock_jumps.jumps_back,
              "published": self.published, "cpu_load": round(load, 3), "history_replays": est.replays,
              "processing_delay_s": round(self.processing_delay(now), 4)}))
+        statuses.append(self._tf_status())
         self.diag_pub.publish(diag.array(self.get_clock().now().to_msg(), statuses))
+
+    def _tf_status(self):
+        """The transforms read (mounts from /tf_static; odom -> base_link from /tf for map -> odom): WARN while
+        new ones are being dropped.
+        """
+        tf, total = self.tf_cache, sum(self.tf_cache.dropped.values())
+        fresh, self._tf_drops_seen = total - self._tf_drops_seen, total
+        level, text = (diag.WARN, f"{fresh} transforms dropped (see the log)") if fresh else (diag.OK, "ok")
+        return diag.status(f"{self.get_name()}: tf", "/tf_static /tf" if self.world_frame == self.p.map_frame
+                           else "/tf_static", level, text,
+                           {"edges": len(tf.edges), **{f"dropped.{k}": v for k, v in sorted(tf.dropped.items())}})
 
     def _input_status(self, inp: _Input, now: float):
         st = self.estimator.stats[inp.name]

@@ -14,6 +14,7 @@ which robot_localization also computes from the newest odom -> base_link.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Optional
 
 import numpy as np
@@ -24,6 +25,7 @@ from tf2_msgs.msg import TFMessage
 from fusion_nodes.core.geometry import (compose, invert, matrix_to_quaternion, matrix_to_rpy, quaternion_to_matrix,
                                         rpy_to_matrix, rpy_to_quaternion)
 from fusion_nodes.core.sensors import Mount
+from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
 
 
 def tf_qos() -> QoSProfile:
@@ -57,9 +59,28 @@ def pose_transform(stamp, parent: str, child: str, x: np.ndarray) -> TransformSt
     return transform_msg(stamp, parent, child, x[0:3], rpy_to_quaternion(*x[3:6]))
 
 
-def _to_tr(msg: TransformStamped):
+# tf2's BufferCore refuses a rotation whose squared norm is further than this from 1
+QUATERNION_NORMALIZATION_TOLERANCE = 10e-3
+
+
+def checked_transform(msg: TransformStamped, limits: Limits = Limits()) -> tuple[str, str, tuple]:
+    """``(parent, child, (t, R))`` of a transform from the wire, ``p_parent = R p_child + t``.
+
+    Raises :class:`InvalidInput`: ``bad_frame`` (a frame id empty, or its own parent), ``non_finite``,
+    ``implausible`` (a translation beyond ``limits.position``), ``bad_quaternion`` (``| |q|^2 - 1 |``
+    beyond tf2's tolerance, 0.01: tf2 refuses such a transform too).
+    """
+    parent, child = _frame(msg.header.frame_id), _frame(msg.child_frame_id)
+    if not parent or not child or parent == child:
+        raise InvalidInput("bad_frame", f"transform {parent or '(empty)'} -> {child or '(empty)'}")
     t, q = msg.transform.translation, msg.transform.rotation
-    return np.array([t.x, t.y, t.z]), quaternion_to_matrix([q.x, q.y, q.z, q.w])
+    tv, qv = np.array([t.x, t.y, t.z]), np.array([q.x, q.y, q.z, q.w])
+    check_finite(f"transform {parent} -> {child}", np.concatenate([tv, qv]))
+    check_magnitude(f"translation {parent} -> {child}", tv, limits.position)
+    if abs(float(qv @ qv) - 1.0) > QUATERNION_NORMALIZATION_TOLERANCE:
+        raise InvalidInput("bad_quaternion", f"rotation {parent} -> {child} is not a unit quaternion "
+                                             f"(|q|^2 = {float(qv @ qv):.4g})")
+    return parent, child, (tv, quaternion_to_matrix(qv))
 
 
 class TransformBroadcaster:
@@ -73,22 +94,34 @@ class TransformBroadcaster:
 
 
 class TransformCache:
-    """Latest transform per edge from ``/tf_static`` and (optionally) ``/tf``."""
+    """Latest transform per edge from ``/tf_static`` and (optionally) ``/tf``.
+
+    A transform that cannot be (:func:`checked_transform`) or that would close a loop of frames
+    (``tf_cycle``: a tree has none) is dropped, counted in :attr:`dropped` by reason and warned about
+    (throttled); the rest of its message is kept.
+    """
 
     def __init__(self, node, dynamic: bool = False):
         self.edges: dict[str, tuple[str, tuple]] = {}   # child -> (parent, (t, R))
         self.static_children: set[str] = set()
+        self.dropped: Counter = Counter()
+        self._logger = node.get_logger()
         node.create_subscription(TFMessage, "/tf_static", lambda m: self.add(m, True), tf_static_qos())
         if dynamic:
             node.create_subscription(TFMessage, "/tf", lambda m: self.add(m, False), tf_qos())
 
     def add(self, msg: TFMessage, static: bool) -> None:
         for tr in msg.transforms:
-            t, R = _to_tr(tr)
-            if not (np.all(np.isfinite(t)) and np.all(np.isfinite(R))):
+            try:
+                parent, child, edge = checked_transform(tr)
+                if child in self._to_root(parent)[0]:
+                    raise InvalidInput("tf_cycle", f"{parent} -> {child}: {child} is already above {parent}")
+            except InvalidInput as exc:
+                self.dropped[exc.reason] += 1
+                self._logger.warn(f"{'/tf_static' if static else '/tf'}: transform dropped: {exc}",
+                                  throttle_duration_sec=5.0)
                 continue
-            child = _frame(tr.child_frame_id)
-            self.edges[child] = (_frame(tr.header.frame_id), (t, R))
+            self.edges[child] = (parent, edge)
             if static:
                 self.static_children.add(child)
 
