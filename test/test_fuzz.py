@@ -59,6 +59,20 @@ def sec(s) -> float:
     return s.sec + s.nanosec * 1e-9
 
 
+STAMP_DEFECTS = ["stamp_zero", "stamp_future", "stamp_backwards"]
+
+
+def broken_stamp(draw, defect: str, t: float, first: float) -> Time:
+    """The stamp of one of :data:`STAMP_DEFECTS`: unset, far ahead of ``t``, or before ``first`` (the stream's first
+    stamp, so older than anything accepted).
+    """
+    if defect == "stamp_zero":
+        return Time()
+    if defect == "stamp_future":
+        return stamp(t + draw(st.sampled_from([30.0, 1e3, 1e6, 1e8])))
+    return stamp(first - draw(st.floats(0.001, 40.0)))
+
+
 # -- running -----------------------------------------------------------------------------------------
 def _run(tmp_path, node, params, messages):
     (tmp_path / f"{node}.yaml").write_text(yaml.safe_dump({node: {"ros__parameters": params}}))
@@ -175,20 +189,15 @@ def bad_odometry(draw, t0):
     tw = m.twist.twist
     tw.linear.x, tw.linear.y, tw.angular.z = (draw(st.floats(-5, 5)) for _ in range(3))
     m.twist.covariance = [1e-3 if i % 7 == 0 else 0.0 for i in range(36)]
-    defect = draw(st.sampled_from(["value", "covariance", "stamp_zero", "stamp_future", "stamp_backwards",
-                                   "non_psd"]))
+    defect = draw(st.sampled_from(["value", "covariance", "non_psd"] + STAMP_DEFECTS))
     if defect == "value":
         setattr(tw.linear if draw(st.booleans()) else tw.angular, draw(st.sampled_from("xyz")), draw(ABSURD))
     elif defect == "covariance":
         cov = list(m.twist.covariance)
         cov[draw(st.sampled_from([0, 7, 35]))] = draw(st.sampled_from([math.nan, math.inf, -1.0, 1e300]))
         m.twist.covariance = cov
-    elif defect == "stamp_zero":
-        m.header.stamp = Time()
-    elif defect == "stamp_future":
-        m.header.stamp = stamp(t0 + draw(st.sampled_from([30.0, 1e3, 1e6, 1e8])))
-    elif defect == "stamp_backwards":
-        m.header.stamp = stamp(t0 - draw(st.floats(1.0, 100.0)))
+    elif defect in STAMP_DEFECTS:
+        m.header.stamp = broken_stamp(draw, defect, t0, t0)
     else:
         cov = [0.0] * 36
         cov[0], cov[7], cov[1], cov[6], cov[35] = 1e-4, 1e-4, 1.0, 1.0, 1e-3    # vx-vy block not PSD
@@ -354,8 +363,8 @@ def bad_pose_or_twist(draw, t0):
     t = t0 + draw(st.floats(0.1, 2.5))
     m = _pose(t) if topic == "/pose" else _twist(t)
     holder = m.pose if topic == "/pose" else m.twist
-    defect = draw(st.sampled_from(["value", "covariance", "non_psd", "stamp_zero", "stamp_future",
-                                   "stamp_backwards"] + (["quaternion"] if topic == "/pose" else [])))
+    defect = draw(st.sampled_from(["value", "covariance", "non_psd"] + STAMP_DEFECTS
+                                  + (["quaternion"] if topic == "/pose" else [])))
     if defect == "value":
         vec = (draw(st.sampled_from([holder.pose.position])) if topic == "/pose" else
                draw(st.sampled_from([holder.twist.linear, holder.twist.angular])))
@@ -372,12 +381,8 @@ def bad_pose_or_twist(draw, t0):
         holder.covariance = cov
     elif defect == "quaternion":
         m.pose.pose.orientation.w = draw(st.sampled_from([0.0, 1e-9, math.nan, 1e10]))
-    elif defect == "stamp_zero":
-        m.header.stamp = Time()
-    elif defect == "stamp_future":
-        m.header.stamp = stamp(t + draw(st.sampled_from([30.0, 1e5, 1e8])))
     else:
-        m.header.stamp = stamp(t0 - draw(st.floats(1.0, 100.0)))
+        m.header.stamp = broken_stamp(draw, defect, t, t0)
     return topic, m
 
 
@@ -546,8 +551,8 @@ def bad_ego_odometry(draw, topic="/o", pose=True):
     """
     t = draw(st.floats(50.0, 51.0))
     m = ego_odometry(t)
-    defects = ["twist", "twist_covariance", "non_psd", "stamp_zero", "stamp_future", "stamp_backwards",
-               "duplicate"] + (["pose", "quaternion", "pose_covariance"] if pose else [])
+    defects = ["twist", "twist_covariance", "non_psd", "duplicate"] + STAMP_DEFECTS + (
+        ["pose", "quaternion", "pose_covariance"] if pose else [])
     defect = draw(st.sampled_from(defects))
     cov_value = st.sampled_from([math.nan, math.inf, -1.0, 1e300])
     if defect == "twist":
@@ -562,12 +567,8 @@ def bad_ego_odometry(draw, topic="/o", pose=True):
         cov = [0.0] * 36
         cov[0], cov[7], cov[1], cov[6] = 1e-4, 1e-4, 1.0, 1.0      # vx-vy block not PSD
         m.twist.covariance = cov
-    elif defect == "stamp_zero":
-        m.header.stamp = Time()
-    elif defect == "stamp_future":
-        m.header.stamp = stamp(t + draw(st.sampled_from([30.0, 1e3, 1e6, 1e8])))
-    elif defect == "stamp_backwards":
-        m.header.stamp = stamp(49.95 - draw(st.floats(0.001, 40.0)))
+    elif defect in STAMP_DEFECTS:
+        m.header.stamp = broken_stamp(draw, defect, t, 49.95)
     elif defect == "duplicate":
         m.header.stamp = Time(sec=-1)          # placeholder: set where it is inserted
     elif defect == "pose":

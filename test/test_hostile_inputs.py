@@ -241,15 +241,18 @@ def _float64_cloud(cols: dict, t: float) -> PointCloud2:
                                for i, n in enumerate(names)], data=arr.tobytes())
 
 
-def test_radar_node_drops_bad_odometry_and_oversized_scans(tmp_path):
+def _odom(t, vx):
+    """Odometry with only a forward speed (m/s): what radar_node reads."""
     from nav_msgs.msg import Odometry
+    m = Odometry(header=Header(stamp=stamp(t)))
+    m.twist.twist.linear.x = vx
+    return m
+
+
+def test_radar_node_drops_bad_odometry_and_oversized_scans(tmp_path):
     params = {"input_topic": "/r", "output_topic": "/c", "odometry_topic": "/o", "cluster_min_points": 1,
               "max_points": 50}
-
-    def odom(t, vx):
-        m = Odometry(header=Header(stamp=stamp(t)))
-        m.twist.twist.linear.x = vx
-        return m
+    odom = _odom
     scan = {"x": np.array([10.0, 10.2]), "y": np.zeros(2), "z": np.zeros(2), "doppler": np.array([-3.0, -3.0])}
     big = {k: np.resize(v, 60) for k, v in scan.items()}
     t0 = 5_000_000_000   # log times with the stamps, so the clock is where the data is
@@ -269,14 +272,9 @@ def test_radar_node_compensates_the_doppler_with_the_twist_at_the_scan_stamp(tmp
     (interpolated) is the one to subtract, not the newest. Backwards / repeated odometry is dropped and
     counted, and leaves the history as if it never came.
     """
-    from nav_msgs.msg import Odometry
     params = {"input_topic": "/r", "output_topic": "/c", "odometry_topic": "/o", "cluster_min_points": 1,
               "odometry_timeout": 0.5}
-
-    def odom(t, vx):
-        m = Odometry(header=Header(stamp=stamp(t)))
-        m.twist.twist.linear.x = vx
-        return m
+    odom = _odom
 
     def scan(t, doppler):   # a static object 10 m straight ahead: its Doppler is minus the ego speed
         return _float64_cloud({"x": np.array([10.0, 10.2]), "y": np.zeros(2), "z": np.zeros(2),
