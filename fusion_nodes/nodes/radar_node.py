@@ -23,13 +23,13 @@ from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import radar
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.timeline import TwistHistory
-from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
+from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_psd, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.cloud_input import checked_points
 from fusion_nodes.ros.objects import ObjectOutputs
-from fusion_nodes.ros.convert import check_covariance, stamp_to_sec, twist_to_sample
+from fusion_nodes.ros.convert import stamp_to_sec, twist_to_sample
 from fusion_nodes.ros.decisions import score_columns
 from fusion_nodes.ros.model_files import load_early_fusion
 from fusion_nodes.ros.params import declare
@@ -76,8 +76,8 @@ class RadarNode(Node):
             check_stamp(stamp)
             check_future(stamp, self._now(), self.p.max_future)
             self.odom_order.check("odometry", stamp)
-            twist = twist_to_sample(stamp, msg.twist)
-            check_covariance("twist covariance", twist.cov)
+            twist = twist_to_sample(stamp, msg.twist)       # values and covariance finite and plausible
+            check_psd("twist covariance", twist.cov)
         except InvalidInput as exc:
             self.odom_monitor.drop(exc.reason)
             self.get_logger().warn(f"odometry dropped: {exc}", throttle_duration_sec=5.0)

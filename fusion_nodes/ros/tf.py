@@ -26,6 +26,7 @@ from fusion_nodes.core.geometry import (compose, invert, matrix_to_quaternion, m
                                         rpy_to_matrix, rpy_to_quaternion)
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
+from fusion_nodes.ros.convert import DEFAULT_LIMITS
 
 
 def tf_qos() -> QoSProfile:
@@ -63,7 +64,7 @@ def pose_transform(stamp, parent: str, child: str, x: np.ndarray) -> TransformSt
 QUATERNION_NORMALIZATION_TOLERANCE = 10e-3
 
 
-def checked_transform(msg: TransformStamped, limits: Limits = Limits()) -> tuple[str, str, tuple]:
+def checked_transform(msg: TransformStamped, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, tuple]:
     """``(parent, child, (t, R))`` of a transform from the wire, ``p_parent = R p_child + t``.
 
     Raises :class:`InvalidInput`: ``bad_frame`` (a frame id empty, or its own parent), ``non_finite``,
