@@ -410,13 +410,10 @@ def test_fuzz_kalman_fusion_node_pose_and_twist_inputs(tmp_path_factory, filter_
 
 # kalman_fusion_node's /tf (a world_frame: map instance reads odom -> base_link there for map -> odom)
 def _tf(parent, child, xyz, q):
-    from geometry_msgs.msg import TransformStamped
     from tf2_msgs.msg import TFMessage
-    tr = TransformStamped()
-    tr.header.frame_id, tr.child_frame_id = parent, child
-    tr.transform.translation.x, tr.transform.translation.y, tr.transform.translation.z = xyz
-    tr.transform.rotation.x, tr.transform.rotation.y, tr.transform.rotation.z, tr.transform.rotation.w = q
-    return TFMessage(transforms=[tr])
+
+    from fusion_nodes.ros.tf import transform_msg
+    return TFMessage(transforms=[transform_msg(Time(), parent, child, xyz, q)])
 
 
 def bag2_map_clean():
@@ -524,15 +521,10 @@ def test_fuzz_radar_node(tmp_path_factory):
 # -- the odometry inputs of radar_node (its twist) and tracker_node (pose and twist) ----------------------
 def ego_odometry(t: float):
     """The clean ego motion of the odometry streams below: speed 2 + 0.5 sin(3t) m/s along a yawing path."""
-    from nav_msgs.msg import Odometry
-    m = Odometry(header=Header(stamp=stamp(t), frame_id="odom"), child_frame_id="base_link")
-    yaw = 0.1 * (t - 50.0)
-    m.pose.pose.position.x, m.pose.pose.position.y = 2.0 * (t - 50.0), 0.1 * (t - 50.0) ** 2
-    m.pose.pose.orientation.z, m.pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
-    m.twist.twist.linear.x, m.twist.twist.angular.z = 2.0 + 0.5 * math.sin(3.0 * t), 0.1
-    m.pose.covariance = [1e-2 if i % 7 == 0 else 0.0 for i in range(36)]
-    m.twist.covariance = [1e-3 if i % 7 == 0 else 0.0 for i in range(36)]
-    return m
+    from fusion_nodes.ros.convert import odometry
+    return odometry(stamp(t), "odom", "base_link", (2.0 * (t - 50.0), 0.1 * (t - 50.0) ** 2, 0.0),
+                    (0.0, 0.0, 0.1 * (t - 50.0)), np.eye(6) * 1e-2, (2.0 + 0.5 * math.sin(3.0 * t), 0.0, 0.0),
+                    (0.0, 0.0, 0.1), np.eye(6) * 1e-3)
 
 
 def with_odometry(clean, topic="/o"):

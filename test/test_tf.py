@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 import yaml
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
 from rosbags.typesys import get_types_from_msg
 from tf2_msgs.msg import TFMessage
@@ -16,6 +17,7 @@ from tf2_msgs.msg import TFMessage
 from conftest import DATA, REPO
 from fusion_nodes.core.geometry import rpy_to_quaternion
 from fusion_nodes.ros import diagnostics as diag
+from fusion_nodes.ros.tf import transform_msg
 from fusion_nodes.tools import bagio
 from fusion_nodes.tools.evaluate import last_diagnostics, load_tracks
 from fusion_nodes.tools.offline import run_offline
@@ -131,14 +133,7 @@ def test_the_cli_replays_runs_and_evaluates_a_robot_bag(tmp_path, probe):
 
 
 def _transform(parent, child, xyz=(0.0, 0.0, 0.0), q=(0.0, 0.0, 0.0, 1.0), stamp=None):
-    tr = TransformStamped()
-    tr.header.frame_id, tr.child_frame_id = parent, child
-    if stamp is not None:
-        tr.header.stamp = stamp
-    tr.transform.translation.x, tr.transform.translation.y, tr.transform.translation.z = (float(v) for v in xyz)
-    r = tr.transform.rotation
-    r.x, r.y, r.z, r.w = (float(v) for v in q)
-    return tr
+    return transform_msg(stamp if stamp is not None else Time(), parent, child, xyz, q)
 
 
 def _map_instance_run(tmp_path, hostile=(), inspect=lambda node: None):
