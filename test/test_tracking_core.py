@@ -10,8 +10,8 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory, TwistHistory
 from fusion_nodes.core.track_filters import EkfTrackFilter, UkfTrackFilter
 from fusion_nodes.core.track_metrics import Frame, TrackingMetrics, common_rmse, gospa, ospa
-from fusion_nodes.core.tracking import (CONFIRMED, ClassBelief, Detections, DuplicateRemover, ExistenceConfirmation,
-                                        FieldOfView, MOfN, Tracker)
+from fusion_nodes.core.track_components import CONFIRMED, ExistenceConfirmation, MOfN
+from fusion_nodes.core.tracking import ClassBelief, Detections, DuplicateRemover, FieldOfView, Tracker
 
 SENSOR = tm.SensorPose(1.0, -2.0, 0.3)
 

@@ -28,8 +28,10 @@ from visualization_msgs.msg import MarkerArray
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
-from fusion_nodes.core.tracking import (ClassBelief, ClassCompatibility, ClassFootprints, Deleter, DuplicateRemover,
-                                        ExistenceConfirmation, MahalanobisGate, MOfN, Tracker)
+from fusion_nodes.core.track_classes import ClassBelief, ClassCompatibility, ClassFootprints
+from fusion_nodes.core.track_components import Deleter, ExistenceConfirmation, MahalanobisGate, MOfN
+from fusion_nodes.core.track_merging import DuplicateRemover
+from fusion_nodes.core.tracking import Tracker
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import tracks as conv

@@ -26,7 +26,8 @@ from scipy.optimize import linear_sum_assignment
 
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.track_filters import EkfTrackFilter
-from fusion_nodes.core.tracking import Detections, ExistenceConfirmation, Tracker
+from fusion_nodes.core.track_components import ExistenceConfirmation
+from fusion_nodes.core.tracking import Detections, Tracker
 
 RATE = 13.0
 SIZES = (10, 50, 200)
