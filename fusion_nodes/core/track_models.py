@@ -201,6 +201,7 @@ class MeasurementModel(ABC):
 
     dim: int
     angular: tuple = ()          # indices of components that are angles (residuals wrapped)
+    rate: Optional[int] = None   # index of the range-rate component (m/s), if the sensor measures one
 
     @abstractmethod
     def predict(self, K: np.ndarray, sensor: SensorPose) -> np.ndarray:
@@ -299,6 +300,7 @@ class PositionDoppler(MeasurementModel):
     """
 
     dim: int = 3
+    rate: Optional[int] = 2
 
     def predict(self, K, sensor):
         d, r = _line_of_sight(K, sensor)
@@ -327,6 +329,7 @@ class RangeBearingRate(MeasurementModel):
 
     dim: int = 3
     angular: tuple = (1,)
+    rate: Optional[int] = 2
 
     def predict(self, K, sensor):
         d, r = _line_of_sight(K, sensor)

@@ -19,6 +19,7 @@ duplicate remover         :mod:`.track_merging`         ``duplicates(k, P, radiu
 class belief              :class:`ClassBelief`          ``fuse(belief, scores, weight, dt)``
 class compatibility       :class:`ClassCompatibility`   ``cost(beliefs, scores)``
 class footprints          :class:`ClassFootprints`      ``expect(beliefs)``
+class Doppler spread      :class:`ClassDopplerSpread`   ``expect(beliefs)``
 ========================  ============================  =========================================
 
 A frame (:class:`Detections`) is one sensor's detections at one stamp, with
@@ -45,7 +46,7 @@ import numpy as np
 from .geometry import wrap_angle
 from .track_components import (CONFIRMED, TENTATIVE, Deleter, Existence, MahalanobisGate, MOfN,
                                NearestNeighbour)
-from .track_classes import ClassBelief, ClassCompatibility, ClassFootprints
+from .track_classes import ClassBelief, ClassCompatibility, ClassDopplerSpread, ClassFootprints
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
 from .track_models import MeasurementModel, SensorPose
@@ -103,6 +104,10 @@ class Detections:
         errors persist from frame to frame (a camera box's bearing: lag-one correlation 0.7-0.9 at 15 Hz),
         each further frame is nearly the same look again, and the filter, which takes every update as
         independent, would trust the sensor's bias as if averaged away. 0: every frame moves.
+    looks : ndarray, optional
+        Per detection, how many returns its range rate averages (a radar cluster's points): the object's
+        own Doppler spread (:class:`ClassDopplerSpread`) adds ``var / looks`` to that component of ``R``.
+        None: one each.
     """
 
     stamp: float
@@ -119,6 +124,7 @@ class Detections:
     detection_probability: float = 0.8
     occlusion_gap: Optional[float] = None
     update_interval: float = 0.0
+    looks: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.z)
@@ -158,21 +164,40 @@ class _Track:
     moved_by: dict = field(default_factory=dict)     # sensor -> stamp it last moved the state
 
 
-def _mahalanobis(S: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _mahalanobis(S: np.ndarray, y: np.ndarray, extra=None) -> tuple[np.ndarray, np.ndarray]:
     """``d2 = y^T S^-1 y`` and ``ln det S`` for residuals ``y`` (tracks x detections x m).
 
     ``S`` is tracks x detections x m x m, or tracks x 1 x m x m when one R serves the whole frame (one
     factorisation per track then). A pair whose ``S`` is singular or not positive is inadmissible:
     ``d2 = inf`` (a degenerate input must not stop the tracker).
+    ``extra``: ``(r, c)`` with ``c`` tracks x detections: each pair's ``S`` has ``c`` more on its diagonal
+    element ``r`` (the Doppler spread), by the rank-one identities (``e`` the unit vector ``r``, ``a = S^-1 y``)
+
+    ``d2' = d2 - c a_r^2 / (1 + c (S^-1)_rr)``,   ``ln det S' = ln det S + ln(1 + c (S^-1)_rr)``
+
+    so the per-track factorisations still serve every pair.
     """
     sign, log_det = np.linalg.slogdet(S)
     good = (sign > 0) & np.isfinite(log_det)
     inv = np.zeros_like(S)
     if np.any(good):
         inv[good] = np.linalg.inv(S[good])
-    d2 = np.einsum("tdi,tdij,tdj->td", y, np.broadcast_to(inv, y.shape[:2] + S.shape[-2:]), y)
+    a = np.einsum("tdij,tdj->tdi", np.broadcast_to(inv, y.shape[:2] + S.shape[-2:]), y)
+    d2 = np.einsum("tdi,tdi->td", y, a)
+    log_det = np.broadcast_to(log_det, d2.shape)
+    if extra is not None:
+        r, c = extra
+        h = 1.0 + c * np.broadcast_to(inv[..., r, r], d2.shape)
+        d2, log_det = d2 - c * a[..., r] ** 2 / h, log_det + np.log(h)
     good = np.broadcast_to(good, d2.shape)
-    return np.where(good, d2, np.inf), np.where(good, np.broadcast_to(log_det, d2.shape), np.inf)
+    return np.where(good, d2, np.inf), np.where(good, log_det, np.inf)
+
+
+def _plus_rate(R: np.ndarray, rate: int, var: float) -> np.ndarray:
+    """``R`` with ``var`` added to the variance of its range-rate component ``rate``."""
+    R = np.array(R, float)
+    R[rate, rate] += var
+    return R
 
 
 @dataclass(frozen=True)
@@ -197,10 +222,11 @@ class Tracker:
     ----------
     filter : TrackFilter
         Per-track predict / update; its motion model defines the state.
-    gate, associator, initiator, existence, deleter, belief, merger, compatibility, footprints
+    gate, associator, initiator, existence, deleter, belief, merger, compatibility, footprints, spreads
         The components (defaults: the documented ones; ``belief`` None keeps no class belief,
         ``compatibility`` None associates on kinematics alone, ``footprints`` None treats every
-        object as a point for shape-aware measurement models).
+        object as a point for shape-aware measurement models, ``spreads`` None takes a range rate's
+        ``R`` as the sensor gives it).
     initial_existence : float
         Existence probability of a new tentative track.
     """
@@ -209,9 +235,9 @@ class Tracker:
                  initiator=MOfN(), existence=Existence(), deleter=Deleter(), belief: Optional[ClassBelief] = None,
                  initial_existence: float = 0.5, merger: DuplicateRemover = DuplicateRemover(),
                  compatibility: Optional[ClassCompatibility] = None,
-                 footprints: Optional[ClassFootprints] = None):
+                 footprints: Optional[ClassFootprints] = None, spreads: Optional[ClassDopplerSpread] = None):
         self.filter, self.gate, self.associator = filter, gate, associator
-        self.footprints = footprints
+        self.footprints, self.spreads = footprints, spreads
         self.initiator, self.existence, self.deleter, self.belief = initiator, existence, deleter, belief
         self.merger, self.compatibility = merger, compatibility
         self.initial_existence = initial_existence
@@ -234,8 +260,9 @@ class Tracker:
             t.existence = self.existence.revise(t.existence, None, dt)
             t.stamp = frame.stamp
         footprints = self._footprints(frame.stamp)
-        pairs, d2, admitted, lin = self._associate(frame, footprints)
-        nis, occluded, held = self._update(frame, footprints, pairs, d2, lin)
+        spread = self._spread(frame, self._beliefs(frame.stamp, len(self.spreads.stds)) if self.spreads else None)
+        pairs, d2, admitted, lin = self._associate(frame, footprints, spread)
+        nis, occluded, held = self._update(frame, footprints, pairs, d2, lin, spread)
         # A frame with no detection at all (not even clutter) is a sensor that saw nothing: failed,
         # covered, dark. Counting a miss for every track in its view would delete the tracks the other
         # sensors still hold; it counts none (the node reports the blind input in /diagnostics).
@@ -259,7 +286,16 @@ class Tracker:
             return None
         return self.footprints.expect(self._beliefs(stamp, len(self.footprints.table)))
 
-    def _associate(self, frame: Detections, footprints: Optional[np.ndarray]):
+    def _spread(self, frame: Detections, beliefs: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """The objects' own Doppler spread to add to the range rate's variance, beliefs x detections
+        (m^2/s^2; :class:`ClassDopplerSpread`), or None when there is none to add.
+        """
+        if self.spreads is None or beliefs is None or not len(beliefs) or frame.model.rate is None or not len(frame):
+            return None
+        looks = np.ones(len(frame)) if frame.looks is None else np.maximum(frame.looks, 1.0)
+        return self.spreads.expect(beliefs)[:, None] / looks[None, :]
+
+    def _associate(self, frame: Detections, footprints: Optional[np.ndarray], spread: Optional[np.ndarray]):
         n_t, n_d = len(self._tracks), len(frame)
         if n_t == 0 or n_d == 0:
             return [], None, None, None
@@ -271,10 +307,13 @@ class Tracker:
         y = frame.model.residual(frame.z[None], zhat[:, None])         # tracks x detections x m
         if np.all(frame.R == frame.R[0]):
             # one R for the whole frame (a radar's usual case): S depends on the track only, so n_t
-            # factorisations serve all n_t x n_d pairs
-            d2, log_det = _mahalanobis((HPH + frame.R[0])[:, None], y)
+            # factorisations serve all n_t x n_d pairs; the Doppler spread is a rank-one change of each
+            d2, log_det = _mahalanobis((HPH + frame.R[0])[:, None], y,
+                                       None if spread is None else (frame.model.rate, spread))
         else:
             S = HPH[:, None] + frame.R[None]                           # tracks x detections x m x m
+            if spread is not None:
+                S[..., frame.model.rate, frame.model.rate] += spread
             d2, log_det = _mahalanobis(S, y)
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
         cost = d2
@@ -291,7 +330,8 @@ class Tracker:
         return np.array([uniform if t.belief is None or self.belief is None or len(t.belief) != n_classes
                          else self.belief.decay(t.belief, stamp - t.class_stamp) for t in self._tracks])
 
-    def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin) -> tuple[list, int, int]:
+    def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin,
+                spread: Optional[np.ndarray]) -> tuple[list, int, int]:
         nis, occluded, held = [], 0, 0
         clear = self._clear(frame, footprints) if pairs else None
         for ti, di in pairs:
@@ -304,7 +344,8 @@ class Tracker:
             if frame.stamp - t.moved_by.get(frame.sensor, -np.inf) >= frame.update_interval:
                 own = frame.model if footprints is None else frame.model.with_footprints(footprints[ti])
                 # the gate's linearisation is at the same predicted state: an EKF update need not redo it
-                t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], frame.R[di], own, frame.origin,
+                R = frame.R[di] if spread is None else _plus_rate(frame.R[di], frame.model.rate, spread[ti, di])
+                t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], R, own, frame.origin,
                                               linearised=(lin[0][ti], lin[1][ti]))
                 t.moved_by[frame.sensor] = frame.stamp
             else:
@@ -346,7 +387,7 @@ class Tracker:
             return 0
         started = 0
         for di in range(len(frame)):
-            seed = None if di in used else frame.model.seed(frame.z[di], frame.R[di], frame.origin)
+            seed = None if di in used else frame.model.seed(frame.z[di], self._new_R(frame, di), frame.origin)
             if seed is None:
                 continue
             x, P = self.filter.motion.from_kinematics(seed)
@@ -360,6 +401,16 @@ class Tracker:
             self._next_id += 1
             started += 1
         return started
+
+    def _new_R(self, frame: Detections, di: int) -> np.ndarray:
+        """Detection ``di``'s R for a new track: with the Doppler spread its own class scores expect."""
+        if self.spreads is None or frame.model.rate is None:
+            return frame.R[di]
+        C = len(self.spreads.stds)
+        s = None if frame.scores is None or frame.scores.shape[1] != C else frame.scores[di]
+        b = s / s.sum() if s is not None and np.all(np.isfinite(s)) and s.sum() > 0 else np.full(C, 1.0 / C)
+        looks = 1.0 if frame.looks is None else max(float(frame.looks[di]), 1.0)
+        return _plus_rate(frame.R[di], frame.model.rate, float(self.spreads.expect(b)[0]) / looks)
 
     def _maintain(self) -> tuple[int, int]:
         keep, kin, confirmed = [], [], 0

@@ -28,7 +28,7 @@ from visualization_msgs.msg import MarkerArray
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
-from fusion_nodes.core.track_classes import ClassBelief, ClassCompatibility, ClassFootprints
+from fusion_nodes.core.track_classes import ClassBelief, ClassCompatibility, ClassDopplerSpread, ClassFootprints
 from fusion_nodes.core.track_components import Deleter, ExistenceConfirmation, MahalanobisGate, MOfN
 from fusion_nodes.core.track_merging import DuplicateRemover
 from fusion_nodes.core.tracking import Tracker
@@ -59,7 +59,9 @@ def make_tracker(p: dict) -> Tracker:
                    deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief,
                    merger=DuplicateRemover(p["merge_probability"], enabled=p["merge_probability"] > 0),
                    compatibility=compatibility,
-                   footprints=ClassFootprints(p["class_footprints"]) if belief is not None else None)
+                   footprints=ClassFootprints(p["class_footprints"]) if belief is not None else None,
+                   spreads=ClassDopplerSpread(p["class_doppler_spread"])
+                   if belief is not None and any(p["class_doppler_spread"]) else None)
 
 
 class TrackerNode(Node):

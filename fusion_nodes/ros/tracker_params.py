@@ -24,7 +24,10 @@ def cross_checks():
             "publish_existence is below delete_existence: deleted tracks cannot be published",
             lambda p: None if len(p["class_footprints"]) == 2 * len(p["classes"]) else
             f"class_footprints has {len(p['class_footprints'])} numbers; {len(p['classes'])} classes need "
-            f"{2 * len(p['classes'])} (length, width per class)"]
+            f"{2 * len(p['classes'])} (length, width per class)",
+            lambda p: None if len(p["class_doppler_spread"]) == len(p["classes"]) else
+            f"class_doppler_spread has {len(p['class_doppler_spread'])} numbers; {len(p['classes'])} classes need "
+            f"{len(p['classes'])} (one m/s per class)"]
 
 
 def specs() -> list[ParamSpec]:
@@ -54,7 +57,16 @@ def _topic_specs() -> list[ParamSpec]:
         ParamSpec("class_footprints", [4.5, 1.8, 0.5, 0.5, 1.8, 0.6, 0.3, 0.3], "Ground footprint of each "
                   "class, length and width (m) in the order of classes: the camera's box model predicts "
                   "the box an object of that shape makes.", check=_footprints, **ro),
+        ParamSpec("class_doppler_spread", [0.5, 0.65, 1.1, 0.2], "Spread (std, m/s) of one radar return's "
+                  "radial speed about its object's, per class in the order of classes (micro-Doppler: limbs, "
+                  "wheels); a cluster's Doppler of n returns gets the spread its track's class belief expects, "
+                  "over n, on top of radar_doppler_std. Measured per class by `fusion eval --tracking` on a "
+                  "drive with object truth; all 0: off.", check=_spreads, **ro),
     ]
+
+
+def _spreads(v):
+    return None if all(x >= 0 and x <= 100 for x in v) else "speeds in [0, 100] m/s"
 
 
 def _footprints(v):

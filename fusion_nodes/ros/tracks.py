@@ -85,9 +85,12 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
         raise InvalidInput("absurd_value", "doppler_mean beyond 150 m/s")
     model = tm.PositionDoppler() if p["radar_use_doppler"] else tm.Position()
     z = np.column_stack([xy, cols["doppler_mean"]]) if p["radar_use_doppler"] else xy
+    points = cols.get("points")
+    if points is not None and not np.all(np.isfinite(points) & (points >= 0) & (points < 1e6)):
+        raise InvalidInput("absurd_value", "points not a count")
     R = np.zeros((len(z), model.dim, model.dim))
     sensor = mount.in_world(ego)
-    R[:, :2, :2] = _radar_position_covariance(xy - [sensor.x, sensor.y], cols, p)
+    R[:, :2, :2] = _radar_position_covariance(xy - [sensor.x, sensor.y], points, p)
     if p["radar_use_doppler"]:
         R[:, 2, 2] = p["radar_doppler_std"] ** 2
     size = np.column_stack([cols["extent_x"], cols["extent_y"]]) if "extent_x" in cols and "extent_y" in cols \
@@ -95,19 +98,18 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
     # NaN: not measured; no cluster within max_range of the radar can be longer than twice that
     if size is not None and np.any(np.isinf(size) | (size < 0) | (size > 2 * p["max_range"])):
         raise InvalidInput("absurd_value", "extent_x / extent_y negative or beyond twice max_range")
+    # a cluster's Doppler is the mean of its points': the object's own spread averages over them
     return Detections(stamp, "radar", model, sensor, z, R, class_scores(cols, classes), size,
-                      FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"])
+                      FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"],
+                      looks=points if p["radar_use_doppler"] else None)
 
 
-def _radar_position_covariance(d, cols, p) -> np.ndarray:
+def _radar_position_covariance(d, points, p) -> np.ndarray:
     """Cluster position covariances: isotropic, or polar when the radar's range / azimuth errors are given
     (:func:`fusion_nodes.core.track_models.polar_position_covariance`, averaged over the cluster's ``points``).
     """
     if p["radar_range_std"] <= 0 and p["radar_azimuth_std"] <= 0:
         return np.broadcast_to(p["radar_position_std"] ** 2 * np.eye(2), (len(d), 2, 2))
-    points = cols.get("points")
-    if points is not None and not np.all(np.isfinite(points) & (points >= 0) & (points < 1e6)):
-        raise InvalidInput("absurd_value", "points not a count")
     return tm.polar_position_covariance(d, p["radar_position_std"], p["radar_range_std"], p["radar_azimuth_std"],
                                         points)
 

@@ -196,6 +196,9 @@ def _eval_tracking(a) -> int:
             if "bearing_persistence" in m:
                 from .track_ceiling import describe
                 print(describe(m["bearing_persistence"]))
+            if "doppler_spread" in m:
+                from . import doppler_spread
+                print(doppler_spread.describe(m["doppler_spread"]))
         sys.stdout.flush()
     if len(drives) > 1:
         print(f"\n## the {len(drives)} drives' objects pooled")

@@ -146,6 +146,10 @@ def run(bag, params_file=None, truth_topic="/ground_truth/objects", workdir=None
         p = _tracker_section(params_file)
         out[RADAR_PER_FRAME] = evaluate(bags, p["radar_topic"], truth_topic, region=region, per_frame=True,
                                         doppler_origin=p["radar_mount"][:2])
+        if p["radar_topic"] and "radar only" in out:
+            from .doppler_spread import within_cluster_spread
+            out["radar only"]["doppler_spread"] = within_cluster_spread(bag, inputs, p["classes"], truth_topic,
+                                                                        p["radar_topic"])
         if peer:
             out.update(peer_rows(bag, inputs, work, params_file, truth_topic, region, span))
         if ceiling:
