@@ -9,8 +9,8 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, NavSatFix
 
 from fusion_nodes.core.validation import InvalidInput
-from fusion_nodes.ros.convert import (camera_info_to_intrinsics, imu_to_sample, navsat_to_fix, pose_to_sample,
-                                      twist_to_sample)
+from fusion_nodes.ros.convert import (camera_info_to_intrinsics, imu_to_sample, navsat_to_fix, odometry_to_ego,
+                                      pose_to_sample, twist_to_sample)
 
 
 def good_imu():
@@ -80,6 +80,37 @@ def test_odometry_covariances(part):
     getattr(m, part).covariance = cov
     with pytest.raises(InvalidInput):
         pose_to_sample(1.0, m.pose) if part == "pose" else twist_to_sample(1.0, m.twist)
+
+
+@pytest.mark.parametrize("norm2,ok", [(1.0, True), (1.009, True), (0.991, True), (1.011, False), (0.81, False),
+                                      (2.25, False), (0.0, False)])
+def test_every_rotation_a_node_reads_follows_tf2s_unit_quaternion_rule(norm2, ok):
+    """Odometry (the tracker's and radar_node's ego), TF, and IMU / pose orientations (checked where the core
+    uses them, core.sensors): one rule, tf2's (| |q|^2 - 1 | <= 0.01), so a rotation one input takes is not
+    refused by another.
+    """
+    from builtin_interfaces.msg import Time
+
+    from fusion_nodes.core.validation import check_quaternion
+    from fusion_nodes.ros.tf import checked_transform, transform_msg
+    q = np.array([0.0, 0.0, 0.6, 0.8]) * math.sqrt(norm2)          # yaw 1.287 rad, scaled
+    odom = Odometry()
+    odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = q[2], q[3]
+    reads = [lambda: check_quaternion(q), lambda: odometry_to_ego(odom)[2],
+             lambda: checked_transform(transform_msg(Time(sec=1), "odom", "base_link", [0.0, 0.0, 0.0], q))[2][1]]
+    reasons = [_reason(read) for read in reads]
+    assert reasons == [None if ok else "bad_quaternion"] * 3
+    if ok:                                                             # normalised before use
+        np.testing.assert_allclose(check_quaternion(q), [0.0, 0.0, 0.6, 0.8])
+        assert odometry_to_ego(odom)[2] == pytest.approx(2 * math.atan2(0.6, 0.8))
+
+
+def _reason(read):
+    try:
+        read()
+    except InvalidInput as e:
+        return e.reason
+    return None
 
 
 @pytest.mark.parametrize("field", ["latitude", "longitude", "altitude"])

@@ -122,13 +122,22 @@ def check_finite(name: str, value) -> None:
         raise InvalidInput("non_finite", f"{name} contains NaN or Inf")
 
 
-def check_quaternion(q) -> np.ndarray:
-    """Return ``q`` normalised; reject a (near) zero-length quaternion."""
-    x, y, z, w = np.asarray(q, dtype=float).tolist()
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    if not 0.5 < n < 1.5:
-        raise InvalidInput("bad_quaternion", f"orientation quaternion has norm {n:.3g}")
-    return np.array([x / n, y / n, z / n, w / n])
+QUATERNION_TOLERANCE = 0.01
+"""Largest ``| |q|^2 - 1 |`` of a rotation taken from the wire: tf2's, which refuses a transform beyond it.
+A driver's rounding is far inside (float32: ~1e-7); a quaternion beyond it was never a rotation."""
+
+
+def check_quaternion(q, name: str = "orientation") -> np.ndarray:
+    """Return the ``(x, y, z, w)`` quaternion ``q`` normalised; reject one that is not a unit quaternion
+    within :data:`QUATERNION_TOLERANCE` (``bad_quaternion``; NaN / Inf: ``non_finite``). The one policy for
+    every rotation an input carries: IMU orientation, odometry and pose, TF.
+    """
+    v = np.asarray(q, dtype=float).reshape(4)
+    check_finite(name, v)
+    n2 = float(v @ v)
+    if abs(n2 - 1.0) > QUATERNION_TOLERANCE:
+        raise InvalidInput("bad_quaternion", f"{name} is not a unit quaternion (|q|^2 = {n2:.4g})")
+    return v / math.sqrt(n2)
 
 
 def sanitize_covariance(cov, indices, floor: float, name: str = "covariance"):

@@ -20,7 +20,8 @@ from fusion_nodes.core.geometry import quaternion_to_rpy, rpy_to_quaternion
 from fusion_nodes.core.records import GnssFix, ImuSample, PoseSample, TwistSample
 from fusion_nodes.core.state import (ANGULAR_VELOCITY, LINEAR_VELOCITY, ORIENTATION, POSITION, VX, VYAW, X,
                                      YAW)
-from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude, check_psd
+from fusion_nodes.core.validation import (InvalidInput, Limits, check_finite, check_magnitude, check_psd,
+                                          check_quaternion)
 
 DEFAULT_LIMITS = Limits()
 
@@ -120,7 +121,8 @@ def odometry_to_ego(msg, limits: Limits = DEFAULT_LIMITS) -> tuple:
 
     The twist is in ``child_frame_id`` (REP-105: base_link); its planar velocity is turned into the
     world frame, ``v_w = R(yaw) [vx, vy]``. Raises :class:`InvalidInput` for NaN/Inf (``non_finite``),
-    a position beyond 1e7 m or a quaternion far from unit (``absurd_value``), an implausible twist, or
+    a position beyond 1e7 m (``absurd_value``), a rotation that is not a unit quaternion (``bad_quaternion``,
+    :func:`~fusion_nodes.core.validation.check_quaternion`), an implausible twist, or
     an impossible pose / twist covariance (see :func:`check_covariance`).
     """
     p, q = msg.pose.pose.position, msg.pose.pose.orientation
@@ -134,11 +136,12 @@ def odometry_to_ego(msg, limits: Limits = DEFAULT_LIMITS) -> tuple:
     check_finite("twist", np.concatenate([linear, angular]))
     check_covariance("pose covariance", msg.pose.covariance, limits)
     check_covariance("twist covariance", msg.twist.covariance, limits)
-    if max(abs(p.x), abs(p.y), abs(p.z)) > limits.position or not 0.5 < np.linalg.norm(values[2:]) < 1.5:
-        raise InvalidInput("absurd_value", "position beyond 1e7 m or quaternion far from unit")
+    if max(abs(p.x), abs(p.y), abs(p.z)) > limits.position:
+        raise InvalidInput("absurd_value", "position beyond 1e7 m")
+    q = check_quaternion(values[2:], "pose orientation")
     check_magnitude("linear velocity", linear, limits.speed)
     check_magnitude("angular velocity", angular, limits.angular_rate)
-    yaw = float(quaternion_to_rpy(values[2:] / np.linalg.norm(values[2:]))[2])
+    yaw = float(quaternion_to_rpy(q)[2])
     c, s = math.cos(yaw), math.sin(yaw)
     return float(p.x), float(p.y), yaw, (c * twist[0] - s * twist[1], s * twist[0] + c * twist[1], float(twist[2]))
 

@@ -25,7 +25,7 @@ from tf2_msgs.msg import TFMessage
 from fusion_nodes.core.geometry import (compose, invert, matrix_to_quaternion, matrix_to_rpy, quaternion_to_matrix,
                                         rpy_to_matrix, rpy_to_quaternion)
 from fusion_nodes.core.sensors import Mount
-from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude
+from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude, check_quaternion
 from fusion_nodes.ros.convert import DEFAULT_LIMITS
 
 
@@ -61,15 +61,14 @@ def pose_transform(stamp, parent: str, child: str, x: np.ndarray) -> TransformSt
 
 
 # tf2's BufferCore refuses a rotation whose squared norm is further than this from 1
-QUATERNION_NORMALIZATION_TOLERANCE = 10e-3
 
 
 def checked_transform(msg: TransformStamped, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, tuple]:
     """``(parent, child, (t, R))`` of a transform from the wire, ``p_parent = R p_child + t``.
 
     Raises :class:`InvalidInput`: ``bad_frame`` (a frame id empty, or its own parent), ``non_finite``,
-    ``implausible`` (a translation beyond ``limits.position``), ``bad_quaternion`` (``| |q|^2 - 1 |``
-    beyond tf2's tolerance, 0.01: tf2 refuses such a transform too).
+    ``implausible`` (a translation beyond ``limits.position``), ``bad_quaternion``
+    (:func:`~fusion_nodes.core.validation.check_quaternion`: tf2's tolerance, which refuses such a transform too).
     """
     parent, child = _frame(msg.header.frame_id), _frame(msg.child_frame_id)
     if not parent or not child or parent == child:
@@ -78,10 +77,7 @@ def checked_transform(msg: TransformStamped, limits: Limits = DEFAULT_LIMITS) ->
     tv, qv = np.array([t.x, t.y, t.z]), np.array([q.x, q.y, q.z, q.w])
     check_finite(f"transform {parent} -> {child}", np.concatenate([tv, qv]))
     check_magnitude(f"translation {parent} -> {child}", tv, limits.position)
-    if abs(float(qv @ qv) - 1.0) > QUATERNION_NORMALIZATION_TOLERANCE:
-        raise InvalidInput("bad_quaternion", f"rotation {parent} -> {child} is not a unit quaternion "
-                                             f"(|q|^2 = {float(qv @ qv):.4g})")
-    return parent, child, (tv, quaternion_to_matrix(qv))
+    return parent, child, (tv, quaternion_to_matrix(check_quaternion(qv, f"rotation {parent} -> {child}")))
 
 
 class TransformBroadcaster:
