@@ -833,3 +833,36 @@ def test_fuzz_tracker_node_every_input(tmp_path_factory):
         check(tmp_path_factory.mktemp("t"), "tracker_node", TRACKER_ALL, tracker_all_clean(), garbage, positions,
               lambda n: sum(sum(n.monitors[i].dropped.values()) for i in ("radar", "camera", "fused")))
     prop()
+
+
+TRACKER_INFO = {**TRACKER_ALL, "camera_info_topic": "/info"}
+
+
+def tracker_info_clean():
+    """tracker_all_clean with the camera's CameraInfo before each detection frame (the parameters' K, 640 x 480)."""
+    from sensor_msgs.msg import CameraInfo
+    out = []
+    for topic, t, m in tracker_all_clean():
+        if topic == "/c":
+            out.append(("/info", t - 1, CameraInfo(header=m.header, width=640, height=480,
+                                                   k=[500.0, 0, 320.0, 0, 500.0, 240.0, 0, 0, 1])))
+        out.append((topic, t, m))
+    return out
+
+
+def test_fuzz_tracker_node_camera_info(tmp_path_factory):
+    """Impossible CameraInfos and bad detections with camera_info_topic: each dropped and counted, the last good
+    geometry kept, the tracks as without them.
+    """
+    clean = tracker_info_clean()
+    fields = ("u", "v", "width_px", "height_px")
+
+    @FUZZ
+    @given(garbage=st.lists(st.one_of(bad_camera_info(), st.one_of(
+        bad_cloud(50.45, required=fields), bad_detection_values(50.45, fields)).map(lambda g: ("/c", g))),
+        min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(0, len(clean) - 1)) for _ in garbage]
+        check(tmp_path_factory.mktemp("ti"), "tracker_node", TRACKER_INFO, tracker_info_clean(), garbage, positions,
+              lambda n: sum(sum(n.monitors[i].dropped.values()) for i in ("camera", "camera_info")))
+    prop()

@@ -21,7 +21,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from fusion_msgs.msg import TrackedObjectArray
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from sensor_msgs.msg import PointCloud2
+from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
@@ -73,9 +73,12 @@ class TrackerNode(Node):
         self.queue = FrameQueue(self.p.processing_delay)
         self.poses = PoseHistory()
         self.order = StampOrder()
-        self.camera = conv.CameraGeometry.from_params(self.p.camera_mount, self.p.camera_intrinsics)
+        # with camera_info_topic the geometry comes from the camera's CameraInfo (binning, ROI); until then none
+        self.camera = None if self.p.camera_info_topic else \
+            conv.CameraGeometry.from_params(self.p.camera_mount, self.p.camera_intrinsics)
         self.radar_mount = conv.Mounting.from_mount(self.p.radar_mount)
-        self.monitors = {n: diag.InputMonitor() for n in (*INPUTS, "odometry")}
+        self.monitors = {n: diag.InputMonitor() for n in (*INPUTS, "odometry")
+                         + (("camera_info",) if self.p.camera_info_topic else ())}
         self.empty_since: dict[str, float | None] = {}          # input -> stamp its run of empty frames began
         self.last_stamp: dict[str, float] = {}
         self.stats = defaultdict(float)
@@ -90,6 +93,8 @@ class TrackerNode(Node):
                                          lambda msg, info, n=name: self._on_frame(n, msg, info), sensor_qos(10))
         if self.p.odometry_topic:
             self.create_subscription(Odometry, self.p.odometry_topic, self._on_odom, sensor_qos(20))
+        if self.p.camera_info_topic:
+            self.create_subscription(CameraInfo, self.p.camera_info_topic, self._on_camera_info, sensor_qos(5))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -130,6 +135,16 @@ class TrackerNode(Node):
         # with its velocity, so frames newer than the newest pose are placed where the robot has moved to
         self.poses.add(stamp, x, y, yaw, velocity)
 
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """The camera's geometry from its CameraInfo; an impossible one is dropped and counted, the last good
+        one kept (a driver publishes the same CameraInfo with every image).
+        """
+        self.monitors["camera_info"].tick(self._now())
+        try:
+            self.camera = conv.CameraGeometry.from_camera_info(self.p.camera_mount, msg)
+        except InvalidInput as exc:
+            self._drop("camera_info", exc)
+
     def _ego(self, stamp: float):
         if not self.p.odometry_topic:
             return (0.0, 0.0, 0.0)
@@ -149,6 +164,8 @@ class TrackerNode(Node):
             if name == "radar":
                 frame = conv.radar_frame(msg, stamp, ego, self.p, self.radar_mount, self.classes)
             elif name == "camera":
+                if self.camera is None:
+                    raise InvalidInput("no_camera_info", "no valid CameraInfo received yet")
                 frame = conv.camera_frame(msg, stamp, ego, self.p, self.camera, self.classes)
             else:
                 frame = conv.fused_frame(msg, stamp, ego, self.p, self.classes)
@@ -204,7 +221,7 @@ class TrackerNode(Node):
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
         statuses = []
-        for name in (*INPUTS, "odometry"):
+        for name in (*INPUTS, "odometry", "camera_info"):
             topic = self.p[f"{name}_topic"]
             if topic:
                 statuses.append(self._input_status(name, topic, t))

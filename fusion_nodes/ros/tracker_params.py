@@ -143,8 +143,11 @@ def _sensor_specs() -> list[ParamSpec]:
         ParamSpec("camera_mount", [0.0, 0.0, 0.0, -1.5707963267948966, 0.0, -1.5707963267948966],
                   "Transform base_link -> camera optical frame: x y z (m) roll pitch yaw (rad).",
                   check=length(6), **ro),
-        ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera.",
-                  check=_intrinsics, **ro),
+        ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera "
+                  "(image width taken as 2 cx); unused with camera_info_topic.", check=_intrinsics, **ro),
+        ParamSpec("camera_info_topic", "", "The camera's sensor_msgs/CameraInfo (camera_node's own): K with "
+                  "its binning and ROI applied (REP-104) and the image width then replace camera_intrinsics, "
+                  "and detections wait for it; empty: camera_intrinsics.", **ro),
         ParamSpec("camera_box_model", True, "Predict the camera's box from the track's footprint (class_footprints, "
                   "heading from the velocity): the box centre of an oblique car is not its centre, its bottom "
                   "edge is the nearest corner. false: every object a point.", **ro),

@@ -24,7 +24,7 @@ from fusion_nodes.core.tracking import Detections, FieldOfView, TrackState
 from fusion_nodes.core.validation import InvalidInput
 
 from . import pointcloud
-from .convert import sec_to_stamp
+from .convert import camera_info_to_intrinsics, sec_to_stamp
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,16 @@ class CameraGeometry:
         fx, fy, cx, cy = intrinsics
         return cls(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), rpy_to_matrix(*mount[3:]),
                    np.asarray(mount[:3], float), 2 * cx)
+
+    @classmethod
+    def from_camera_info(cls, mount, msg) -> "CameraGeometry":
+        """From a ``sensor_msgs/CameraInfo`` (:func:`~fusion_nodes.ros.convert.camera_info_to_intrinsics`:
+        binning and ROI applied; raises ``bad_camera_info``); the width is the published image's, or
+        ``2 cx`` when the message gives no size.
+        """
+        K, size = camera_info_to_intrinsics(msg)
+        return cls(K, rpy_to_matrix(*mount[3:]), np.asarray(mount[:3], float),
+                   float(size[0]) if size else 2 * float(K[0, 2]) + 1.0)
 
     @property
     def mounting(self) -> Mounting:
