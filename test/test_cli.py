@@ -68,6 +68,13 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     lines = [line for line in table.splitlines() if line.startswith("|")]
     notes = [line for line in table.splitlines() if not line.startswith("|")]
     persistence = notes.pop()                        # --ceiling: how much each sensor's bearing error persists
+    # the radar's within-cluster Doppler spread per class of object (tracker_node's class_doppler_spread)
+    spread = [n for n in notes if n.startswith("radar Doppler spread within clusters")]
+    notes = [n for n in notes if n not in spread]
+    assert len(spread) == 1
+    measured = {p.split()[0]: float(p.split()[1]) for p in spread[0].split("): ", 1)[1].split("; ")}
+    assert measured and set(measured) <= {"car", "pedestrian", "cyclist", "pole"}
+    assert all(0.0 <= v < 5.0 for v in measured.values()), spread
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
     doppler = "radar clusters per frame, Doppler velocity (no tracker)"
     core = ("core, same frames: radar only", "core, same frames: radar + camera",
