@@ -52,7 +52,6 @@ from .track_filters import TrackFilter, measurement_jacobian
 from .track_models import MeasurementModel, SensorPose
 
 
-
 @dataclass(frozen=True)
 class FieldOfView:
     """Where a sensor can see: up to ``max_range`` (m), within ``half_angle`` (rad) of its heading."""
