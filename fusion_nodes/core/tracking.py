@@ -402,12 +402,14 @@ class Tracker:
         return started
 
     def _new_R(self, frame: Detections, di: int) -> np.ndarray:
-        """Detection ``di``'s R for a new track: with the Doppler spread its own class scores expect."""
+        """Detection ``di``'s R for a new track: with the Doppler spread of the belief the track starts with
+        (its scores, as :meth:`_fuse_class` will give it; uniform without them).
+        """
         if self.spreads is None or frame.model.rate is None:
             return frame.R[di]
-        C = len(self.spreads.stds)
-        s = None if frame.scores is None or frame.scores.shape[1] != C else frame.scores[di]
-        b = s / s.sum() if s is not None and np.all(np.isfinite(s)) and s.sum() > 0 else np.full(C, 1.0 / C)
+        C, s = len(self.spreads.stds), frame.scores
+        scored = self.belief is not None and s is not None and s.shape[1] == C and np.all(np.isfinite(s[di]))
+        b = self.belief.fuse(None, s[di], frame.class_weight, 0.0) if scored else np.full(C, 1.0 / C)
         looks = 1.0 if frame.looks is None else max(float(frame.looks[di]), 1.0)
         return _plus_rate(frame.R[di], frame.model.rate, float(self.spreads.expect(b)[0]) / looks)
 

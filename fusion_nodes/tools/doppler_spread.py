@@ -34,10 +34,6 @@ def within_cluster_spread(bag, inputs, classes, truth_topic="/ground_truth/objec
     ``classes`` names the truth's ``class_id`` values (tracker_node's ``classes``); a class with no
     cluster of two or more points on an isolated object of it is left out.
     """
-    names = {}
-    for _, _, msg in bagio.read(bag, [truth_topic]):
-        d = pointcloud.read(msg, required=["object_id", "class_id"])
-        names.update({int(g): int(c) for g, c in zip(d["object_id"], d["class_id"])})
     truth = TruthPositions(bag, truth_topic)
     sums = np.zeros((len(classes), 2))                 # per class: sum (n - 1) s^2, sum (n - 1)
     for _, _, msg in bagio.read(inputs, [radar_topic]):
@@ -49,7 +45,7 @@ def within_cluster_spread(bag, inputs, classes, truth_topic="/ground_truth/objec
             dist = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
             order = np.argsort(dist)
             alone = len(order) == 1 or dist[order[1]] > isolation
-            c = names.get(ids[order[0]], -1)
+            c = truth.class_of.get(ids[order[0]], -1)
             if n >= 2 and np.isfinite(s) and dist[order[0]] <= reach and alone and 0 <= c < len(classes):
                 sums[c] += ((n - 1) * s * s, n - 1)
     return {classes[c]: (float(np.sqrt(ss / dof)), int(dof)) for c, (ss, dof) in enumerate(sums) if dof > 0}

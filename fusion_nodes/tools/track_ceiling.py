@@ -57,10 +57,13 @@ class TruthPositions:
 
     def __init__(self, bag, topic: str = "/ground_truth/objects"):
         self.stamps, self.frames = [], []
+        self.class_of = {}                         # object id -> class_id, where the truth gives one
         for _, _, msg in bagio.read(bag, [topic]):
             d = pointcloud.read(msg, required=["x", "y", "object_id"])
             self.stamps.append(stamp_to_sec(msg.header.stamp))
             self.frames.append({int(g): (float(x), float(y)) for x, y, g in zip(d["x"], d["y"], d["object_id"])})
+            if "class_id" in d.dtype.names:
+                self.class_of.update({int(g): int(c) for g, c in zip(d["object_id"], d["class_id"])})
         self.stamps = np.asarray(self.stamps)
 
     def at(self, t: float) -> np.ndarray:
