@@ -468,3 +468,6 @@ def test_the_tracker_bench_measures_a_tracker_that_holds_its_objects():
     from fusion_nodes.tools import bench_tracking
     (row,) = bench_tracking.rows(sizes=(10,), timed=(3,), peer_timed=(0,))
     assert 8 <= row["tracks_ours"] <= 12 and row["peer"] is None and row["ours"] > 0 and row["baseline"] > 0
+    # and the shipped configuration's rows time one that holds them too, radar and camera frames apart
+    (shipped,) = bench_tracking.shipped_rows(sizes=(10,), timed=(1.0,))
+    assert 8 <= shipped["tracks"] <= 12 and shipped["radar"] > 0 and shipped["camera"] > 0

@@ -9,7 +9,13 @@ confirms the tracks, the same frames go to
 
 * the baseline: what any GNN tracker must do per frame, the track x
   detection Mahalanobis cost matrix and ``scipy.optimize.linear_sum_assignment``;
-* fusion_nodes' core tracker (EKF per track, the perception config's components);
+* fusion_nodes' core tracker, bare: EKF per track, one R per frame, existence confirmation;
+* fusion_nodes' core tracker as config/perception.yaml ships it (:func:`shipped_rows`): the same objects
+  with a class each, radar detections as tracker_node makes them (polar R per detection averaged over the
+  cluster's points, class scores, Doppler spread per class) and camera boxes at 15 Hz between the scans
+  (bearing + ground range, box model from the class footprints, class scores, false boxes), through
+  ``make_tracker`` with the shipped parameters: class belief, class-aware association, per-pair
+  factorisation of S, the camera's box Jacobian. Its radar and camera frames are timed apart;
 * the peer: the Stone Soup GNN tracker of :mod:`.track_peer` with the same models (at 10 and 50
   objects: it took ~4 s per frame at 50 here, and 200 objects are 16x the hypotheses, so a
   200-object run would take most of an hour; that row says so instead);
@@ -27,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.track_filters import EkfTrackFilter
 from fusion_nodes.core.track_components import ExistenceConfirmation
-from fusion_nodes.core.tracking import Detections, Tracker
+from fusion_nodes.core.tracking import Detections, FieldOfView, Tracker
 
 RATE = 13.0
 SIZES = (10, 50, 200)
@@ -50,6 +56,97 @@ def scene(n: int, frames: int, seed: int = 0) -> list[Detections]:
         z = np.vstack([z, clutter])
         R = np.broadcast_to(np.diag([SIGMA ** 2, SIGMA ** 2, DOPPLER_SIGMA ** 2]), (len(z), 3, 3)).copy()
         out.append(Detections(t, "radar", model, tm.SensorPose(), z, R, detection_probability=0.9))
+    return out
+
+
+CAMERA_RATE, CAMERA_PD, CAMERA_FALSE = 15.0, 0.5, 3
+CLASS_SPEED = (4.0, 1.2, 3.0, 0.0)          # m/s per axis, car / pedestrian / cyclist / pole
+
+
+def _scores(rng, cls, n_classes: int, strength: float = 4.0) -> np.ndarray:
+    """Per-detection class scores: a Dirichlet draw leaning to each detection's class (-1: uniform)."""
+    alpha = np.ones((len(cls), n_classes))
+    alpha[cls >= 0, cls[cls >= 0]] += strength
+    return np.array([rng.dirichlet(a) for a in alpha])
+
+
+def _radar(rng, t, k, cls, p, n_classes) -> Detections:
+    """A radar scan as :func:`fusion_nodes.ros.tracks.radar_frame` builds it (sensor at the origin)."""
+    model, origin = tm.PositionDoppler(), tm.SensorPose()
+    seen = rng.random(len(k)) < 0.9
+    points = np.concatenate([1 + rng.poisson(2.0, seen.sum()), np.ones(10)])
+    truth = model.predict(k[seen], origin)
+    clutter = np.column_stack([rng.uniform(5, 100, 10), rng.uniform(-100, 100, 10), rng.normal(0, 3, 10)])
+    xy = np.vstack([truth[:, :2], clutter[:, :2]])
+    R = np.zeros((len(xy), 3, 3))
+    R[:, :2, :2] = tm.polar_position_covariance(xy, p["radar_position_std"], p["radar_range_std"],
+                                                p["radar_azimuth_std"], points)
+    R[:, 2, 2] = p["radar_doppler_std"] ** 2
+    z = np.vstack([truth, clutter])
+    z = z + np.column_stack([[rng.multivariate_normal([0, 0], c) for c in R[:, :2, :2]], rng.normal(0, 0.3, len(z))])
+    scores = _scores(rng, np.concatenate([cls[seen], -np.ones(10, int)]), n_classes)
+    return Detections(t, "radar", model, origin, z, R, scores, fov=FieldOfView(),
+                      detection_probability=p["radar_detection_probability"], looks=points)
+
+
+def _camera(rng, t, k, cls, p, n_classes) -> Detections:
+    """Camera boxes as :func:`fusion_nodes.ros.tracks.camera_frame` builds them (bearing + ground range)."""
+    model, origin, half = tm.BoxBearingRange() if p["camera_box_model"] else tm.BearingRange(), tm.SensorPose(), 0.55
+    truth = tm.BearingRange().predict(k, origin)
+    seen = (np.abs(truth[:, 0]) < half) & (rng.random(len(k)) < CAMERA_PD)
+    false = np.column_stack([rng.uniform(-half, half, CAMERA_FALSE), rng.uniform(5, 60, CAMERA_FALSE)])
+    z = np.vstack([truth[seen], false])
+    width = 2.0 / z[:, 1]                                        # rad: a ~2 m wide object
+    ranged = z[:, 1] <= p["camera_max_range"]
+    R = np.zeros((len(z), 2, 2))
+    R[:, 0, 0] = p["camera_bearing_std"] ** 2 + (p["camera_bearing_width_factor"] * width) ** 2
+    R[:, 1, 1] = np.where(ranged, (p["camera_range_std"] * z[:, 1]) ** 2, tm.NO_RANGE_VARIANCE)
+    z = z + np.column_stack([rng.normal(0, np.sqrt(R[:, 0, 0])), rng.normal(0, 0.1 * z[:, 1])])
+    z[~ranged, 1] = 0.0
+    scores = _scores(rng, np.concatenate([cls[seen], -np.ones(CAMERA_FALSE, int)]), n_classes)
+    gap = p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None
+    return Detections(t, "camera", model, origin, z, R, scores, fov=FieldOfView(p["camera_max_range"], half),
+                      initiates=p["camera_initiates"], detection_probability=p["camera_detection_probability"],
+                      occlusion_gap=gap, update_interval=p["camera_update_interval"])
+
+
+def shipped_scene(n: int, seconds: float, p: dict, seed: int = 0) -> list[Detections]:
+    """Radar scans and camera frames of ``n`` classed objects over ``seconds``, in stamp order (the scene of
+    :func:`scene`; each object's speed by its class).
+    """
+    rng = np.random.default_rng(seed)
+    n_classes = len(p["classes"])
+    cls = rng.integers(0, n_classes, n)
+    p0 = rng.uniform(-100, 100, (n, 2))
+    p0[:, 0] = np.abs(p0[:, 0]) + 5.0
+    v = rng.normal(0, 1, (n, 2)) * np.take(CLASS_SPEED, cls % len(CLASS_SPEED))[:, None]
+    stamps = [(i / RATE, _radar) for i in range(int(seconds * RATE))] + \
+             [(0.011 + i / CAMERA_RATE, _camera) for i in range(int(seconds * CAMERA_RATE))]
+    return [make(rng, 1000.0 + t, np.hstack([p0 + v * t, v]), cls, p, n_classes) for t, make in sorted(stamps)]
+
+
+def shipped_params() -> dict:
+    """tracker_node's parameters as config/perception.yaml sets them."""
+    from fusion_nodes.ros.model_files import config_file
+    from .track_compare import _tracker_section
+    return _tracker_section(config_file("perception.yaml"))
+
+
+def shipped_rows(sizes=SIZES, warm: float = 1.5, timed=(3.0, 1.5, 0.8)) -> list[dict]:
+    """Per size: microseconds per radar and per camera frame of the shipped tracker (after ``warm`` s)."""
+    from fusion_nodes.nodes.tracker_node import make_tracker
+    p, out = shipped_params(), []
+    for n, seconds in zip(sizes, timed):
+        tracker = make_tracker(p)
+        frames = shipped_scene(n, warm + seconds, p)
+        spent = {"radar": [], "camera": []}
+        for f in frames:
+            t0 = time.perf_counter()
+            tracker.step(f)
+            if f.stamp >= 1000.0 + warm:
+                spent[f.sensor].append(time.perf_counter() - t0)
+        out.append(dict(objects=n, radar=np.mean(spent["radar"]) * 1e6, camera=np.mean(spent["camera"]) * 1e6,
+                        tracks=len(tracker.tracks(min_existence=p["publish_existence"]))))
     return out
 
 
@@ -116,3 +213,21 @@ def print_section() -> None:
     print(f"  growth 10 -> 200 objects (x20): ours x{last['ours'] / first['ours']:.1f}, baseline "
           f"x{last['baseline'] / first['baseline']:.1f}; 10 -> 50 (x5): ours x{mid['ours'] / first['ours']:.1f}, "
           f"Stone Soup x{mid['peer'] / first['peer']:.1f}")
+    print_shipped(table)
+
+
+def print_shipped(bare: list[dict]) -> None:
+    """The shipped configuration's rows (:func:`shipped_rows`) next to the bare tracker's of the same run."""
+    print(f"\n  as config/perception.yaml ships it (per-detection R, class belief and association, Doppler spread, "
+          f"camera boxes at {CAMERA_RATE:g} Hz):")
+    print(f"  {'objects':>7} {'bare radar us':>14} {'radar us':>10} {'camera us':>10} {'tracks':>7} "
+          f"{'one core':>9} {'within limit':>13}")
+    table = shipped_rows()
+    for r, b in zip(table, bare):
+        # the share of one core that a second of data takes: 13 radar scans and 15 camera frames
+        load = (RATE * r["radar"] + CAMERA_RATE * r["camera"]) / 1e6
+        ok = "yes" if r["radar"] < 1e6 / RATE and load < 1.0 else "NO"
+        print(f"  {r['objects']:>7} {b['ours']:>14,.0f} {r['radar']:>10,.0f} {r['camera']:>10,.0f} {r['tracks']:>7} "
+              f"{load:>8.0%} {ok:>13}")
+    print(f"  growth 10 -> 200 objects (x20): radar x{table[-1]['radar'] / table[0]['radar']:.1f}, "
+          f"camera x{table[-1]['camera'] / table[0]['camera']:.1f}")
