@@ -162,7 +162,7 @@ def test_the_within_cluster_spread_pools_each_class_over_clusters_on_one_object_
 
 
 def test_the_rank_one_gate_of_a_frame_with_one_R_equals_the_full_factorisation_of_every_pair():
-    from fusion_nodes.core.tracking import _mahalanobis
+    from fusion_nodes.core.track_components import mahalanobis
     rng = np.random.default_rng(4)
     A = rng.normal(size=(6, 3, 3))
     S = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(3)
@@ -170,6 +170,6 @@ def test_the_rank_one_gate_of_a_frame_with_one_R_equals_the_full_factorisation_o
     y, c = rng.normal(size=(6, 9, 3)), rng.uniform(0.0, 3.0, size=(6, 9))
     full = np.broadcast_to(S[:, None], (6, 9, 3, 3)).copy()
     full[..., 2, 2] += c
-    for got, want in zip(_mahalanobis(S[:, None], y, (2, c)), _mahalanobis(full, y)):
+    for got, want in zip(mahalanobis(S[:, None], y, (2, c)), mahalanobis(full, y)):
         np.testing.assert_allclose(got[:5], want[:5], rtol=1e-10)
         assert np.all(np.isinf(got[5]))

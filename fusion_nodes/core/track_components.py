@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -24,6 +24,71 @@ class MahalanobisGate:
 
     def admits(self, d2: np.ndarray, dof: int) -> np.ndarray:
         return d2 <= chi2.ppf(self.probability, dof)
+
+
+def mahalanobis(S: np.ndarray, y: np.ndarray, extra=None) -> tuple[np.ndarray, np.ndarray]:
+    """``d2 = y^T S^-1 y`` and ``ln det S`` for residuals ``y`` (tracks x detections x m).
+
+    ``S`` is tracks x detections x m x m, or tracks x 1 x m x m when one R serves the whole frame (one
+    factorisation per track then). A pair whose ``S`` is not positive definite is inadmissible:
+    ``d2 = inf`` (a degenerate input must not stop the tracker).
+    ``extra``: ``(r, c)`` with ``c`` tracks x detections: each pair's ``S`` has ``c`` more on its diagonal
+    element ``r`` (the Doppler spread), by the rank-one identities (``e`` the unit vector ``r``, ``a = S^-1 y``)
+
+    ``d2' = d2 - c a_r^2 / (1 + c (S^-1)_rr)``,   ``ln det S' = ln det S + ln(1 + c (S^-1)_rr)``
+
+    so the per-track factorisations still serve every pair.
+    """
+    sign, log_det = np.linalg.slogdet(S)
+    # positive definite by Sylvester's criterion: a positive determinant alone admits an S with two
+    # negative eigenvalues (and a negative d2)
+    good = (sign > 0) & np.isfinite(log_det)
+    for k in range(1, S.shape[-1]):
+        good &= np.linalg.det(S[..., :k, :k]) > 0
+    inv = np.zeros_like(S)
+    if np.any(good):
+        inv[good] = np.linalg.inv(S[good])
+    a = np.einsum("tdij,tdj->tdi", np.broadcast_to(inv, y.shape[:2] + S.shape[-2:]), y)
+    d2 = np.einsum("tdi,tdi->td", y, a)
+    log_det = np.broadcast_to(log_det, d2.shape)
+    if extra is not None:
+        r, c = extra
+        h = 1.0 + c * np.broadcast_to(inv[..., r, r], d2.shape)
+        d2, log_det = d2 - c * a[..., r] ** 2 / h, log_det + np.log(h)
+    good = np.broadcast_to(good, d2.shape)
+    return np.where(good, d2, np.inf), np.where(good, log_det, np.inf)
+
+
+def pair_mahalanobis(HPH: np.ndarray, R: np.ndarray, y: np.ndarray, admits: Callable[[np.ndarray], np.ndarray],
+                     extra=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mahalanobis` of every track-detection pair with ``S = HPH_t + R_d``, factorised only where a gate
+    could admit the pair.
+
+    For any ``S`` positive definite and any component ``i``, Cauchy-Schwarz on ``S^(1/2) e_i`` and
+    ``S^(-1/2) y`` gives ``y^T S^-1 y >= y_i^2 / S_ii``: the largest of these over the components is a lower
+    bound of ``d2`` that costs one division per pair. A pair whose bound ``admits`` rejects (a gate that
+    admits ``d2`` below a threshold rejects the pair's ``d2`` too) gets ``d2 = ln det S = inf`` unfactorised;
+    the others get exactly what :func:`mahalanobis` gives. With T tracks and D detections spread over a scene
+    most of the T x D pairs are far apart, so this leaves a few per track of the T x D m x m inversions.
+
+    ``HPH``: tracks x m x m; ``R``: detections x m x m; ``y``: tracks x detections x m; ``extra``: as for
+    :func:`mahalanobis`.
+    """
+    diag = np.diagonal(HPH, axis1=1, axis2=2)[:, None] + np.diagonal(R, axis1=1, axis2=2)[None]
+    if extra is not None:
+        diag[..., extra[0]] += extra[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a non-positive S_ii is no bound (the factorisation then finds S inadmissible)
+        bound = np.where(diag > 0, y ** 2 / diag, 0.0).max(axis=-1)
+    ti, di = np.nonzero(admits(bound) | ~np.isfinite(bound))
+    d2, log_det = np.full(bound.shape, np.inf), np.full(bound.shape, np.inf)
+    if len(ti):
+        S = HPH[ti] + R[di]
+        if extra is not None:
+            S[:, extra[0], extra[0]] += extra[1][ti, di]
+        near = mahalanobis(S[:, None], y[ti, di][:, None])
+        d2[ti, di], log_det[ti, di] = near[0][:, 0], near[1][:, 0]
+    return d2, log_det
 
 
 @dataclass(frozen=True)

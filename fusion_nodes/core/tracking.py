@@ -45,7 +45,7 @@ import numpy as np
 
 from .geometry import wrap_angle
 from .track_components import (CONFIRMED, TENTATIVE, Deleter, Existence, MahalanobisGate, MOfN,
-                               NearestNeighbour)
+                               NearestNeighbour, mahalanobis, pair_mahalanobis)
 from .track_classes import ClassBelief, ClassCompatibility, ClassDopplerSpread, ClassFootprints
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
@@ -163,35 +163,6 @@ class _Track:
     moved_by: dict = field(default_factory=dict)     # sensor -> stamp it last moved the state
 
 
-def _mahalanobis(S: np.ndarray, y: np.ndarray, extra=None) -> tuple[np.ndarray, np.ndarray]:
-    """``d2 = y^T S^-1 y`` and ``ln det S`` for residuals ``y`` (tracks x detections x m).
-
-    ``S`` is tracks x detections x m x m, or tracks x 1 x m x m when one R serves the whole frame (one
-    factorisation per track then). A pair whose ``S`` is singular or not positive is inadmissible:
-    ``d2 = inf`` (a degenerate input must not stop the tracker).
-    ``extra``: ``(r, c)`` with ``c`` tracks x detections: each pair's ``S`` has ``c`` more on its diagonal
-    element ``r`` (the Doppler spread), by the rank-one identities (``e`` the unit vector ``r``, ``a = S^-1 y``)
-
-    ``d2' = d2 - c a_r^2 / (1 + c (S^-1)_rr)``,   ``ln det S' = ln det S + ln(1 + c (S^-1)_rr)``
-
-    so the per-track factorisations still serve every pair.
-    """
-    sign, log_det = np.linalg.slogdet(S)
-    good = (sign > 0) & np.isfinite(log_det)
-    inv = np.zeros_like(S)
-    if np.any(good):
-        inv[good] = np.linalg.inv(S[good])
-    a = np.einsum("tdij,tdj->tdi", np.broadcast_to(inv, y.shape[:2] + S.shape[-2:]), y)
-    d2 = np.einsum("tdi,tdi->td", y, a)
-    log_det = np.broadcast_to(log_det, d2.shape)
-    if extra is not None:
-        r, c = extra
-        h = 1.0 + c * np.broadcast_to(inv[..., r, r], d2.shape)
-        d2, log_det = d2 - c * a[..., r] ** 2 / h, log_det + np.log(h)
-    good = np.broadcast_to(good, d2.shape)
-    return np.where(good, d2, np.inf), np.where(good, log_det, np.inf)
-
-
 def _plus_rate(R: np.ndarray, rate: int, var: float) -> np.ndarray:
     """``R`` with ``var`` added to the variance of its range-rate component ``rate``."""
     R = np.array(R, float)
@@ -307,13 +278,12 @@ class Tracker:
         if np.all(frame.R == frame.R[0]):
             # one R for the whole frame (a radar's usual case): S depends on the track only, so n_t
             # factorisations serve all n_t x n_d pairs; the Doppler spread is a rank-one change of each
-            d2, log_det = _mahalanobis((HPH + frame.R[0])[:, None], y,
-                                       None if spread is None else (frame.model.rate, spread))
+            d2, log_det = mahalanobis((HPH + frame.R[0])[:, None], y,
+                                      None if spread is None else (frame.model.rate, spread))
         else:
-            S = HPH[:, None] + frame.R[None]                           # tracks x detections x m x m
-            if spread is not None:
-                S[..., frame.model.rate, frame.model.rate] += spread
-            d2, log_det = _mahalanobis(S, y)
+            # an R per detection: an S per pair, factorised only where the gate could admit the pair
+            d2, log_det = pair_mahalanobis(HPH, frame.R, y, lambda b: self.gate.admits(b, frame.model.dim),
+                                           None if spread is None else (frame.model.rate, spread))
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
         cost = d2
         if self.compatibility is not None and frame.scores is not None:
