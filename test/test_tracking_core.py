@@ -150,6 +150,27 @@ def test_class_belief_accumulates_and_decays_toward_uniform():
     assert 1 / 3 < later[0] < b[0] and abs(much_later[0] - 1 / 3) < 0.01
 
 
+@pytest.mark.parametrize("rule", ["bayes", "average"])
+def test_class_beliefs_fused_together_equal_one_decision_pair_each(rule):
+    """The tracker fuses every updated track's class in one call: the same as the rule on each
+    (tempered belief, scores) pair apart, and a track without a belief takes the scores."""
+    from fusion_nodes.core.late_fusion import Decision, make_rule
+    rng = np.random.default_rng(2)
+    belief = ClassBelief(4, rule, half_life=1.5)
+    B, S, dt = rng.dirichlet(np.ones(4), 30), rng.dirichlet(np.ones(4), 30) * 3.0, rng.uniform(0, 5, 30)
+    B[::7] = np.nan
+    got = belief.fuse_many(B, S, 0.7, dt)
+    for b, s, t, g in zip(B, S, dt, got):
+        if np.isnan(b).any():
+            np.testing.assert_allclose(g, s / s.sum())
+            continue
+        want = make_rule(rule, 4).fuse([Decision("track", 0.0, belief.decay(b, t)), Decision("sensor", 0.0, s)],
+                                       [1.0, 0.7]).probabilities
+        np.testing.assert_allclose(g, want, rtol=1e-12)
+    np.testing.assert_allclose(belief.fuse(None, S[0], 0.7, 0.0), S[0] / S[0].sum())
+    np.testing.assert_allclose(belief.decay(B[1:3], dt[1:3]), [belief.decay(B[1], dt[1]), belief.decay(B[2], dt[2])])
+
+
 def test_gospa_and_ospa_values():
     X = np.array([[0.0, 0.0], [10.0, 0.0]])
     assert gospa(X, X)["gospa"] == 0.0

@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from .late_fusion import Decision, make_rule
+from .late_fusion import DecisionTable, make_rule
 
 
 @dataclass(frozen=True)
@@ -46,19 +46,33 @@ class ClassBelief:
     def __post_init__(self):
         object.__setattr__(self, "_rule", make_rule(self.rule, self.n_classes))
 
-    def decay(self, belief: np.ndarray, dt: float) -> np.ndarray:
-        lam = 0.5 ** (max(dt, 0.0) / self.half_life)
-        b = np.power(np.maximum(belief, 1e-12), lam)
-        return b / b.sum()
+    def decay(self, belief: np.ndarray, dt) -> np.ndarray:
+        """``belief`` (C, or n x C) tempered over ``dt`` (s; scalar, or n)."""
+        lam = 0.5 ** (np.maximum(dt, 0.0) / self.half_life)
+        b = np.power(np.maximum(belief, 1e-12), np.asarray(lam)[..., None] if np.ndim(belief) > 1 else lam)
+        return b / b.sum(axis=-1, keepdims=True)
 
     def fuse(self, belief: Optional[np.ndarray], scores: np.ndarray, weight: float, dt: float) -> np.ndarray:
+        """One track's belief after one detection's ``scores`` (:meth:`fuse_many` of one row)."""
+        prior = np.full(len(scores), np.nan) if belief is None else np.asarray(belief, float)
+        return self.fuse_many(prior[None], np.asarray(scores, float)[None], weight, np.array([dt]))[0]
+
+    def fuse_many(self, beliefs: np.ndarray, scores: np.ndarray, weight: float, dt: np.ndarray) -> np.ndarray:
+        """Beliefs (n x C; a NaN row: a track with none yet) after one detection's scores each (n x C),
+        weighted ``weight`` against the belief tempered over ``dt`` (n, s): the rule's vectorised
+        :meth:`~fusion_nodes.core.late_fusion.Rule.fuse_table` over the n (prior, scores) pairs. A track
+        without a belief takes the scores themselves.
+        """
         s = np.clip(np.asarray(scores, float), 1e-6, None)
-        if belief is None:
-            return s / s.sum()
-        prior = self.decay(belief, dt)
-        fused = self._rule.fuse(
-            [Decision("track", 0.0, prior), Decision("sensor", 0.0, s)], [1.0, weight])
-        return fused.probabilities
+        out = s / s.sum(axis=1, keepdims=True)
+        has = ~np.isnan(beliefs).any(axis=1)
+        if has.any():
+            n, C = int(has.sum()), s.shape[1]
+            track, _ = DecisionTable.from_arrays("track", 0.0, C, self.decay(beliefs[has], np.asarray(dt)[has]))
+            sensor, _ = DecisionTable.from_arrays("sensor", 0.0, C, s[has])
+            fused = self._rule.fuse_table([track, sensor], [{0: i, 1: i} for i in range(n)], [1.0, weight])
+            out[has] = fused.probabilities
+        return out
 
 
 @dataclass(frozen=True)

@@ -296,12 +296,16 @@ class Tracker:
     def _beliefs(self, stamp: float, n_classes: int) -> np.ndarray:
         """Every track's class belief at ``stamp`` (faded as :meth:`tracks` reports it; uniform if none)."""
         uniform = np.full(n_classes, 1.0 / n_classes)
-        return np.array([uniform if t.belief is None or self.belief is None or len(t.belief) != n_classes
-                         else self.belief.decay(t.belief, stamp - t.class_stamp) for t in self._tracks])
+        if self.belief is None or not self._tracks:
+            return np.tile(uniform, (len(self._tracks), 1))
+        known = [t.belief is not None and len(t.belief) == n_classes for t in self._tracks]
+        B = np.array([t.belief if k else uniform for t, k in zip(self._tracks, known)])
+        return np.where(np.array(known)[:, None],
+                        self.belief.decay(B, np.array([stamp - t.class_stamp for t in self._tracks])), uniform)
 
     def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin,
                 spread: Optional[np.ndarray]) -> tuple[list, int, int]:
-        nis, occluded, held = [], 0, 0
+        nis, occluded, held, classed = [], 0, 0, []
         clear = self._clear(frame, footprints) if pairs else None
         for ti, di in pairs:
             t = self._tracks[ti]
@@ -325,8 +329,9 @@ class Tracker:
             t.seen_by[frame.sensor] = frame.stamp
             if frame.size is not None and np.all(np.isfinite(frame.size[di])):
                 t.size = frame.size[di] if t.size is None else 0.8 * t.size + 0.2 * frame.size[di]
-            self._fuse_class(t, frame, di)
+            classed.append((t, di))
             nis.append(float(d2[ti, di]) / frame.model.dim)
+        self._fuse_classes(frame, classed)
         return nis, occluded, held
 
     def _clear(self, frame: Detections, footprints: Optional[np.ndarray]) -> Optional[np.ndarray]:
@@ -339,11 +344,22 @@ class Tracker:
         np.fill_diagonal(near, False)
         return ~near.any(axis=1)
 
-    def _fuse_class(self, t: _Track, frame: Detections, di: int) -> None:
-        if self.belief is None or frame.scores is None or not np.all(np.isfinite(frame.scores[di])):
+    def _fuse_classes(self, frame: Detections, classed: list) -> None:
+        """Fuse detection ``di``'s class scores into track ``t``'s belief for each ``(t, di)`` of ``classed``
+        (one track at most once), all in one call of the rule.
+        """
+        if self.belief is None or frame.scores is None:
             return
-        t.belief = self.belief.fuse(t.belief, frame.scores[di], frame.class_weight, frame.stamp - t.class_stamp)
-        t.class_stamp = frame.stamp
+        classed = [(t, di) for t, di in classed if np.all(np.isfinite(frame.scores[di]))]
+        if not classed:
+            return
+        C = frame.scores.shape[1]
+        prior = np.array([np.full(C, np.nan) if t.belief is None or len(t.belief) != C else t.belief
+                          for t, _ in classed])
+        fused = self.belief.fuse_many(prior, frame.scores[[di for _, di in classed]], frame.class_weight,
+                                      np.array([frame.stamp - t.class_stamp for t, _ in classed]))
+        for (t, _), b in zip(classed, fused):
+            t.belief, t.class_stamp = b, frame.stamp
 
     def _visible(self, frame: Detections) -> np.ndarray:
         if not self._tracks:
@@ -354,7 +370,7 @@ class Tracker:
     def _start(self, frame: Detections, used: set) -> int:
         if not frame.initiates:
             return 0
-        started = 0
+        started, born = 0, []
         for di in range(len(frame)):
             seed = None if di in used else frame.model.seed(frame.z[di], self._new_R(frame, di), frame.origin)
             if seed is None:
@@ -365,15 +381,16 @@ class Tracker:
                        moved_by={frame.sensor: frame.stamp})
             if frame.size is not None and np.all(np.isfinite(frame.size[di])):
                 t.size = frame.size[di]
-            self._fuse_class(t, frame, di)
+            born.append((t, di))
             self._tracks.append(t)
             self._next_id += 1
             started += 1
+        self._fuse_classes(frame, born)
         return started
 
     def _new_R(self, frame: Detections, di: int) -> np.ndarray:
         """Detection ``di``'s R for a new track: with the Doppler spread of the belief the track starts with
-        (its scores, as :meth:`_fuse_class` will give it; uniform without them).
+        (its scores, as :meth:`_fuse_classes` will give it; uniform without them).
         """
         if self.spreads is None or frame.model.rate is None:
             return frame.R[di]
