@@ -153,7 +153,8 @@ def test_class_belief_accumulates_and_decays_toward_uniform():
 @pytest.mark.parametrize("rule", ["bayes", "average"])
 def test_class_beliefs_fused_together_equal_one_decision_pair_each(rule):
     """The tracker fuses every updated track's class in one call: the same as the rule on each
-    (tempered belief, scores) pair apart, and a track without a belief takes the scores."""
+    (tempered belief, scores) pair apart, and a track without a belief takes the scores.
+    """
     from fusion_nodes.core.late_fusion import Decision, make_rule
     rng = np.random.default_rng(2)
     belief = ClassBelief(4, rule, half_life=1.5)
