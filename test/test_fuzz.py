@@ -731,6 +731,37 @@ def test_fuzz_early_fusion_node(tmp_path_factory):
     prop()
 
 
+
+def early_info_clean():
+    """early_clean with the camera's CameraInfo (PARAMS' matrix, 320 x 240) before each camera message."""
+    from sensor_msgs.msg import CameraInfo
+    out = []
+    for topic, t, m in early_clean():
+        if topic == "/t/cam":
+            out.append(("/info", t - 1, CameraInfo(header=m.header, width=320, height=240,
+                                                   k=[260.0, 0, 160.0, 0, 260.0, 120.0, 0, 0, 1])))
+        out.append((topic, t, m))
+    return out
+
+
+def test_fuzz_early_fusion_node_camera_info(tmp_path_factory):
+    """Impossible CameraInfos and bad camera detections with camera_info_topic: each dropped and counted, the
+    last good matrix kept, the fused objects as without them.
+    """
+    from fusion_nodes.core import early_fusion as ef
+    from test_early_fusion_node_dds import PARAMS
+    params = {**PARAMS, "camera_info_topic": "/info"}
+    clean = early_info_clean()
+
+    @FUZZ
+    @given(garbage=st.lists(st.one_of(bad_camera_info(), bad_cloud(10.5, required=tuple(ef.CAMERA_FIELDS)).map(
+        lambda g: ("/t/cam", g))), min_size=15, max_size=35), data=st.data())
+    def prop(garbage, data):
+        positions = [data.draw(st.integers(0, len(clean) - 1)) for _ in garbage]
+        check(tmp_path_factory.mktemp("ei"), "early_fusion_node", params, early_info_clean(), garbage, positions,
+              lambda n: sum(n.inputs["camera"].monitor.dropped.values()) + sum(n.info_monitor.dropped.values()))
+    prop()
+
 TRACKER = {"radar_topic": "/r", "camera_topic": "", "odometry_topic": "", "output_topic": "/tracks",
            "markers_topic": "", "radar_mount": [2.0, 0.0, 0.5, 0.0, 0.0, 0.0], "processing_delay": 0.0}
 

@@ -77,7 +77,8 @@ class CameraNode(Node):
 
     def _on_info(self, msg: CameraInfo) -> None:
         """Intrinsics of the images to come (binning and ROI applied); an impossible one is dropped and counted,
-        the last good one kept.
+        the last good one kept. Its stamp is not checked: the intrinsics hold until the next, and a static
+        publisher's zero stamp is legitimate.
         """
         try:
             self.K, self.image_size = camera_info_to_intrinsics(msg)

@@ -17,16 +17,18 @@ import sys
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from sensor_msgs.msg import PointCloud2
+from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header
 
 from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core.sensors import Mount
+from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.objects import ObjectOutputs
 from fusion_nodes.ros.cloud_input import CloudInput
+from fusion_nodes.ros.convert import camera_info_to_intrinsics
 from fusion_nodes.ros.early_fusion_params import specs
 from fusion_nodes.ros.decisions import score_columns
 from fusion_nodes.ros.model_files import load_early_fusion
@@ -44,6 +46,10 @@ class EarlyFusionNode(Node):
         if self.model is None:
             raise ValueError("model_file is required (fit one with `fusion fit`)")
         self.mount = Mount.from_list(self.p.camera_mount)
+        self.info_K = None               # the last good CameraInfo's matrix (with camera_info_topic)
+        self.info_monitor = diag.InputMonitor()
+        if self.p.camera_info_topic:
+            self.create_subscription(CameraInfo, self.p.camera_info_topic, self._on_camera_info, sensor_qos(5))
         self.counts = {"sets": 0, "partial_sets": 0, "objects": 0, "associated": 0}
         future = self.p.max_future
         self.inputs = {"camera": CloudInput(self, self.p.camera_topic, ef.CAMERA_FIELDS, max_future=future),
@@ -60,7 +66,36 @@ class EarlyFusionNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f"early fusion ({self.model.projection}) of {self.model.classes}")
 
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """The camera's matrix from its CameraInfo; an impossible one is dropped and counted, the last good one
+        kept. Its stamp is not checked: the matrix holds until the next, and a static publisher's zero stamp
+        is legitimate.
+        """
+        self.info_monitor.tick(self.get_clock().now().nanoseconds * 1e-9)
+        try:
+            self.info_K, _ = camera_info_to_intrinsics(msg)
+        except InvalidInput as exc:
+            self.info_monitor.drop(exc.reason)
+            self.get_logger().warn(f"{self.p.camera_info_topic}: dropped: {exc}", throttle_duration_sec=5.0)
+
+    def _camera_matrix(self):
+        """K (px) of the detections' images: the CameraInfo's with camera_info_topic (None before the first),
+        else camera_intrinsics (live).
+        """
+        if self.p.camera_info_topic:
+            return self.info_K
+        fx, fy, cx, cy = self.p.camera_intrinsics
+        return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+
     def _on_set(self, cam, rad, imu) -> None:
+        if cam is not None and self._camera_matrix() is None:
+            # boxes without the matrix of their image cannot be placed: the set goes on without them
+            self.inputs["camera"].monitor.drop("no_camera_info")
+            self.get_logger().warn(f"{self.p.camera_topic}: dropped: no valid CameraInfo received yet",
+                                   throttle_duration_sec=5.0)
+            cam = None
+            if rad is None and imu is None:
+                return
         self.counts["sets"] += 1
         self.counts["partial_sets"] += any(m is None for m in (cam, rad, imu))
         det = cam.points if cam is not None else None
@@ -81,11 +116,9 @@ class EarlyFusionNode(Node):
     def _associate(self, det, clusters) -> list:
         if det is None or clusters is None or not len(det) or not len(clusters):
             return []
-        fx, fy, cx, cy = self.p.camera_intrinsics
-        K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
         xyz = np.column_stack([clusters["x"], clusters["y"], clusters["z"]]).astype(float)
         return ef.associate(np.column_stack([det["u"], det["v"]]), np.column_stack([det["width_px"], det["height_px"]]),
-                            xyz, self.mount.R, self.mount.translation, K, self.p.association_gate,
+                            xyz, self.mount.R, self.mount.translation, self._camera_matrix(), self.p.association_gate,
                             self.p.association_margin)
 
     def _objects(self, det, clusters, imu_vec, pairs) -> dict:
@@ -147,6 +180,9 @@ class EarlyFusionNode(Node):
         stale_after = diag.silence_limit(3 * self.p.max_wait)
         statuses = [diag.monitor_status(f"{self.get_name()}: {name}", inp.topic, inp.monitor, t, stale_after)
                     for name, inp in self.inputs.items()]
+        if self.p.camera_info_topic:
+            statuses.append(diag.monitor_status(f"{self.get_name()}: camera_info", self.p.camera_info_topic,
+                                                self.info_monitor, t, stale_after))
         statuses.append(diag.status(f"{self.get_name()}: fusion", self.p.output_topic, diag.OK,
                                     f"projection {self.model.projection}",
                                     {**self.counts, **sync_counts(self.sync),

@@ -137,7 +137,8 @@ class TrackerNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         """The camera's geometry from its CameraInfo; an impossible one is dropped and counted, the last good
-        one kept (a driver publishes the same CameraInfo with every image).
+        one kept (a driver publishes the same CameraInfo with every image). Its stamp is not checked: the
+        geometry holds until the next, and a static publisher's zero stamp is legitimate.
         """
         self.monitors["camera_info"].tick(self._now())
         try:

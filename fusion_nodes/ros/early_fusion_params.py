@@ -29,7 +29,11 @@ def specs() -> list[ParamSpec]:
                   "Transform base_link -> camera optical frame: x y z (m) roll pitch yaw (rad).",
                   check=length(6), read_only=True),
         ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera "
-                  "that produced the detections.", check=_intrinsics),
+                  "that produced the detections; unused with camera_info_topic.", check=_intrinsics),
+        ParamSpec("camera_info_topic", "", "The camera's sensor_msgs/CameraInfo (camera_node's own): K with its "
+                  "binning and ROI applied (REP-104) replaces camera_intrinsics; until the first, camera "
+                  "detections are dropped from their sets (no_camera_info); empty: camera_intrinsics.",
+                  read_only=True),
         ParamSpec("association_gate", 1.5, "Largest camera-radar association cost: distance from the "
                   "box centre to the projected cluster in box half-sizes (+ margin).", 0.01, 100.0),
         ParamSpec("association_margin", 6.0, "Pixels added to each box half-size in the association cost.",
