@@ -154,6 +154,20 @@ def test_every_config_compensates_the_radar_doppler_with_the_tracker_s_ego_pose(
     assert {"fusion.yaml", "perception.yaml"} <= set(checked)
 
 
+def test_the_whole_graph_runs_the_perception_nodes_as_tuned():
+    """config/fusion.yaml (what a robot launches) runs the perception nodes with config/perception.yaml's
+    settings (what `fusion eval` measures and the tuning set), but for the odometry topic: its odom instance.
+    They had drifted: the whole graph lacked the tracker's class association, Doppler spread and polar radar R.
+    """
+    from conftest import REPO
+    tuned, graph = (yaml.safe_load((REPO / "config" / n).read_text()) for n in ("perception.yaml", "fusion.yaml"))
+    for node in ("camera_node", "radar_node", "early_fusion_node", "tracker_node"):
+        a, b = dict(tuned[node]["ros__parameters"]), dict(graph[node]["ros__parameters"])
+        assert (a.pop("odometry_topic", None), b.pop("odometry_topic", None)) in \
+            ((None, None), ("/odometry/filtered", "/odometry/local")), node
+        assert a == b, (node, {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)})
+
+
 def test_late_partial_early_fusion_sets_are_not_dropped_as_backwards_but_late_located_ones_are(tmp_path):
     """early_fusion_node releases a camera-only set (no position) up to max_wait late, after newer full
     sets: the tracker counts it as fused_unlocated, not as a stamp out of order; a set *with* positions
