@@ -69,3 +69,33 @@ def test_a_box_cut_by_the_image_bottom_carries_no_range():
     f = conv.camera_frame(pointcloud.write(PointCloud2(), cols, Header()), 0.0, EGO, P, cam, [])
     assert f.z[0, 1] > 0 and f.R[0, 1, 1] < tm.NO_RANGE_VARIANCE
     assert f.z[1, 1] == 0.0 and f.R[1, 1, 1] == tm.NO_RANGE_VARIANCE
+
+
+def test_the_recorded_inputs_carry_the_camera_info_their_replay_reads(tmp_path):
+    """The evaluations replay the input nodes' recorded outputs: run_graph records the CameraInfo those nodes
+    read beside them, and the core replay places the camera's boxes with it as with the same matrix given
+    as camera_intrinsics; without a CameraInfo no box is placed (as the node drops them: no_camera_info).
+    """
+    from conftest import REPO
+    from fusion_nodes.tools import bagio, perception_sim, track_peer
+    from fusion_nodes.tools.early_eval import run_graph
+    from fusion_nodes.tools.track_compare import _tracker_section
+    sc = perception_sim.load_scenario(REPO / "config" / "tracking_scenario.yaml")
+    sc["duration"] = 4.0
+    perception_sim.write(sc, tmp_path / "drive.mcap")
+    params = REPO / "config" / "perception.yaml"
+    run_graph(tmp_path / "drive.mcap", params, tmp_path / "inputs.mcap")
+    recorded = bagio.topics(tmp_path / "inputs.mcap")
+    assert recorded["/camera/camera_info"][1] == bagio.topics(tmp_path / "drive.mcap")["/camera/camera_info"][1]
+    assert "/camera/image_raw" not in recorded                   # the other inputs stay out
+    p = _tracker_section(params)
+    assert p["camera_info_topic"] == "/camera/camera_info"
+    by_info = track_peer.recorded_frames(tmp_path / "inputs.mcap", p)
+    by_hand = track_peer.recorded_frames(tmp_path / "inputs.mcap", {**p, "camera_info_topic": ""})
+    cameras = [f for f in by_info if f.sensor == "camera"]
+    assert len(cameras) > 20 and len(by_info) == len(by_hand)
+    for a, b in zip(by_info, by_hand):
+        assert a.sensor == b.sensor and a.stamp == b.stamp
+        np.testing.assert_allclose(a.z, b.z, rtol=1e-12, atol=1e-12)
+    none = track_peer.recorded_frames(tmp_path / "inputs.mcap", {**p, "camera_info_topic": "/elsewhere"})
+    assert not any(f.sensor == "camera" for f in none) and len(none) == len(by_info) - len(cameras)

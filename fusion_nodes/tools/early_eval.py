@@ -57,12 +57,15 @@ def _subset_params(params_file, nodes, out: Path, overrides=None) -> Path:
 
 
 def run_graph(bag, params_file, out, nodes=INPUT_NODES, overrides=None):
-    """Run ``nodes`` of ``params_file`` offline over ``bag``; record their outputs to ``out``."""
+    """Run ``nodes`` of ``params_file`` offline over ``bag``; record their outputs to ``out``, and the
+    CameraInfo they read (``camera_info_topic``): a replay of the recorded detections needs it.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         sub = _subset_params(params_file, nodes, Path(tmp) / "params.yaml", overrides)
+        infos = {str(v["ros__parameters"].get("camera_info_topic") or "") for v in load_yaml(sub).values()} - {""}
         runner = OfflineRunner(sub)
         try:
-            return runner.run(bag, out, record_inputs=False)
+            return runner.run(bag, out, record_inputs=infos)
         finally:
             runner.close()
 
@@ -141,12 +144,29 @@ def fusion_settings(params_file) -> dict:
     return node_settings(params_file, "early_fusion_node", specs())
 
 
+def camera_matrix(settings: dict, bag) -> np.ndarray:
+    """K (px) early_fusion_node associates with: the first valid CameraInfo of ``bag`` on its
+    camera_info_topic, or its camera_intrinsics without one.
+    """
+    from fusion_nodes.core.validation import InvalidInput
+    from fusion_nodes.ros.convert import camera_info_to_intrinsics
+    if settings.get("camera_info_topic"):
+        for _, _, msg in bagio.read(bag, [settings["camera_info_topic"]]):
+            try:
+                return camera_info_to_intrinsics(msg)[0]
+            except InvalidInput:
+                continue
+        raise InputError(f"{bag}: no valid CameraInfo on {settings['camera_info_topic']} "
+                         "(early_fusion_node's camera_info_topic); set it to '' to use camera_intrinsics")
+    fx, fy, cx, cy = settings["camera_intrinsics"]
+    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+
+
 def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: float = 2.5) -> Samples:
     """Associated, labelled objects of one processed drive (see module docstring)."""
     s = fusion_settings(params_file)
     mount = Mount.from_list(s["camera_mount"])
-    fx, fy, cx, cy = s["camera_intrinsics"]
-    K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    K = camera_matrix(s, processed_bag)
     cams = _clouds(processed_bag, s["camera_topic"])
     imus = _clouds(processed_bag, s["imu_topic"])
     truths = ground_truth(raw_bag, truth_topic)

@@ -143,7 +143,9 @@ class OfflineRunner:
         return self.feed(messages, out, record_inputs)
 
     def feed(self, messages, out=None, record_inputs=True) -> OfflineResult:
-        """Deliver ``(topic, t_ns, msg)`` in order, firing the timers due before each; record to ``out``.
+        """Deliver ``(topic, t_ns, msg)`` in order, firing the timers due before each; record to ``out``
+        the outputs and the inputs (``record_inputs`` True), none of them (False) or those of the topics it
+        names (e.g. the CameraInfo without which recorded detections cannot be placed).
 
         Each call starts the timers at its first message, as a new bag would; a
         first message stamped earlier than the clock is a clock jump back (a bag
@@ -162,7 +164,7 @@ class OfflineRunner:
                 self._fire_timers(self._heap, self._seq, t_ns)
                 self._set_clock(max(t_ns, self._now_ns))
                 self.result.input_messages += 1
-                if writer and record_inputs:
+                if writer and (record_inputs is True or (record_inputs and topic in record_inputs)):
                     writer.write(topic, msg, t_ns)
                 for sub in self._subs.get(topic, ()):
                     _deliver(sub, msg)

@@ -48,19 +48,30 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def recorded_frames(bag, p: dict, radar_topic="/radar/clusters", camera_topic="/camera/detections",
                     odom_topic="/odometry/filtered") -> list[Detections]:
-    """tracker_node's frames from a recorded run (``p``: its parameters), in stamp order."""
+    """tracker_node's frames from a recorded run (``p``: its parameters), in stamp order.
+
+    With ``p["camera_info_topic"]`` the camera's geometry comes from the run's CameraInfo messages, as the
+    node takes it: camera frames before the first are left out, an impossible one leaves the last good one.
+    """
     from .track_eval import add_pose
     poses, frames = PoseHistory(horizon=1e9), []
     radar_mount = conv.Mounting.from_mount(p["radar_mount"])
-    camera = conv.CameraGeometry.from_params(p["camera_mount"], p["camera_intrinsics"])
+    info_topic = p.get("camera_info_topic") or ""
+    camera = None if info_topic else conv.CameraGeometry.from_params(p["camera_mount"], p["camera_intrinsics"])
     classes = list(p["classes"])
-    for topic, _, msg in bagio.read(bag, [t for t in (radar_topic, camera_topic, odom_topic) if t]):
+    for topic, _, msg in bagio.read(bag, [t for t in (radar_topic, camera_topic, odom_topic, info_topic) if t]):
+        if topic == info_topic:
+            try:
+                camera = conv.CameraGeometry.from_camera_info(p["camera_mount"], msg)
+            except InvalidInput:
+                pass
+            continue
         stamp = stamp_to_sec(msg.header.stamp)
         if topic == odom_topic:
             add_pose(poses, msg)
             continue
         ego = poses.at(stamp, p["pose_tolerance"])
-        if ego is None:
+        if ego is None or (topic == camera_topic and camera is None):
             continue
         try:
             frames.append(conv.radar_frame(msg, stamp, ego, p, radar_mount, classes) if topic == radar_topic
