@@ -31,6 +31,22 @@ def write_params(path: Path, node: str, params: dict) -> Path:
     return path
 
 
+def run_offline(tmp_path: Path, node: str, params: dict, messages) -> dict:
+    """``node`` with ``params`` fed ``messages`` (``(topic, t_ns, msg)``, deep-copied) by the OfflineRunner:
+    every message it published, by topic.
+    """
+    import copy
+
+    from fusion_nodes.tools.offline import OfflineRunner
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    runner = OfflineRunner(write_params(tmp_path / "p.yaml", node, params), capture=True)
+    try:
+        runner.feed(copy.deepcopy(messages))
+        return runner.captured
+    finally:
+        runner.close()
+
+
 def wait_until(check, timeout=90.0, period=0.5):
     """The first truthy ``check()`` within ``timeout`` s (an event wait, not a timing assertion)."""
     end = time.monotonic() + timeout

@@ -4,16 +4,12 @@
 camera associated as with its binned matrix given by hand; sets before the first CameraInfo go on without
 their camera detections (counted), impossible CameraInfos are dropped and counted, the last good one kept.
 """
-import copy
-
 import numpy as np
-import yaml
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
 from fusion_nodes.ros import pointcloud
-from fusion_nodes.tools.offline import OfflineRunner
-from harness import diagnostics_values
+from harness import diagnostics_values, run_offline
 from test_early_fusion_node_dds import PARAMS, camera, imu, radar, stamp
 
 FULL_K = (520.0, 0.0, 320.0, 0.0, 520.0, 240.0, 0.0, 0.0, 1.0)    # 640 x 480; binned 2 x 2: PARAMS' 260 / 160 / 120
@@ -37,15 +33,7 @@ def feed(infos):
 
 
 def run(tmp_path, params, messages):
-    tmp_path.mkdir(exist_ok=True)
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"early_fusion_node": {"ros__parameters": {**PARAMS,
-                                                                                              **params}}}))
-    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
-    try:
-        runner.feed(copy.deepcopy(messages))
-        return runner.captured
-    finally:
-        runner.close()
+    return run_offline(tmp_path, "early_fusion_node", {**PARAMS, **params}, messages)
 
 
 def associated(captured):

@@ -732,16 +732,22 @@ def test_fuzz_early_fusion_node(tmp_path_factory):
 
 
 
-def early_info_clean():
-    """early_clean with the camera's CameraInfo (PARAMS' matrix, 320 x 240) before each camera message."""
+def with_camera_info(clean, camera_topic: str, width: int, height: int, k: list) -> list:
+    """``clean`` with a CameraInfo (``k``, ``width`` x ``height``) on /info just before each ``camera_topic``
+    message, stamped as it.
+    """
     from sensor_msgs.msg import CameraInfo
     out = []
-    for topic, t, m in early_clean():
-        if topic == "/t/cam":
-            out.append(("/info", t - 1, CameraInfo(header=m.header, width=320, height=240,
-                                                   k=[260.0, 0, 160.0, 0, 260.0, 120.0, 0, 0, 1])))
+    for topic, t, m in clean:
+        if topic == camera_topic:
+            out.append(("/info", t - 1, CameraInfo(header=m.header, width=width, height=height, k=k)))
         out.append((topic, t, m))
     return out
+
+
+def early_info_clean():
+    """early_clean with the camera's CameraInfo (PARAMS' matrix, 320 x 240) before each camera message."""
+    return with_camera_info(early_clean(), "/t/cam", 320, 240, [260.0, 0, 160.0, 0, 260.0, 120.0, 0, 0, 1])
 
 
 def test_fuzz_early_fusion_node_camera_info(tmp_path_factory):
@@ -871,14 +877,7 @@ TRACKER_INFO = {**TRACKER_ALL, "camera_info_topic": "/info"}
 
 def tracker_info_clean():
     """tracker_all_clean with the camera's CameraInfo before each detection frame (the parameters' K, 640 x 480)."""
-    from sensor_msgs.msg import CameraInfo
-    out = []
-    for topic, t, m in tracker_all_clean():
-        if topic == "/c":
-            out.append(("/info", t - 1, CameraInfo(header=m.header, width=640, height=480,
-                                                   k=[500.0, 0, 320.0, 0, 500.0, 240.0, 0, 0, 1])))
-        out.append((topic, t, m))
-    return out
+    return with_camera_info(tracker_all_clean(), "/c", 640, 480, [500.0, 0, 320.0, 0, 500.0, 240.0, 0, 0, 1])
 
 
 def test_fuzz_tracker_node_camera_info(tmp_path_factory):

@@ -4,11 +4,8 @@
 tracked as with its binned matrix given by hand; detections before the first CameraInfo and impossible
 CameraInfos dropped and counted, the last good geometry kept.
 """
-import copy
-
 import numpy as np
 import pytest
-import yaml
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header
@@ -16,8 +13,7 @@ from std_msgs.msg import Header
 from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros import tracks as conv
-from fusion_nodes.tools.offline import OfflineRunner
-from harness import diagnostics_values
+from harness import diagnostics_values, run_offline
 
 MOUNT = [1.5, 0.0, 1.4, -1.5707963267948966, 0.0, -1.5707963267948966]
 FULL_K = (400.0, 0.0, 319.5, 0.0, 400.0, 239.5, 0.0, 0.0, 1.0)          # 640 x 480, calibrated
@@ -57,14 +53,7 @@ def feed(infos):
 
 
 def run(tmp_path, params, messages):
-    tmp_path.mkdir(exist_ok=True)
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": {**PARAMS, **params}}}))
-    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
-    try:
-        runner.feed(copy.deepcopy(messages))
-        return runner.captured
-    finally:
-        runner.close()
+    return run_offline(tmp_path, "tracker_node", {**PARAMS, **params}, messages)
 
 
 def positions(captured):
