@@ -165,6 +165,11 @@ def euler_rate_matrix_derivatives(roll: float, pitch: float):
     return d_roll, d_pitch
 
 
+def pinhole_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """The camera matrix ``K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (px) of focal lengths and principal point."""
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
 def cross(a, b) -> np.ndarray:
     """``a x b`` for 3-vectors (numpy.cross is slow for single vectors)."""
     return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])

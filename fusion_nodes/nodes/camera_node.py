@@ -19,6 +19,7 @@ from std_msgs.msg import Float32MultiArray, Header
 
 from fusion_nodes.core import early_fusion as ef
 from fusion_nodes.core import vision
+from fusion_nodes.core.geometry import pinhole_matrix
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
 from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import pointcloud
@@ -65,8 +66,7 @@ class CameraNode(Node):
         self.cap = cv2.VideoCapture(int(dev) if dev.isdigit() else dev)
         if not self.cap.isOpened():
             raise ValueError(f"capture_device {dev!r} cannot be opened")
-        fx, fy, cx, cy = self.p.capture_intrinsics
-        self.K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+        self.K = pinhole_matrix(*self.p.capture_intrinsics)
         self.create_timer(1.0 / self.p.capture_rate, self._capture)
 
     def _capture(self):

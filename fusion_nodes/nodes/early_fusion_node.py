@@ -21,6 +21,7 @@ from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header
 
 from fusion_nodes.core import early_fusion as ef
+from fusion_nodes.core.geometry import pinhole_matrix
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.validation import InvalidInput
 from fusion_nodes.ros import diagnostics as diag
@@ -84,8 +85,7 @@ class EarlyFusionNode(Node):
         """
         if self.p.camera_info_topic:
             return self.info_K
-        fx, fy, cx, cy = self.p.camera_intrinsics
-        return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+        return pinhole_matrix(*self.p.camera_intrinsics)
 
     def _on_set(self, cam, rad, imu) -> None:
         if cam is not None and self._camera_matrix() is None:

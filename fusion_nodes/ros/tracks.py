@@ -19,7 +19,7 @@ from vision_msgs.msg import ObjectHypothesis
 from visualization_msgs.msg import Marker, MarkerArray
 
 from fusion_nodes.core import track_models as tm
-from fusion_nodes.core.geometry import rpy_to_matrix, rpy_to_quaternion, wrap_angle
+from fusion_nodes.core.geometry import pinhole_matrix, rpy_to_matrix, rpy_to_quaternion, wrap_angle
 from fusion_nodes.core.tracking import Detections, FieldOfView, TrackState
 from fusion_nodes.core.validation import InvalidInput
 
@@ -130,9 +130,8 @@ class CameraGeometry:
 
     @classmethod
     def from_params(cls, mount, intrinsics) -> "CameraGeometry":
-        fx, fy, cx, cy = intrinsics
-        return cls(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), rpy_to_matrix(*mount[3:]),
-                   np.asarray(mount[:3], float), 2 * cx)
+        return cls(pinhole_matrix(*intrinsics), rpy_to_matrix(*mount[3:]), np.asarray(mount[:3], float),
+                   2 * intrinsics[2])
 
     @classmethod
     def from_camera_info(cls, mount, msg) -> "CameraGeometry":

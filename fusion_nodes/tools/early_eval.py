@@ -24,6 +24,7 @@ import yaml
 from scipy.optimize import linear_sum_assignment
 
 from fusion_nodes.core import early_fusion as ef
+from fusion_nodes.core.geometry import pinhole_matrix
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import stamp_to_sec
@@ -158,8 +159,7 @@ def camera_matrix(settings: dict, bag) -> np.ndarray:
                 continue
         raise InputError(f"{bag}: no valid CameraInfo on {settings['camera_info_topic']} "
                          "(early_fusion_node's camera_info_topic); set it to '' to use camera_intrinsics")
-    fx, fy, cx, cy = settings["camera_intrinsics"]
-    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    return pinhole_matrix(*settings["camera_intrinsics"])
 
 
 def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: float = 2.5) -> Samples:
