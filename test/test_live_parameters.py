@@ -149,6 +149,16 @@ def perception_config(*nodes):
     return {k: v for k, v in cfg.items() if k in nodes}
 
 
+def perception_config_by_parameters(*nodes):
+    """perception_config with the camera geometry from camera_intrinsics, not the CameraInfo (the parameter's
+    live case: with camera_info_topic it is unused).
+    """
+    cfg = perception_config(*nodes)
+    for node in nodes:
+        cfg[node]["ros__parameters"].pop("camera_info_topic", None)
+    return cfg
+
+
 # -- measures ----------------------------------------------------------------------------------------
 def out(r, topic):
     return r.captured.get(topic, [])
@@ -366,10 +376,12 @@ CASES = [
         ("segment_split", 30.0, objects_per_set("/camera/detections"), "more", "min_area"),
         ("segment_max_width", 16, objects_per_set("/camera/detections"), "less", "min_area"),
         ("publish_debug_image", True, count("/camera/debug_image"), "more", "min_area"))],
+    Case("early_fusion_node", "camera_intrinsics", [520.0, 520.0, 160.0, 120.0],
+         lambda: perception_config_by_parameters("imu_gps_node", "camera_node", "radar_node", "early_fusion_node"),
+         perception_inputs, associated, "less", "association_margin"),
     *[Case("early_fusion_node", p, v,
            lambda: perception_config("imu_gps_node", "camera_node", "radar_node", "early_fusion_node"),
            perception_inputs, m, e, o) for p, v, m, e, o in (
-        ("camera_intrinsics", [520.0, 520.0, 160.0, 120.0], associated, "less", "association_margin"),
         ("association_gate", 0.05, associated, "less", "association_margin"),
         ("association_margin", 200.0, associated, "more", "association_gate"),
         ("publish_features", True, feature_fields, "more", "association_gate"),
