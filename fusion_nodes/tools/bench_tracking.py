@@ -11,11 +11,11 @@ confirms the tracks, the same frames go to
   detection Mahalanobis cost matrix and ``scipy.optimize.linear_sum_assignment``;
 * fusion_nodes' core tracker, bare: EKF per track, one R per frame, existence confirmation;
 * fusion_nodes' core tracker as config/perception.yaml ships it (:func:`shipped_rows`): the same objects
-  with a class each, radar detections as tracker_node makes them (polar R per detection averaged over the
-  cluster's points, class scores, Doppler spread per class) and camera boxes at 15 Hz between the scans
-  (bearing + ground range, box model from the class footprints, class scores, false boxes), through
-  ``make_tracker`` with the shipped parameters: class belief, class-aware association, per-pair
-  factorisation of S, the camera's box Jacobian. Its radar and camera frames are timed apart;
+  with a class each, seen as radar_node's clusters (points, Doppler, class scores) and camera_node's boxes
+  at 15 Hz between the scans (class scores, false boxes), made frames by tracker_node's own conversions
+  (:mod:`fusion_nodes.ros.tracks`: polar R per cluster, the boxes' bearing and ground range) outside the
+  timing, through ``make_tracker`` with the shipped parameters: class belief, class-aware association,
+  Doppler spread, per-pair gating, the camera's box model. Its radar and camera frames are timed apart;
 * the peer: the Stone Soup GNN tracker of :mod:`.track_peer` with the same models (at 10 and 50
   objects: it took ~4 s per frame at 50 here, and 200 objects are 16x the hypotheses, so a
   200-object run would take most of an hour; that row says so instead);
@@ -33,7 +33,8 @@ from scipy.optimize import linear_sum_assignment
 from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.track_filters import EkfTrackFilter
 from fusion_nodes.core.track_components import ExistenceConfirmation
-from fusion_nodes.core.tracking import Detections, FieldOfView, Tracker
+from fusion_nodes.core.tracking import Detections, Tracker
+from fusion_nodes.ros import tracks as conv
 
 RATE = 13.0
 SIZES = (10, 50, 200)
@@ -67,47 +68,58 @@ def _scores(rng, cls, n_classes: int, strength: float = 4.0) -> np.ndarray:
     """Per-detection class scores: a Dirichlet draw leaning to each detection's class (-1: uniform)."""
     alpha = np.ones((len(cls), n_classes))
     alpha[cls >= 0, cls[cls >= 0]] += strength
-    return np.array([rng.dirichlet(a) for a in alpha])
+    return np.array([rng.dirichlet(a) for a in alpha]).reshape(-1, n_classes)
 
 
-def _radar(rng, t, k, cls, p, n_classes) -> Detections:
-    """A radar scan as :func:`fusion_nodes.ros.tracks.radar_frame` builds it (sensor at the origin)."""
-    model, origin = tm.PositionDoppler(), tm.SensorPose()
+def _cloud(cols: dict, scores: np.ndarray, classes, t: float):
+    """A PointCloud2 of ``cols`` and ``score_<class>`` columns, stamped ``t``, in base_link."""
+    from sensor_msgs.msg import PointCloud2
+    from std_msgs.msg import Header
+
+    from fusion_nodes.ros import pointcloud
+    from fusion_nodes.ros.convert import sec_to_stamp
+    cols = {**cols, **{f"score_{c}": scores[:, i] for i, c in enumerate(classes)}}
+    return pointcloud.write(PointCloud2(), cols, Header(stamp=sec_to_stamp(t), frame_id="base_link"))
+
+
+def _radar(rng, t, k, cls, p) -> Detections:
+    """A radar scan of the objects ``k`` (x y vx vy, base_link = world: the robot stands at the origin) as
+    radar_node's clusters, made a frame by tracker_node's own conversion.
+    """
+    mount = conv.Mounting.from_mount(p["radar_mount"])
+    sensor = mount.in_world((0.0, 0.0, 0.0))
     seen = rng.random(len(k)) < 0.9
     points = np.concatenate([1 + rng.poisson(2.0, seen.sum()), np.ones(10)])
-    truth = model.predict(k[seen], origin)
-    clutter = np.column_stack([rng.uniform(5, 100, 10), rng.uniform(-100, 100, 10), rng.normal(0, 3, 10)])
-    xy = np.vstack([truth[:, :2], clutter[:, :2]])
-    R = np.zeros((len(xy), 3, 3))
-    R[:, :2, :2] = tm.polar_position_covariance(xy, p["radar_position_std"], p["radar_range_std"],
-                                                p["radar_azimuth_std"], points)
-    R[:, 2, 2] = p["radar_doppler_std"] ** 2
-    z = np.vstack([truth, clutter])
-    z = z + np.column_stack([[rng.multivariate_normal([0, 0], c) for c in R[:, :2, :2]], rng.normal(0, 0.3, len(z))])
-    scores = _scores(rng, np.concatenate([cls[seen], -np.ones(10, int)]), n_classes)
-    return Detections(t, "radar", model, origin, z, R, scores, fov=FieldOfView(),
-                      detection_probability=p["radar_detection_probability"], looks=points)
+    d = np.vstack([k[seen, :2] - mount.xy, np.column_stack([rng.uniform(5, 100, 10), rng.uniform(-100, 100, 10)])])
+    r, a = np.hypot(d[:, 0], d[:, 1]), np.arctan2(d[:, 1], d[:, 0])
+    r = r + rng.normal(0, p["radar_range_std"] / np.sqrt(points))
+    a = a + rng.normal(0, p["radar_azimuth_std"] / np.sqrt(points))
+    xy = mount.xy + np.column_stack([r * np.cos(a), r * np.sin(a)]) + rng.normal(0, p["radar_position_std"], d.shape)
+    doppler = np.concatenate([tm.PositionDoppler().predict(k[seen], sensor)[:, 2], rng.normal(0, 3, 10)])
+    cols = {"x": xy[:, 0], "y": xy[:, 1], "doppler_mean": doppler + rng.normal(0, 0.3, len(xy)), "points": points}
+    scores = _scores(rng, np.concatenate([cls[seen], -np.ones(10, int)]), len(p["classes"]))
+    return conv.radar_frame(_cloud(cols, scores, p["classes"], t), t, (0.0, 0.0, 0.0), p, mount, p["classes"])
 
 
-def _camera(rng, t, k, cls, p, n_classes) -> Detections:
-    """Camera boxes as :func:`fusion_nodes.ros.tracks.camera_frame` builds them (bearing + ground range)."""
-    model, origin, half = tm.BoxBearingRange() if p["camera_box_model"] else tm.BearingRange(), tm.SensorPose(), 0.55
-    truth = tm.BearingRange().predict(k, origin)
-    seen = (np.abs(truth[:, 0]) < half) & (rng.random(len(k)) < CAMERA_PD)
-    false = np.column_stack([rng.uniform(-half, half, CAMERA_FALSE), rng.uniform(5, 60, CAMERA_FALSE)])
-    z = np.vstack([truth[seen], false])
-    width = 2.0 / z[:, 1]                                        # rad: a ~2 m wide object
-    ranged = z[:, 1] <= p["camera_max_range"]
-    R = np.zeros((len(z), 2, 2))
-    R[:, 0, 0] = p["camera_bearing_std"] ** 2 + (p["camera_bearing_width_factor"] * width) ** 2
-    R[:, 1, 1] = np.where(ranged, (p["camera_range_std"] * z[:, 1]) ** 2, tm.NO_RANGE_VARIANCE)
-    z = z + np.column_stack([rng.normal(0, np.sqrt(R[:, 0, 0])), rng.normal(0, 0.1 * z[:, 1])])
-    z[~ranged, 1] = 0.0
-    scores = _scores(rng, np.concatenate([cls[seen], -np.ones(CAMERA_FALSE, int)]), n_classes)
-    gap = p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None
-    return Detections(t, "camera", model, origin, z, R, scores, fov=FieldOfView(p["camera_max_range"], half),
-                      initiates=p["camera_initiates"], detection_probability=p["camera_detection_probability"],
-                      occlusion_gap=gap, update_interval=p["camera_update_interval"])
+def _camera(rng, t, k, cls, p) -> Detections:
+    """Camera boxes (2 m wide, 1.5 m tall, pixel noise) of the objects in view and false ones, as camera_node
+    detections, made a frame by tracker_node's own conversion.
+    """
+    cam = conv.CameraGeometry.from_params(p["camera_mount"], p["camera_intrinsics"])
+    false = np.column_stack([rng.uniform(5, 60, CAMERA_FALSE), rng.uniform(-20, 20, CAMERA_FALSE)])
+    xy = np.vstack([k[:, :2], false])
+    c = (np.column_stack([xy, np.zeros(len(xy))]) - cam.t) @ cam.R            # optical frame: z forward
+    fx, fy, cx, cy = cam.K[0, 0], cam.K[1, 1], cam.K[0, 2], cam.K[1, 2]
+    u = cx + fx * c[:, 0] / c[:, 2]
+    seen = (c[:, 2] > 1.0) & (u >= 0) & (u < cam.width) & np.concatenate(
+        [rng.random(len(k)) < CAMERA_PD, np.ones(CAMERA_FALSE, bool)])
+    depth, u = c[seen, 2], u[seen]
+    bottom, top = cy + fy * c[seen, 1] / depth, cy + fy * (c[seen, 1] - 1.5) / depth
+    cols = {"u": u + rng.normal(0, 3.0, len(u)), "v": (top + bottom) / 2 + rng.normal(0, 2.0, len(u)),
+            "width_px": fx * 2.0 / depth, "height_px": bottom - top}
+    labels = np.concatenate([cls, -np.ones(CAMERA_FALSE, int)])[seen]
+    scores = _scores(rng, labels, len(p["classes"]))
+    return conv.camera_frame(_cloud(cols, scores, p["classes"], t), t, (0.0, 0.0, 0.0), p, cam, p["classes"])
 
 
 def shipped_scene(n: int, seconds: float, p: dict, seed: int = 0) -> list[Detections]:
@@ -115,14 +127,13 @@ def shipped_scene(n: int, seconds: float, p: dict, seed: int = 0) -> list[Detect
     :func:`scene`; each object's speed by its class).
     """
     rng = np.random.default_rng(seed)
-    n_classes = len(p["classes"])
-    cls = rng.integers(0, n_classes, n)
+    cls = rng.integers(0, len(p["classes"]), n)
     p0 = rng.uniform(-100, 100, (n, 2))
     p0[:, 0] = np.abs(p0[:, 0]) + 5.0
     v = rng.normal(0, 1, (n, 2)) * np.take(CLASS_SPEED, cls % len(CLASS_SPEED))[:, None]
     stamps = [(i / RATE, _radar) for i in range(int(seconds * RATE))] + \
              [(0.011 + i / CAMERA_RATE, _camera) for i in range(int(seconds * CAMERA_RATE))]
-    return [make(rng, 1000.0 + t, np.hstack([p0 + v * t, v]), cls, p, n_classes) for t, make in sorted(stamps)]
+    return [make(rng, 1000.0 + t, np.hstack([p0 + v * t, v]), cls, p) for t, make in sorted(stamps, key=lambda e: e[0])]
 
 
 def shipped_params() -> dict:
