@@ -47,6 +47,8 @@ START = [
     ("tracker_node", {}, {"camera_initiates": False, "radar_topic": ""}, "no track would ever start"),
     ("tracker_node", {}, {"publish_existence": 0.001, "delete_existence": 0.01}, "below delete_existence"),
     ("tracker_node", {}, {"class_footprints": [4.5, 1.8]}, "4 classes need 8"),
+    ("tracker_node", {}, {"association": "mht"}, "gnn"),
+    ("tracker_node", {}, {"camera_clutter_density": 0.0}, "camera_clutter_density"),
     ("tracker_node", {}, {"class_doppler_spread": [0.5, 0.6]}, "4 classes need 4"),
     ("tracker_node", {}, {"class_doppler_spread": [0.5, -0.6, 1.1, 0.2]}, "speeds in [0, 100] m/s"),
 ]

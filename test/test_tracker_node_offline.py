@@ -6,6 +6,7 @@ back) clears the tracks, and the second pass tracks like the first, under new id
 import copy
 
 import numpy as np
+import pytest
 import yaml
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
@@ -43,9 +44,9 @@ def feed(seconds=6.0):
     return out
 
 
-def run(tmp_path, passes=1):
+def run(tmp_path, passes=1, **params):
     tmp_path.mkdir(exist_ok=True)
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": PARAMS}}))
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": {**PARAMS, **params}}}))
     runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
     marks = []
     try:
@@ -61,9 +62,10 @@ def rows(msg):
     return [(o.id, round(o.pose.pose.position.x, 9), round(o.twist.twist.linear.x, 9)) for o in msg.objects]
 
 
-def test_two_offline_runs_are_identical(tmp_path):
-    a, _ = run(tmp_path / "a")
-    b, _ = run(tmp_path / "b")
+@pytest.mark.parametrize("association", ["gnn", "jpda"])
+def test_two_offline_runs_are_identical(tmp_path, association):
+    a, _ = run(tmp_path / "a", association=association)
+    b, _ = run(tmp_path / "b", association=association)
     assert [repr(m) for m in a["/tracks"]] == [repr(m) for m in b["/tracks"]]
     assert len(a["/tracks"][-1].objects) == 3
 

@@ -5,6 +5,7 @@ existence and deleter, one verb each (the table in :mod:`.tracking`'s docstring)
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,17 +99,34 @@ def pair_mahalanobis(HPH: np.ndarray, R: np.ndarray, y: np.ndarray, admits: Call
     return d2, log_det
 
 
-@dataclass(frozen=True)
-class NearestNeighbour:
-    """Global nearest neighbour: the admitted assignment of least total ``d2 + ln det S``."""
+class Associator(ABC):
+    """Which detection belongs to which track: association weights from the gated pair statistics."""
 
-    def assign(self, d2: np.ndarray, log_det: np.ndarray, admitted: np.ndarray) -> list[tuple[int, int]]:
+    @abstractmethod
+    def weigh(self, d2: np.ndarray, log_det: np.ndarray, admitted: np.ndarray, dim: int,
+              detection_probability: float = 0.8, clutter_density: float = 1e-3) -> np.ndarray:
+        """Weights (tracks x detections, each row summing to at most 1) of each detection in each track's update.
+
+        ``d2``: each pair's ``y^T S^-1 y`` (plus any extra cost, e.g. class evidence), ``log_det``: ``ln det S``,
+        ``admitted``: the gate's verdict, ``dim``: the measurement's dimension; ``detection_probability`` and
+        ``clutter_density`` (false detections per unit volume of the measurement space) are the sensor's.
+        """
+
+
+@dataclass(frozen=True)
+class NearestNeighbour(Associator):
+    """Global nearest neighbour: the admitted assignment of least total ``d2 + ln det S``, as 0 / 1 weights."""
+
+    def weigh(self, d2, log_det, admitted, dim, detection_probability=0.8, clutter_density=1e-3):
+        w = np.zeros(np.shape(d2))
         if d2.size == 0 or not admitted.any():
-            return []
+            return w
         cost = np.where(admitted, d2 + log_det, 0.0)
         big = 1e6 + np.abs(cost).max()
         rows, cols = linear_sum_assignment(np.where(admitted, cost, big))
-        return [(int(r), int(c)) for r, c in zip(rows, cols) if admitted[r, c]]
+        keep = admitted[rows, cols]
+        w[rows[keep], cols[keep]] = 1.0
+        return w
 
 
 @dataclass(frozen=True)

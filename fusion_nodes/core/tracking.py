@@ -10,7 +10,8 @@ role                      component                     verb
 ========================  ============================  =========================================
 per-track filter          :mod:`.track_filters`         ``predict`` / ``update``
 gater                     :class:`MahalanobisGate`      ``admits(d2, dof)``
-data associator           :class:`NearestNeighbour`     ``assign(d2, log_det, admitted)``
+data associator           :class:`NearestNeighbour`,    ``weigh(d2, log_det, admitted, ...)``
+                          :class:`.JointProbabilistic`
 initiator                 :class:`MOfN`,                ``status(hits, existence)``
                           :class:`ExistenceConfirmation`
 existence                 :class:`Existence`            ``revise(p, hit, dt)``
@@ -30,7 +31,9 @@ stamp; the Mahalanobis distance of every track-detection pair
 assignment minimises ``sum(d2 + ln det S)`` (the negative log-likelihood,
 global nearest neighbour via ``scipy.optimize.linear_sum_assignment``), plus
 ``-2 w ln LR`` of the class evidence when the tracker has a :class:`ClassCompatibility`;
-assigned tracks are updated, unassigned detections that can locate an object
+assigned tracks are updated (with :class:`.JointProbabilistic`, every track with the mixture of its
+gated detections, each weighted by its association probability; a track whose detections are more
+likely its own than not counts a hit), unassigned detections that can locate an object
 start tentative tracks, and tracks the sensor should have seen but did not
 count a miss (unless the frame is empty: a blind sensor, see :meth:`Tracker.step`);
 then tracks are confirmed, deleted, and two tracks of one object merged into the older.
@@ -47,6 +50,7 @@ from .geometry import wrap_angle
 from .track_components import (CONFIRMED, TENTATIVE, Deleter, Existence, MahalanobisGate, MOfN,
                                NearestNeighbour, mahalanobis, pair_mahalanobis)
 from .track_classes import ClassBelief, ClassCompatibility, ClassDopplerSpread, ClassFootprints
+from .track_jpda import reduce_mixture
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
 from .track_models import MeasurementModel, SensorPose
@@ -107,6 +111,9 @@ class Detections:
         Per detection, how many returns its range rate averages (a radar cluster's points): the object's
         own Doppler spread (:class:`ClassDopplerSpread`) adds ``var / looks`` to that component of ``R``.
         None: one each.
+    clutter_density : float
+        False detections per unit volume of the measurement space (the product of ``z``'s units), for an
+        associator that weighs them against the objects' (:class:`.JointProbabilistic`).
     """
 
     stamp: float
@@ -124,6 +131,7 @@ class Detections:
     occlusion_gap: Optional[float] = None
     update_interval: float = 0.0
     looks: Optional[np.ndarray] = None
+    clutter_density: float = 1e-3
 
     def __len__(self) -> int:
         return len(self.z)
@@ -161,6 +169,15 @@ class _Track:
     class_stamp: float = 0.0                          # s, last class evidence
     seen_by: dict = field(default_factory=dict)      # sensor -> stamp of its last update
     moved_by: dict = field(default_factory=dict)     # sensor -> stamp it last moved the state
+
+
+def _hits(W: np.ndarray) -> list[tuple[int, int]]:
+    """``(track, detection)`` of each track whose detections are more likely its own than not (a nearest
+    neighbour's assignments), with its most likely detection.
+    """
+    if not W.size:
+        return []
+    return [(int(ti), int(np.argmax(W[ti]))) for ti in np.flatnonzero(W.sum(axis=1) >= 0.5)]
 
 
 def _plus_rate(R: np.ndarray, rate: int, var: float) -> np.ndarray:
@@ -231,8 +248,9 @@ class Tracker:
             t.stamp = frame.stamp
         footprints = self._footprints(frame.stamp)
         spread = self._spread(frame, self._beliefs(frame.stamp, len(self.spreads.stds)) if self.spreads else None)
-        pairs, d2, admitted, lin = self._associate(frame, footprints, spread)
-        nis, occluded, held = self._update(frame, footprints, pairs, d2, lin, spread)
+        W, d2, admitted, lin = self._associate(frame, footprints, spread)
+        pairs = _hits(W)
+        nis, occluded, held = self._update(frame, footprints, W, pairs, d2, lin, spread)
         # A frame with no detection at all (not even clutter) is a sensor that saw nothing: failed,
         # covered, dark. Counting a miss for every track in its view would delete the tracks the other
         # sensors still hold; it counts none (the node reports the blind input in /diagnostics).
@@ -268,7 +286,7 @@ class Tracker:
     def _associate(self, frame: Detections, footprints: Optional[np.ndarray], spread: Optional[np.ndarray]):
         n_t, n_d = len(self._tracks), len(frame)
         if n_t == 0 or n_d == 0:
-            return [], None, None, None
+            return np.zeros((n_t, n_d)), None, None, None
         model = frame.model if footprints is None else frame.model.with_footprints(footprints)
         X = np.array([t.x for t in self._tracks])
         P = np.array([t.P for t in self._tracks])
@@ -291,7 +309,9 @@ class Tracker:
                                                         frame.scores)
             cost, admitted = d2 + extra, admitted & compatible
         # the NIS stays kinematic: the class term is in the assignment only
-        return self.associator.assign(cost, log_det, admitted), d2, admitted, (zhat, H)
+        W = self.associator.weigh(cost, log_det, admitted, frame.model.dim, frame.detection_probability,
+                                  frame.clutter_density)
+        return W, d2, admitted, (zhat, H)
 
     def _beliefs(self, stamp: float, n_classes: int) -> np.ndarray:
         """Every track's class belief at ``stamp`` (faded as :meth:`tracks` reports it; uniform if none)."""
@@ -303,26 +323,26 @@ class Tracker:
         return np.where(np.array(known)[:, None],
                         self.belief.decay(B, np.array([stamp - t.class_stamp for t in self._tracks])), uniform)
 
-    def _update(self, frame: Detections, footprints: Optional[np.ndarray], pairs, d2, lin,
+    def _update(self, frame: Detections, footprints: Optional[np.ndarray], W, pairs, d2, lin,
                 spread: Optional[np.ndarray]) -> tuple[list, int, int]:
         nis, occluded, held, classed = [], 0, 0, []
         clear = self._clear(frame, footprints) if pairs else None
-        for ti, di in pairs:
-            t = self._tracks[ti]
+        hit = dict(pairs)
+        for ti in np.flatnonzero(W.sum(axis=1) > 0) if W.size else ():
+            t, di = self._tracks[ti], hit.get(ti)
             if clear is not None and not clear[ti]:
-                occluded += 1              # something is there: existence, but neither position nor class
-                t.hits.append(True)
-                t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
+                if di is not None:
+                    occluded += 1          # something is there: existence, but neither position nor class
+                    t.hits.append(True)
+                    t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
                 continue
             if frame.stamp - t.moved_by.get(frame.sensor, -np.inf) >= frame.update_interval:
-                own = frame.model if footprints is None else frame.model.with_footprints(footprints[ti])
-                # the gate's linearisation is at the same predicted state: an EKF update need not redo it
-                R = frame.R[di] if spread is None else _plus_rate(frame.R[di], frame.model.rate, spread[ti, di])
-                t.x, t.P = self.filter.update(t.x, t.P, frame.z[di], R, own, frame.origin,
-                                              linearised=(lin[0][ti], lin[1][ti]))
+                self._move(t, ti, frame, footprints, W[ti], lin, spread)
                 t.moved_by[frame.sensor] = frame.stamp
-            else:
+            elif di is not None:
                 held += 1
+            if di is None:
+                continue                   # moved a little by detections more likely not its own
             t.hits.append(True)
             t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
             t.last_update = frame.stamp
@@ -333,6 +353,24 @@ class Tracker:
             nis.append(float(d2[ti, di]) / frame.model.dim)
         self._fuse_classes(frame, classed)
         return nis, occluded, held
+
+    def _move(self, t: _Track, ti: int, frame: Detections, footprints, w: np.ndarray, lin, spread) -> None:
+        """Update track ``t`` (row ``ti``) with the detections of weight ``w``: one of weight 1 alone, else the
+        mixture of the one-detection posteriors and the prior (weight ``1 - sum(w)``; :func:`.reduce_mixture`).
+        """
+        own = frame.model if footprints is None else frame.model.with_footprints(footprints[ti])
+        posts = []
+        for di in np.flatnonzero(w > 0):
+            R = frame.R[di] if spread is None else _plus_rate(frame.R[di], frame.model.rate, spread[ti, di])
+            # the gate's linearisation is at the same predicted state: an EKF update need not redo it
+            posts.append((w[di], *self.filter.update(t.x, t.P, frame.z[di], R, own, frame.origin,
+                                                     linearised=(lin[0][ti], lin[1][ti]))))
+        if len(posts) == 1 and posts[0][0] == 1.0:
+            t.x, t.P = posts[0][1:]
+            return
+        weights = [max(1.0 - float(w.sum()), 0.0)] + [p[0] for p in posts]
+        t.x, t.P = reduce_mixture(self.filter.motion, [t.x] + [p[1] for p in posts], [t.P] + [p[2] for p in posts],
+                                  np.array(weights))
 
     def _clear(self, frame: Detections, footprints: Optional[np.ndarray]) -> Optional[np.ndarray]:
         """Per track: whether its silhouette is clear of every other track's by ``frame.occlusion_gap``."""

@@ -29,7 +29,9 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.timeline import FrameQueue, PoseHistory
 from fusion_nodes.core.track_filters import TRACK_FILTERS
 from fusion_nodes.core.track_classes import ClassBelief, ClassCompatibility, ClassDopplerSpread, ClassFootprints
-from fusion_nodes.core.track_components import Deleter, ExistenceConfirmation, MahalanobisGate, MOfN
+from fusion_nodes.core.track_components import (Deleter, ExistenceConfirmation, MahalanobisGate, MOfN,
+                                               NearestNeighbour)
+from fusion_nodes.core.track_jpda import JointProbabilistic
 from fusion_nodes.core.track_merging import DuplicateRemover
 from fusion_nodes.core.tracking import Tracker
 from fusion_nodes.core.validation import InvalidInput, StampOrder, check_future, check_stamp
@@ -53,7 +55,9 @@ def make_tracker(p: dict) -> Tracker:
     belief = ClassBelief(len(p["classes"]), p["class_rule"], p["class_half_life"]) if p["classes"] else None
     w, min_ratio = p["class_association_weight"], p["class_association_min_ratio"]
     compatibility = ClassCompatibility(w, min_ratio) if belief is not None and (w > 0 or min_ratio > 0) else None
+    associator = JointProbabilistic(p["gate_probability"]) if p["association"] == "jpda" else NearestNeighbour()
     return Tracker(TRACK_FILTERS[p["filter"]](motion), gate=MahalanobisGate(p["gate_probability"]),
+                   associator=associator,
                    initiator=MOfN(p["confirm_hits"], p["confirm_window"]) if p["confirmation"] == "m_of_n"
                    else ExistenceConfirmation(p["confirm_existence"], n=p["confirm_window"]),
                    deleter=Deleter(p["max_coast"], p["max_position_std"], p["delete_existence"]), belief=belief,

@@ -101,7 +101,7 @@ def radar_frame(msg, stamp, ego, p, mount: Mounting, classes) -> Detections:
     # a cluster's Doppler is the mean of its points': the object's own spread averages over them
     return Detections(stamp, "radar", model, sensor, z, R, class_scores(cols, classes), size,
                       FieldOfView(*p["radar_fov"]), detection_probability=p["radar_detection_probability"],
-                      looks=points if p["radar_use_doppler"] else None)
+                      looks=points if p["radar_use_doppler"] else None, clutter_density=p["radar_clutter_density"])
 
 
 def _radar_position_covariance(d, points, p) -> np.ndarray:
@@ -202,7 +202,7 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
                       None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
                       detection_probability=p["camera_detection_probability"],
                       occlusion_gap=p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None,
-                      update_interval=p["camera_update_interval"])
+                      update_interval=p["camera_update_interval"], clutter_density=p["camera_clutter_density"])
 
 
 def fused_frame(msg, stamp, ego, p, classes) -> Detections:
@@ -220,7 +220,8 @@ def fused_frame(msg, stamp, ego, p, classes) -> Detections:
     z = to_world(np.column_stack([cols["x"], cols["y"]]), ego)
     R = np.broadcast_to(np.eye(2) * p["fused_position_std"] ** 2, (len(z), 2, 2)).copy()
     return Detections(stamp, "fused", tm.Position(), tm.SensorPose(*ego), z, R, class_scores(cols, classes),
-                      detection_probability=p["fused_detection_probability"])
+                      detection_probability=p["fused_detection_probability"],
+                      clutter_density=p["fused_clutter_density"])
 
 
 def _duration(seconds: float) -> Duration:
