@@ -852,9 +852,13 @@ def bad_detection_values(draw, t, fields):
     return pointcloud.write(PointCloud2(), cols, Header(stamp=stamp(t)))
 
 
-def test_fuzz_tracker_node_every_input(tmp_path_factory):
-    """Garbage on the camera and early-fusion inputs too: every bad message dropped and counted, tracks unchanged."""
+@pytest.mark.parametrize("association", ["gnn", "jpda"])
+def test_fuzz_tracker_node_every_input(tmp_path_factory, association):
+    """Garbage on the camera and early-fusion inputs too: every bad message dropped and counted, tracks unchanged
+    (with either associator: JPDA weighs every gated detection into a track, so a bad one must not reach it).
+    """
     clean = tracker_all_clean()
+    params = {**TRACKER_ALL, "association": association}
     fields = {"/r": ("x", "y", "doppler_mean"), "/c": ("u", "v", "width_px", "height_px"), "/f": ("x", "y")}
 
     @st.composite
@@ -867,7 +871,7 @@ def test_fuzz_tracker_node_every_input(tmp_path_factory):
     @given(garbage=st.lists(bad_input(), min_size=15, max_size=35), data=st.data())
     def prop(garbage, data):
         positions = [data.draw(st.integers(0, len(clean) - 1)) for _ in garbage]
-        check(tmp_path_factory.mktemp("t"), "tracker_node", TRACKER_ALL, tracker_all_clean(), garbage, positions,
+        check(tmp_path_factory.mktemp("t"), "tracker_node", params, tracker_all_clean(), garbage, positions,
               lambda n: sum(sum(n.monitors[i].dropped.values()) for i in ("radar", "camera", "fused")))
     prop()
 
