@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .objects import output_specs
-from .params import ParamSpec, stamp_specs, one_of
+from .params import ParamSpec, intrinsics, stamp_specs, one_of
 
 
 def specs() -> list[ParamSpec]:
@@ -35,7 +35,7 @@ def specs() -> list[ParamSpec]:
                   "cv2.VideoCapture; empty: subscribe to image_topic.", read_only=True),
         ParamSpec("capture_rate", 15.0, "Frames per second in driver mode.", 0.1, 240.0, read_only=True),
         ParamSpec("capture_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) in driver "
-                  "mode, where there is no CameraInfo.", read_only=True),
+                  "mode, where there is no CameraInfo.", check=intrinsics, read_only=True),
         ParamSpec("frame_id", "camera_optical", "Frame of captured images in driver mode.", read_only=True),
         ParamSpec("model_file", "", "Model from `fusion fit` (JSON) whose classifier adds class_id, "
                   "confidence and score_<class> fields; a bare name is looked up in the package's config "

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from .sync import sync_specs
 from .objects import output_specs
-from .params import ParamSpec, stamp_specs, length
-
-
-def _intrinsics(v):
-    return None if len(v) == 4 and v[0] > 0 and v[1] > 0 else "needs fx fy cx cy with fx, fy > 0"
+from .params import ParamSpec, intrinsics, stamp_specs, length
 
 
 def specs() -> list[ParamSpec]:
@@ -29,7 +25,7 @@ def specs() -> list[ParamSpec]:
                   "Transform base_link -> camera optical frame: x y z (m) roll pitch yaw (rad).",
                   check=length(6), read_only=True),
         ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera "
-                  "that produced the detections; unused with camera_info_topic.", check=_intrinsics),
+                  "that produced the detections; unused with camera_info_topic.", check=intrinsics),
         ParamSpec("camera_info_topic", "", "The camera's sensor_msgs/CameraInfo (camera_node's own): K with its "
                   "binning and ROI applied (REP-104) replaces camera_intrinsics; until the first, camera "
                   "detections are dropped from their sets (no_camera_info); empty: camera_intrinsics.",

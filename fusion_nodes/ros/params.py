@@ -111,6 +111,17 @@ def length(*allowed) -> Check:
     return lambda v: None if len(v) in allowed else f"needs {' or '.join(map(str, allowed))} values, got {len(v)}"
 
 
+def intrinsics(v) -> Optional[str]:
+    """A pinhole camera's ``fx fy cx cy`` (px): four finite values, focal lengths positive (a zero fx would
+    put every box at infinite bearing).
+    """
+    if len(v) != 4:
+        return f"needs fx fy cx cy (4 values), got {len(v)}"
+    if not all(math.isfinite(x) for x in v):
+        return "contains NaN or Inf"
+    return None if v[0] > 0 and v[1] > 0 else "needs fx, fy > 0"
+
+
 def covariance_matrix(n: int) -> Check:
     """A row-major n x n symmetric matrix with a non-negative diagonal (or n diagonal values)."""
     def check(v):

@@ -6,8 +6,7 @@ from __future__ import annotations
 from fusion_nodes.core.track_filters import TRACK_FILTERS
 from fusion_nodes.core.track_models import MOTION_MODELS
 
-from .early_fusion_params import _intrinsics
-from .params import ParamSpec, length, stamp_specs
+from .params import ParamSpec, intrinsics, length, stamp_specs
 
 
 def _one_of(options):
@@ -152,7 +151,7 @@ def _sensor_specs() -> list[ParamSpec]:
                   "Transform base_link -> camera optical frame: x y z (m) roll pitch yaw (rad).",
                   check=length(6), **ro),
         ParamSpec("camera_intrinsics", [500.0, 500.0, 320.0, 240.0], "fx fy cx cy (px) of the camera "
-                  "(image width taken as 2 cx); unused with camera_info_topic.", check=_intrinsics, **ro),
+                  "(image width taken as 2 cx); unused with camera_info_topic.", check=intrinsics, **ro),
         ParamSpec("camera_info_topic", "", "The camera's sensor_msgs/CameraInfo (camera_node's own): K with "
                   "its binning and ROI applied (REP-104) and the image width then replace camera_intrinsics, "
                   "and detections wait for it; empty: camera_intrinsics.", **ro),
