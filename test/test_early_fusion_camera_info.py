@@ -76,3 +76,25 @@ def test_sets_wait_for_a_camera_info_and_an_impossible_one_leaves_the_last_good_
     last = max(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in captured["/diagnostics"])
     bad_before = sum(1 for k in range(5, 20, 3) if 10.0 + 0.1 * k - 1e-9 <= last)
     assert camera_info["dropped.bad_camera_info"] == str(bad_before)
+
+
+def test_the_evaluation_associates_each_frame_with_the_camera_info_the_node_held(tmp_path):
+    """early_eval's replay takes, per camera frame, the newest valid CameraInfo logged before it (a camera that
+    changes binning mid-drive), none before the first, and skips an impossible one as the node drops it.
+    """
+    from fusion_nodes.tools.bagio import BagWriter
+    from fusion_nodes.tools.early_eval import CameraMatrices
+    binned = info(0.0)
+    full = CameraInfo(header=binned.header, width=640, height=480, k=list(FULL_K))
+    bad = CameraInfo(header=binned.header, width=640, height=480, k=[0.0] * 9)
+    with BagWriter(tmp_path / "b.mcap") as w:
+        for t, msg in ((1.0, full), (2.0, bad), (3.0, binned)):
+            w.write("/t/info", msg, int(t * 1e9))
+    matrices = CameraMatrices({"camera_info_topic": "/t/info"}, tmp_path / "b.mcap")
+    assert matrices.at(0.5) is None
+    np.testing.assert_allclose(matrices.at(1.5), np.reshape(FULL_K, (3, 3)))
+    np.testing.assert_allclose(matrices.at(2.5), np.reshape(FULL_K, (3, 3)))        # the impossible one skipped
+    # binned 2 x 2 about pixel centres: cx' = (cx + 0.5) / 2 - 0.5
+    np.testing.assert_allclose(matrices.at(3.5), [[260.0, 0, 159.75], [0, 260.0, 119.75], [0, 0, 1]])
+    fixed = CameraMatrices({"camera_info_topic": "", "camera_intrinsics": [500.0, 400.0, 320.0, 240.0]}, None)
+    np.testing.assert_allclose(fixed.at(0.0), [[500.0, 0, 320.0], [0, 400.0, 240.0], [0, 0, 1]])

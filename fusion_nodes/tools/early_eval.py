@@ -75,6 +75,11 @@ def _clouds(bag, topic):
     return [(stamp_to_sec(m.header.stamp), pointcloud.read(m)) for _, _, m in bagio.read(bag, [topic])]
 
 
+def _log_times(bag, topic) -> np.ndarray:
+    """Log times (s) of ``topic``'s messages, in the order :func:`_clouds` gives them."""
+    return np.array([t_ns * 1e-9 for _, t_ns, _ in bagio.read(bag, [topic])])
+
+
 def ground_truth(bag, topic):
     """Ground-truth objects per stamp: ``(stamp, records with x, y, class_id)`` from a PointCloud2 topic of
     the bag, or from a labels CSV (``topic`` ending in ``.csv``, columns stamp, x, y, class).
@@ -145,36 +150,54 @@ def fusion_settings(params_file) -> dict:
     return node_settings(params_file, "early_fusion_node", specs())
 
 
-def camera_matrix(settings: dict, bag) -> np.ndarray:
-    """K (px) early_fusion_node associates with: the first valid CameraInfo of ``bag`` on its
-    camera_info_topic, or its camera_intrinsics without one.
+class CameraMatrices:
+    """K (px) early_fusion_node associates a camera frame with: with a camera_info_topic, the newest valid
+    CameraInfo of the bag logged before the frame (as the node holds the last good one; an invalid one is
+    skipped as the node drops it), None before the first (the node drops the frame's detections:
+    ``no_camera_info``); without, its camera_intrinsics.
     """
-    from fusion_nodes.core.validation import InvalidInput
-    from fusion_nodes.ros.convert import camera_info_to_intrinsics
-    if settings.get("camera_info_topic"):
-        for _, _, msg in bagio.read(bag, [settings["camera_info_topic"]]):
+
+    def __init__(self, settings: dict, bag):
+        from fusion_nodes.core.validation import InvalidInput
+        from fusion_nodes.ros.convert import camera_info_to_intrinsics
+        self.fixed = None if settings.get("camera_info_topic") else pinhole_matrix(*settings["camera_intrinsics"])
+        self.times, self.matrices = [], []
+        if self.fixed is not None:
+            return
+        for _, t_ns, msg in bagio.read(bag, [settings["camera_info_topic"]]):
             try:
-                return camera_info_to_intrinsics(msg)[0]
+                K = camera_info_to_intrinsics(msg)[0]
             except InvalidInput:
                 continue
-        raise InputError(f"{bag}: no valid CameraInfo on {settings['camera_info_topic']} "
-                         "(early_fusion_node's camera_info_topic); set it to '' to use camera_intrinsics")
-    return pinhole_matrix(*settings["camera_intrinsics"])
+            self.times.append(t_ns * 1e-9)
+            self.matrices.append(K)
+        if not self.matrices:
+            raise InputError(f"{bag}: no valid CameraInfo on {settings['camera_info_topic']} "
+                             "(early_fusion_node's camera_info_topic); set it to '' to use camera_intrinsics")
+
+    def at(self, log_time: float) -> np.ndarray | None:
+        """K for a camera frame logged at ``log_time`` (s)."""
+        if self.fixed is not None:
+            return self.fixed
+        i = int(np.searchsorted(self.times, log_time, side="right")) - 1
+        return self.matrices[i] if i >= 0 else None
 
 
 def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: float = 2.5) -> Samples:
     """Associated, labelled objects of one processed drive (see module docstring)."""
     s = fusion_settings(params_file)
     mount = Mount.from_list(s["camera_mount"])
-    K = camera_matrix(s, processed_bag)
+    matrices = CameraMatrices(s, processed_bag)
     cams = _clouds(processed_bag, s["camera_topic"])
+    cam_log = _log_times(processed_bag, s["camera_topic"])
     imus = _clouds(processed_bag, s["imu_topic"])
     truths = ground_truth(raw_bag, truth_topic)
     cam_t, imu_t, truth_t = (np.array([t for t, _ in x]) for x in (cams, imus, truths))
     rows = {k: [] for k in ("cam", "rad", "imu", "y", "stamp")}
     for t, clusters in _clouds(processed_bag, s["radar_topic"]):
         ci, ii, ti = _nearest(cam_t, t, s["slop"]), _nearest(imu_t, t, s["slop"]), _nearest(truth_t, t, 0.05)
-        if ci is None or ii is None or ti is None or len(clusters) == 0:
+        K = None if ci is None else matrices.at(cam_log[ci])
+        if K is None or ii is None or ti is None or len(clusters) == 0:
             continue
         det = cams[ci][1]
         xyz = np.column_stack([clusters["x"], clusters["y"], clusters["z"]]).astype(float)
