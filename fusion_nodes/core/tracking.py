@@ -326,7 +326,7 @@ class Tracker:
     def _update(self, frame: Detections, footprints: Optional[np.ndarray], W, pairs, d2, lin,
                 spread: Optional[np.ndarray]) -> tuple[list, int, int]:
         nis, occluded, held, classed = [], 0, 0, []
-        clear = self._clear(frame, footprints) if pairs else None
+        clear = self._clear(frame, footprints) if W.any() else None
         hit = dict(pairs)
         for ti in np.flatnonzero(W.sum(axis=1) > 0) if W.size else ():
             t, di = self._tracks[ti], hit.get(ti)
@@ -336,13 +336,15 @@ class Tracker:
                     t.hits.append(True)
                     t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
                 continue
-            if frame.stamp - t.moved_by.get(frame.sensor, -np.inf) >= frame.update_interval:
+            may_move = frame.stamp - t.moved_by.get(frame.sensor, -np.inf) >= frame.update_interval
+            if may_move:
                 self._move(t, ti, frame, footprints, W[ti], lin, spread)
-                t.moved_by[frame.sensor] = frame.stamp
-            elif di is not None:
-                held += 1
             if di is None:
-                continue                   # moved a little by detections more likely not its own
+                continue                   # moved a little by detections more likely not its own: no hit, no look
+            if may_move:
+                t.moved_by[frame.sensor] = frame.stamp
+            else:
+                held += 1
             t.hits.append(True)
             t.existence = self.existence.revise(t.existence, True, 0.0, frame.detection_probability)
             t.last_update = frame.stamp
