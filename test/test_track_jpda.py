@@ -118,23 +118,44 @@ def test_jpda_tracks_the_crossing_objects_through_clutter():
 
 
 def test_a_detection_between_two_tracks_moves_both_by_halves():
-    """Two tracks equally near one detection: JPDA gives each half of it (a nearest neighbour all of it to one)."""
+    """Two tracks equally near one detection: JPDA moves each by half of it (a nearest neighbour one by all of it)."""
     model = tm.Position()
     frames = [Detections(0.1 * i, "radar", model, tm.SensorPose(), np.array([[10.0, -0.4], [10.0, 0.4]]),
                          np.eye(2)[None].repeat(2, 0) * 0.04) for i in range(1, 6)]
     mid = Detections(0.6, "radar", model, tm.SensorPose(), np.array([[10.0, 0.0]]), np.eye(2)[None] * 0.04,
                      initiates=False, clutter_density=1e-6)
-    moved = {}
+    moved, hits = {}, {}
     for name, assoc in (("gnn", NearestNeighbour()), ("jpda", JointProbabilistic())):
         tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), associator=assoc,
                           merger=DuplicateRemover(enabled=False))
         for f in frames:
             tracker.step(f)
         before = {t.id: t.k[1] for t in tracker.tracks(at=0.6)}
-        tracker.step(mid)
+        hits[name] = tracker.step(mid).assigned
         moved[name] = sorted(abs(t.k[1] - before[t.id]) for t in tracker.tracks())
     assert moved["gnn"][0] == pytest.approx(0.0, abs=1e-12) and moved["gnn"][1] > 0.1
     assert moved["jpda"][0] == pytest.approx(moved["jpda"][1], rel=1e-6) and 0 < moved["jpda"][0] < moved["gnn"][1]
+    assert hits == {"gnn": 1, "jpda": 0}
+
+
+def test_a_detection_is_one_tracks_hit_at_most():
+    """Two tracks and two detections of one object between them (a split cluster, a duplicate): each track
+    gets half of each detection, weights summing to 1, and neither counts a hit; a duplicate track would
+    otherwise live on such shares. GNN gives each one detection and both a hit.
+    """
+    model = tm.Position()
+    frames = [Detections(0.1 * i, "radar", model, tm.SensorPose(), np.array([[10.0, -0.4], [10.0, 0.4]]),
+                         np.eye(2)[None].repeat(2, 0) * 0.04) for i in range(1, 6)]
+    both = Detections(0.6, "radar", model, tm.SensorPose(), np.array([[10.0, 0.0], [10.0, 0.0]]),
+                      np.eye(2)[None].repeat(2, 0) * 0.04, initiates=False, clutter_density=1e-6)
+    hits = {}
+    for name, assoc in (("gnn", NearestNeighbour()), ("jpda", JointProbabilistic())):
+        tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), associator=assoc,
+                          merger=DuplicateRemover(enabled=False))
+        for f in frames:
+            tracker.step(f)
+        hits[name] = tracker.step(both).assigned
+    assert hits == {"gnn": 2, "jpda": 0}
 
 
 extreme = st.tuples(st.integers(1, 6), st.integers(1, 6)).flatmap(lambda s: st.tuples(

@@ -32,8 +32,8 @@ assignment minimises ``sum(d2 + ln det S)`` (the negative log-likelihood,
 global nearest neighbour via ``scipy.optimize.linear_sum_assignment``), plus
 ``-2 w ln LR`` of the class evidence when the tracker has a :class:`ClassCompatibility`;
 assigned tracks are updated (with :class:`.JointProbabilistic`, every track with the mixture of its
-gated detections, each weighted by its association probability; a track whose detections are more
-likely its own than not counts a hit), unassigned detections that can locate an object
+gated detections, each weighted by its association probability; a track with a detection more likely
+its own than not counts a hit), unassigned detections that can locate an object
 start tentative tracks, and tracks the sensor should have seen but did not
 count a miss (unless the frame is empty: a blind sensor, see :meth:`Tracker.step`);
 then tracks are confirmed, deleted, and two tracks of one object merged into the older.
@@ -172,12 +172,15 @@ class _Track:
 
 
 def _hits(W: np.ndarray) -> list[tuple[int, int]]:
-    """``(track, detection)`` of each track whose detections are more likely its own than not (a nearest
-    neighbour's assignments), with its most likely detection.
+    """``(track, detection)`` of each track with a detection more likely its own than not (a nearest
+    neighbour's assignments). One detection is then a hit of one track at most (a detection's weights sum to
+    at most 1): two tracks sharing one detection half and half, or a track taking two detections of weight
+    0.3, are not seen; the first would keep a duplicate track alive on one object's detections.
     """
     if not W.size:
         return []
-    return [(int(ti), int(np.argmax(W[ti]))) for ti in np.flatnonzero(W.sum(axis=1) >= 0.5)]
+    best = np.argmax(W, axis=1)
+    return [(int(ti), int(best[ti])) for ti in np.flatnonzero(W[np.arange(len(W)), best] > 0.5)]
 
 
 def _plus_rate(R: np.ndarray, rate: int, var: float) -> np.ndarray:
