@@ -44,7 +44,7 @@ problems = st.tuples(st.integers(1, 4), st.integers(1, 4)).flatmap(lambda s: st.
 @given(problems)
 def test_jpda_marginals_are_the_joint_events_marginals(problem):
     d2, log_det, admitted, pd, lam = problem
-    jpda = JointProbabilistic(gate_probability=0.99)
+    jpda = JointProbabilistic(gate_probability=0.99, negligible=0.0)
     beta = jpda.weigh(d2, log_det, admitted, 2, pd, lam)
     np.testing.assert_allclose(beta, _brute_force(d2, log_det, admitted, 2, pd, lam, 0.99), rtol=1e-9, atol=1e-12)
     assert np.all(beta[~admitted] == 0)
@@ -56,8 +56,8 @@ def test_one_track_is_pda_and_belief_propagation_agrees_there():
     pd, lam, pg = 0.8, 0.01, 0.99
     L = pd * np.exp(-0.5 * (d2 + 2 * np.log(2 * np.pi))) / lam
     expected = L / (L.sum() + 1 - pd * pg)                   # the PDA weights (Bar-Shalom)
-    exact = JointProbabilistic(pg).weigh(d2, log_det, np.ones((1, 3), bool), 2, pd, lam)
-    bp = JointProbabilistic(pg, max_hypotheses=1).weigh(d2, log_det, np.ones((1, 3), bool), 2, pd, lam)
+    exact = JointProbabilistic(pg, negligible=0.0).weigh(d2, log_det, np.ones((1, 3), bool), 2, pd, lam)
+    bp = JointProbabilistic(pg, max_hypotheses=1, negligible=0.0).weigh(d2, log_det, np.ones((1, 3), bool), 2, pd, lam)
     np.testing.assert_allclose(exact, expected, rtol=1e-12)
     np.testing.assert_allclose(bp, expected, rtol=1e-9)
 
@@ -67,12 +67,20 @@ def test_a_cluster_above_max_hypotheses_takes_belief_propagation():
     d2 = rng.uniform(2, 6, (4, 4))
     np.fill_diagonal(d2, rng.uniform(0, 1, 4))           # each track has its own detection, the rest are near
     args = (d2, np.zeros_like(d2), np.ones_like(d2, bool), 2, 0.9, 0.1)
-    exact = JointProbabilistic(0.99).weigh(*args)
-    bp = JointProbabilistic(0.99, max_hypotheses=100).weigh(*args)    # 5^4 events: above
+    exact = JointProbabilistic(0.99, negligible=0.0).weigh(*args)
+    bp = JointProbabilistic(0.99, max_hypotheses=100, negligible=0.0).weigh(*args)    # 5^4 events: above
     assert not np.allclose(bp, exact, atol=1e-6)       # another computation ...
     np.testing.assert_allclose(bp, exact, atol=0.05)   # ... of nearly the same marginals here
     assert np.all(bp >= 0) and np.all(bp.sum(axis=1) <= 1 + 1e-12)
     assert np.all(np.argmax(bp, axis=1) == np.arange(4))
+
+
+def test_negligible_weights_are_dropped_not_shared_out():
+    """A far detection's marginal below ``negligible`` becomes 0 (no filter update for it); the others stay."""
+    d2, log_det, admitted = np.array([[0.5, 16.0]]), np.zeros((1, 2)), np.ones((1, 2), bool)
+    full = JointProbabilistic(negligible=0.0).weigh(d2, log_det, admitted, 2, 0.8, 0.01)
+    pruned = JointProbabilistic(negligible=1e-3).weigh(d2, log_det, admitted, 2, 0.8, 0.01)
+    assert 0 < full[0, 1] < 1e-3 and pruned[0, 1] == 0 and pruned[0, 0] == full[0, 0]
 
 
 def test_separate_clusters_do_not_see_each_other():

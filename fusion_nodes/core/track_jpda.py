@@ -43,10 +43,14 @@ class JointProbabilistic(Associator):
         ``P_G``, the probability mass of the gate (the tracker's :class:`MahalanobisGate`).
     max_hypotheses : int
         Joint events enumerated per cluster at most; a cluster with more takes belief propagation.
+    negligible : float
+        Marginals below this are set to 0 (their mass goes to "none of them"): each non-zero one costs the
+        track a filter update, and at 200 objects half the updates were of weights below 1e-3.
     """
 
     gate_probability: float = 0.99
     max_hypotheses: int = 5000
+    negligible: float = 1e-3
 
     def weigh(self, d2: np.ndarray, log_det: np.ndarray, admitted: np.ndarray, dim: int,
               detection_probability: float = 0.8, clutter_density: float = 1e-3) -> np.ndarray:
@@ -68,7 +72,7 @@ class JointProbabilistic(Associator):
                 beta[np.ix_(tracks, dets)] = _exact(sub, np.log(miss))
             else:
                 beta[np.ix_(tracks, dets)] = _belief_propagation(sub - np.log(miss))
-        return beta
+        return np.where(beta >= self.negligible, beta, 0.0)
 
 
 def _clusters(admitted: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

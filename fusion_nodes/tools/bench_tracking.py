@@ -233,11 +233,13 @@ def print_shipped(bare: list[dict]) -> None:
     """The shipped configuration's rows (:func:`shipped_rows`) next to the bare tracker's of the same run."""
     print(f"\n  as config/perception.yaml ships it (per-detection R, class belief and association, Doppler spread, "
           f"camera boxes at {CAMERA_RATE:g} Hz):")
-    print("  (association jpda: the same with every gated detection weighed into each track's update)")
+    shipped = shipped_params()["association"]
+    other = "gnn" if shipped == "jpda" else "jpda"
+    print(f"  (association {shipped}; beside it the same with association {other})")
     print(f"  {'objects':>7} {'bare radar us':>14} {'radar us':>10} {'camera us':>10} {'tracks':>7} "
-          f"{'one core':>9} {'jpda radar':>11} {'jpda camera':>12} {'one core':>9} {'within limit':>13}")
-    table, jpda = shipped_rows(), shipped_rows(association="jpda")
-    for r, j, b in zip(table, jpda, bare):
+          f"{'one core':>9} {other + ' radar':>11} {other + ' camera':>12} {'one core':>9} {'within limit':>13}")
+    table, alt = shipped_rows(), shipped_rows(association=other)
+    for r, j, b in zip(table, alt, bare):
         # the share of one core that a second of data takes: 13 radar scans and 15 camera frames
         load = (RATE * r["radar"] + CAMERA_RATE * r["camera"]) / 1e6
         load_j = (RATE * j["radar"] + CAMERA_RATE * j["camera"]) / 1e6
@@ -245,5 +247,5 @@ def print_shipped(bare: list[dict]) -> None:
         print(f"  {r['objects']:>7} {b['ours']:>14,.0f} {r['radar']:>10,.0f} {r['camera']:>10,.0f} {r['tracks']:>7} "
               f"{load:>8.0%} {j['radar']:>11,.0f} {j['camera']:>12,.0f} {load_j:>8.0%} {ok:>13}")
     print(f"  growth 10 -> 200 objects (x20): radar x{table[-1]['radar'] / table[0]['radar']:.1f}, "
-          f"camera x{table[-1]['camera'] / table[0]['camera']:.1f}; jpda radar "
-          f"x{jpda[-1]['radar'] / jpda[0]['radar']:.1f}, camera x{jpda[-1]['camera'] / jpda[0]['camera']:.1f}")
+          f"camera x{table[-1]['camera'] / table[0]['camera']:.1f}; {other} radar "
+          f"x{alt[-1]['radar'] / alt[0]['radar']:.1f}, camera x{alt[-1]['camera'] / alt[0]['camera']:.1f}")
