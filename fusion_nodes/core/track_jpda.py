@@ -16,8 +16,9 @@ the clutter density (false detections per unit volume of the measurement space).
 ``beta_tj = sum_{theta with (t, j)} P(theta) / sum_theta P(theta)`` is the weight of detection ``j`` in
 track ``t``'s update, ``1 - sum_j beta_tj`` that of "none of them". The events of a cluster (tracks and
 detections linked by shared gates) are enumerated exactly up to ``max_hypotheses``; a larger cluster
-takes the marginals loopy belief propagation gives (Williams and Lau), within a few per cent of the exact
-ones at a cost polynomial in the cluster's size.
+takes the marginals loopy belief propagation gives (Williams and Lau) at a cost polynomial in the
+cluster's size: on the tracking scenario's seed 11, 114 clusters of 5,032 took it, and of those that could
+still be enumerated its largest marginal error had a median of 1e-4, a 90th percentile of 0.07, at most 0.28.
 
 The update is the mixture of the track's one-detection posteriors, reduced to one Gaussian by moment
 matching (:func:`reduce_mixture`), which holds for any filter (EKF, UKF) and a covariance per detection.
@@ -132,8 +133,9 @@ def _belief_propagation(log_psi: np.ndarray, iterations: int = 1000, tol: float 
     With ``psi_tj = L_tj / (1 - P_D P_G)`` (given as ``ln psi``, -inf outside the gate) the messages from
     tracks to detections and back, ``mu_tj = psi_tj / (1 + sum_{j' != j} psi_tj' nu_j't)`` and
     ``nu_jt = 1 / (1 + sum_{t' != t} mu_t'j)``, converge (the paper proves it), and
-    ``beta_tj = psi_tj nu_jt / (1 + sum_j' psi_tj' nu_j't)``: close to the exact marginals at a cost
-    polynomial in the cluster's size (T D (T + D) an iteration), where the joint events grow exponentially.
+    ``beta_tj = psi_tj nu_jt / (1 + sum_j' psi_tj' nu_j't)``: near the exact marginals (see the module
+    docstring) at a cost polynomial in the cluster's size (T D (T + D) an iteration), where the joint
+    events grow exponentially.
     """
     # beyond e^600 times the miss a pair is certain against it; the cap keeps the sums below overflow
     psi = np.exp(np.minimum(log_psi, 600.0))
