@@ -190,7 +190,7 @@ def _sensor_specs() -> list[ParamSpec]:
         ParamSpec("fused_detection_probability", 0.6, "Chance early fusion reports a located object in its "
                   "view (track existence).", 0.01, 0.99, **ro),
         ParamSpec("fused_clutter_density", 0.05, "association jpda: early-fusion objects not the track's per m^2 "
-                  "(one object is often two: a camera-radar pair and a radar-only one). Tuned on drives 11-13.",
+                  "near the tracks (clutter, a neighbour's, an object's second one). Tuned on drives 11-13.",
                   1e-12, 1e6, **ro),
     ]
 
