@@ -91,10 +91,10 @@ def test_the_evaluation_associates_each_frame_with_the_camera_info_the_node_held
         for t, msg in ((1.0, full), (2.0, bad), (3.0, binned)):
             w.write("/t/info", msg, int(t * 1e9))
     matrices = CameraMatrices({"camera_info_topic": "/t/info"}, tmp_path / "b.mcap")
-    assert matrices.at(0.5) is None
-    np.testing.assert_allclose(matrices.at(1.5), np.reshape(FULL_K, (3, 3)))
-    np.testing.assert_allclose(matrices.at(2.5), np.reshape(FULL_K, (3, 3)))        # the impossible one skipped
+    assert matrices.at(int(0.5 * 1e9)) is None
+    np.testing.assert_allclose(matrices.at(int(1.5 * 1e9)), np.reshape(FULL_K, (3, 3)))
+    np.testing.assert_allclose(matrices.at(int(2.5 * 1e9)), np.reshape(FULL_K, (3, 3)))  # the impossible one skipped
     # binned 2 x 2 about pixel centres: cx' = (cx + 0.5) / 2 - 0.5
-    np.testing.assert_allclose(matrices.at(3.5), [[260.0, 0, 159.75], [0, 260.0, 119.75], [0, 0, 1]])
+    np.testing.assert_allclose(matrices.at(int(3.5 * 1e9)), [[260.0, 0, 159.75], [0, 260.0, 119.75], [0, 0, 1]])
     fixed = CameraMatrices({"camera_info_topic": "", "camera_intrinsics": [500.0, 400.0, 320.0, 240.0]}, None)
-    np.testing.assert_allclose(fixed.at(0.0), [[500.0, 0, 320.0], [0, 400.0, 240.0], [0, 0, 1]])
+    np.testing.assert_allclose(fixed.at(0), [[500.0, 0, 320.0], [0, 400.0, 240.0], [0, 0, 1]])

@@ -149,6 +149,35 @@ def read(path, topics: Optional[Iterable[str]] = None, start: float = 0.0) -> It
             yield conn.topic, t_ns, msg
 
 
+class HeldValues:
+    """What a node holds from a latched-style topic (``CameraInfo``) at each log time of a bag.
+
+    Each message of ``topic`` is turned into a value by ``convert``; one it refuses with
+    :class:`~fusion_nodes.core.validation.InvalidInput` is skipped, as the node drops it and keeps the last
+    good one. :meth:`at` gives the newest value logged at or before a time, ``None`` before the first (the
+    node has nothing yet and drops what needs it).
+    """
+
+    def __init__(self, path, topic: str, convert):
+        from fusion_nodes.core.validation import InvalidInput
+        self.times, self.values = [], []
+        for _, t_ns, msg in read(path, [topic]):
+            try:
+                value = convert(msg)
+            except InvalidInput:
+                continue
+            self.times.append(t_ns)
+            self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def at(self, t_ns: int):
+        """The value held at log time ``t_ns`` (ns), or ``None``."""
+        i = int(np.searchsorted(self.times, t_ns, side="right")) - 1
+        return self.values[i] if i >= 0 else None
+
+
 def _is_cdr(conn) -> bool:
     return getattr(conn.ext, "serialization_format", "") == "cdr"
 

@@ -76,8 +76,8 @@ def _clouds(bag, topic):
 
 
 def _log_times(bag, topic) -> np.ndarray:
-    """Log times (s) of ``topic``'s messages, in the order :func:`_clouds` gives them."""
-    return np.array([t_ns * 1e-9 for _, t_ns, _ in bagio.read(bag, [topic])])
+    """Log times (ns) of ``topic``'s messages, in the order :func:`_clouds` gives them."""
+    return np.array([t_ns for _, t_ns, _ in bagio.read(bag, [topic])], dtype=np.int64)
 
 
 def ground_truth(bag, topic):
@@ -158,29 +158,19 @@ class CameraMatrices:
     """
 
     def __init__(self, settings: dict, bag):
-        from fusion_nodes.core.validation import InvalidInput
         from fusion_nodes.ros.convert import camera_info_to_intrinsics
-        self.fixed = None if settings.get("camera_info_topic") else pinhole_matrix(*settings["camera_intrinsics"])
-        self.times, self.matrices = [], []
+        topic = settings.get("camera_info_topic")
+        self.fixed = None if topic else pinhole_matrix(*settings["camera_intrinsics"])
         if self.fixed is not None:
             return
-        for _, t_ns, msg in bagio.read(bag, [settings["camera_info_topic"]]):
-            try:
-                K = camera_info_to_intrinsics(msg)[0]
-            except InvalidInput:
-                continue
-            self.times.append(t_ns * 1e-9)
-            self.matrices.append(K)
-        if not self.matrices:
-            raise InputError(f"{bag}: no valid CameraInfo on {settings['camera_info_topic']} "
+        self.held = bagio.HeldValues(bag, topic, lambda msg: camera_info_to_intrinsics(msg)[0])
+        if not len(self.held):
+            raise InputError(f"{bag}: no valid CameraInfo on {topic} "
                              "(early_fusion_node's camera_info_topic); set it to '' to use camera_intrinsics")
 
-    def at(self, log_time: float) -> np.ndarray | None:
-        """K for a camera frame logged at ``log_time`` (s)."""
-        if self.fixed is not None:
-            return self.fixed
-        i = int(np.searchsorted(self.times, log_time, side="right")) - 1
-        return self.matrices[i] if i >= 0 else None
+    def at(self, t_ns: int) -> np.ndarray | None:
+        """K for a camera frame logged at ``t_ns`` (ns)."""
+        return self.fixed if self.fixed is not None else self.held.at(t_ns)
 
 
 def samples(processed_bag, raw_bag, truth_topic: str, params_file, label_gate: float = 2.5) -> Samples:

@@ -51,26 +51,24 @@ def recorded_frames(bag, p: dict, radar_topic="/radar/clusters", camera_topic="/
     """tracker_node's frames from a recorded run (``p``: its parameters), in stamp order.
 
     With ``p["camera_info_topic"]`` the camera's geometry comes from the run's CameraInfo messages, as the
-    node takes it: camera frames before the first are left out, an impossible one leaves the last good one.
+    node takes it (:class:`~fusion_nodes.tools.bagio.HeldValues`): camera frames logged before the first are
+    left out, an impossible one leaves the last good one.
     """
     from .track_eval import add_pose
     poses, frames = PoseHistory(horizon=1e9), []
     radar_mount = conv.Mounting.from_mount(p["radar_mount"])
     info_topic = p.get("camera_info_topic") or ""
-    camera = None if info_topic else conv.CameraGeometry.from_params(p["camera_mount"], p["camera_intrinsics"])
+    fixed = None if info_topic else conv.CameraGeometry.from_params(p["camera_mount"], p["camera_intrinsics"])
+    held = bagio.HeldValues(bag, info_topic, lambda msg: conv.CameraGeometry.from_camera_info(
+        p["camera_mount"], msg)) if info_topic else None
     classes = list(p["classes"])
-    for topic, _, msg in bagio.read(bag, [t for t in (radar_topic, camera_topic, odom_topic, info_topic) if t]):
-        if topic == info_topic:
-            try:
-                camera = conv.CameraGeometry.from_camera_info(p["camera_mount"], msg)
-            except InvalidInput:
-                pass
-            continue
+    for topic, t_ns, msg in bagio.read(bag, [radar_topic, camera_topic, odom_topic]):
         stamp = stamp_to_sec(msg.header.stamp)
         if topic == odom_topic:
             add_pose(poses, msg)
             continue
         ego = poses.at(stamp, p["pose_tolerance"])
+        camera = fixed if held is None else held.at(t_ns)
         if ego is None or (topic == camera_topic and camera is None):
             continue
         try:
