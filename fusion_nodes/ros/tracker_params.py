@@ -6,11 +6,7 @@ from __future__ import annotations
 from fusion_nodes.core.track_filters import TRACK_FILTERS
 from fusion_nodes.core.track_models import MOTION_MODELS
 
-from .params import ParamSpec, intrinsics, length, stamp_specs
-
-
-def _one_of(options):
-    return lambda v: None if v in options else f"one of {sorted(options)}"
+from .params import ParamSpec, intrinsics, length, one_of, stamp_specs
 
 
 def cross_checks():
@@ -77,8 +73,9 @@ def _tracker_specs() -> list[ParamSpec]:
     ro = dict(read_only=True)
     return [
         ParamSpec("motion_model", "constant_velocity", "constant_velocity or constant_turn_rate (CTRV).",
-                  check=_one_of(MOTION_MODELS), **ro),
-        ParamSpec("filter", "ekf", "Per-track filter: ekf or ukf (filterpy).", check=_one_of(TRACK_FILTERS), **ro),
+                  check=one_of(*sorted(MOTION_MODELS)), **ro),
+        ParamSpec("filter", "ekf", "Per-track filter: ekf or ukf (filterpy).",
+                  check=one_of(*sorted(TRACK_FILTERS)), **ro),
         ParamSpec("process_noise", 1.0, "Acceleration noise (m^2/s^3 for constant velocity, m^2/s^4 for "
                   "CTRV).", 1e-6, 1e4, **ro),
         ParamSpec("yaw_noise", 0.1, "CTRV yaw acceleration noise (rad^2/s^4).", 1e-6, 1e3, **ro),
@@ -88,11 +85,11 @@ def _tracker_specs() -> list[ParamSpec]:
                   "detection of the least total cost) or jpda (joint probabilistic: each track takes every "
                   "detection in its gate, weighted by the probability that it is its own, against the "
                   "<input>_clutter_density of false ones; for crowds, where the nearest is often another's).",
-                  check=_one_of(("gnn", "jpda")), **ro),
+                  check=one_of("gnn", "jpda"), **ro),
         ParamSpec("confirmation", "m_of_n", "How a tentative track is confirmed: m_of_n (confirm_hits of its "
                   "first confirm_window frames are hits) or existence (its existence probability reaches "
                   "confirm_existence; weighs each sensor by its detection probability).",
-                  check=_one_of(("m_of_n", "existence")), **ro),
+                  check=one_of("m_of_n", "existence"), **ro),
         ParamSpec("confirm_existence", 0.95, "confirmation existence: the existence probability that confirms.",
                   0.01, 0.999999, **ro),
         ParamSpec("confirm_hits", 3, "M of the M-of-N confirmation.", 1, 100, **ro),
@@ -109,7 +106,7 @@ def _tracker_specs() -> list[ParamSpec]:
                   "is at least this (>= delete_existence); below it they are kept, unpublished, under their id.",
                   0.0, 1.0, read_only=False),
         ParamSpec("class_rule", "bayes", "How per-frame class scores combine over time: bayes or average.",
-                  check=_one_of(("bayes", "average")), **ro),
+                  check=one_of("bayes", "average"), **ro),
         ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
                   0.01, 1e4, **ro),
         ParamSpec("class_association_weight", 0.0, "Weight of the class evidence in the association: a pair's "
