@@ -250,6 +250,14 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
     if errors:
         raise InvalidParameters("; ".join(errors))
 
+    node.add_on_set_parameters_callback(_guard(node, by_name, cross, on_change, attr))
+    return Params(values)
+
+
+def _guard(node, by_name: dict, cross, on_change, attr: str) -> Callable:
+    """The set-parameters callback of :func:`declare`: every changed value checked, then the cross checks on
+    the snapshot with the changes merged in, then ``on_change``; all or nothing.
+    """
     def guard(params):
         changed = {}
         for p in params:
@@ -277,8 +285,7 @@ def declare(node, specs: list[ParamSpec], on_change: Optional[Callable[[dict], N
         setattr(node, attr, getattr(node, attr).replace(changed))
         return SetParametersResult(successful=True)
 
-    node.add_on_set_parameters_callback(guard)
-    return Params(values)
+    return guard
 
 
 def stamp_specs() -> list[ParamSpec]:
