@@ -14,7 +14,8 @@ parameters a lone camera needs). Every variant is then scored by
 :func:`fusion_nodes.tools.track_eval.evaluate` against the bag's object
 truth, in the same region, with the same ego poses. With the peer, the
 radar + camera frames are also replayed through fusion_nodes' core tracker
-and the Stone Soup GNN of :mod:`.track_peer`, timed per frame.
+and the Stone Soup GNN of :mod:`.track_peer` (and, when the configuration
+associates by JPDA, the core with GNN and Stone Soup's JPDA), timed per frame.
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ def _tracker_params(params_file, variants, overrides=None) -> dict:
 
 
 PEER = "Stone Soup GNN (radar + camera, same frames)"
+PEER_JPDA = "Stone Soup JPDA (radar + camera, same frames)"
 CORE = "fusion_nodes core (radar + camera, same frames)"
 CORE_GNN = "fusion_nodes core with GNN (radar + camera, same frames)"
 CEILING_ROWS = ("core, same frames: radar only", "core, same frames: radar + camera",
@@ -95,7 +97,8 @@ def peer_rows(bag, inputs, work: Path, params_file, truth_topic, region, span, m
     """The Stone Soup peer and fusion_nodes' core tracker on the very same recorded frames, with the time
     each spends per frame (``us_per_frame``). The peer's ``min_points`` and ``coast`` were chosen on seed 11
     of the tracking scenario (8 / 0.3 s against 5 / 0.5 s: MOTA 0.15 against -1.03). The peer associates by
-    global nearest neighbour: with another ``association`` the core runs once more with GNN beside it.
+    global nearest neighbour; with ``association: jpda`` the core runs once more with GNN beside it, and the
+    peer once more with Stone Soup's JPDA (the same clutter densities and detection probabilities).
     """
     from fusion_nodes.nodes.tracker_node import make_tracker
 
@@ -111,6 +114,10 @@ def peer_rows(bag, inputs, work: Path, params_file, truth_topic, region, span, m
         gnn = make_tracker({**p, "association": "gnn"})
         trackers[CORE_GNN] = ("core_gnn", gnn.step, lambda _t: gnn.tracks(min_existence=p["publish_existence"]))
     trackers[PEER] = ("peer", peer.step, peer.states)
+    if p["association"] == "jpda":
+        jpda = track_peer.StoneSoupTracker(p["process_noise"], p["gate_probability"], min_points, coast,
+                                           p["max_position_std"], association="jpda")
+        trackers[PEER_JPDA] = ("peer_jpda", jpda.step, jpda.states)
     out = {}
     for label, (name, step, states) in trackers.items():
         spent = track_peer.run(frames, step, states, work / f"{name}.mcap", f"/tracks/{name}", p["classes"])

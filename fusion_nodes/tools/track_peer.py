@@ -1,6 +1,6 @@
 # Copyright 2026 fusion_nodes maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""The Stone Soup peer of tracker_node: a GNN tracker built from Stone Soup components, on the same detections.
+"""The Stone Soup peer of tracker_node: a GNN or JPDA tracker built from Stone Soup components, on the same detections.
 
 Both trackers get the very same frames: tracker_node's own input
 conversions (:mod:`fusion_nodes.ros.tracks`) turn the recorded radar
@@ -20,7 +20,11 @@ The Stone Soup tracker has the same models:
   probability), ``GNNWith2DAssignment``, ``MultiMeasurementInitiator`` on the
   radar's positions (``min_points`` updates confirm), deletion after
   ``max_coast`` s without an update or a position covariance trace beyond
-  ``2 max_position_std^2``.
+  ``2 max_position_std^2``;
+* or, with ``association="jpda"``, ``PDAHypothesiser`` (the frame's clutter
+  density and detection probability, the same gate probability) and
+  ``JPDAwithEHM``, each track updated to the moment-matched mixture of its
+  hypotheses (``gm_reduce_single``), as the core's JPDA does.
 
 Stone Soup is a benchmark dependency (``requirements-bench.txt``), imported
 only here.
@@ -81,13 +85,16 @@ def recorded_frames(bag, p: dict, radar_topic="/radar/clusters", camera_topic="/
 
 @dataclass
 class StoneSoupTracker:
-    """A Stone Soup GNN tracker fed :class:`Detections` frames (see the module docstring)."""
+    """A Stone Soup tracker fed :class:`Detections` frames (see the module docstring); ``association`` "gnn"
+    or "jpda".
+    """
 
     process_noise: float = 1.0
     gate_probability: float = 0.99
     min_points: int = 3
     max_coast: float = 1.5
     max_position_std: float = 6.0
+    association: str = "gnn"
     tracks: set = field(default_factory=set)
 
     def __post_init__(self):
@@ -150,7 +157,9 @@ class StoneSoupTracker:
         dets = {d for d, _ in pairs}
         when = EPOCH + timedelta(seconds=frame.stamp)
         used = set()
-        if self.tracks and dets:
+        if self.tracks and dets and self.association == "jpda":
+            used = self._jpda(frame, dets, when)
+        elif self.tracks and dets:
             for track, hyp in self.associators[3 if frame.sensor == "radar" else 2].associate(
                     self.tracks, dets, when).items():
                 if hyp:
@@ -160,6 +169,42 @@ class StoneSoupTracker:
         free = {seed for d, seed in pairs if seed is not None and d not in used}
         if frame.sensor == "radar":          # the holding tracks move on with every radar scan
             self.tracks |= self.initiator.initiate(free, when)
+
+    def _jpda(self, frame: Detections, dets: set, when) -> set:
+        """Stone Soup's JPDA (``JPDAwithEHM``: exact marginals by efficient hypothesis management) on one frame,
+        each track updated to the moment-matched mixture of its hypotheses (``gm_reduce_single``). The frame's
+        own clutter density and detection probability, as the core takes them; the radar's clutter density is
+        per m^2 m/s in x, y, range rate, Stone Soup's per rad m m/s in bearing, range, range rate: times the
+        frame's median range (the Jacobian of x, y over bearing, range is the range). A track's state is an
+        update (it counts as seen by the deleter) when one detection is more likely its own than not, the
+        core's hit rule; such detections start no track.
+        """
+        from stonesoup.dataassociator.probability import JPDAwithEHM
+        from stonesoup.functions import gm_reduce_single
+        from stonesoup.hypothesiser.probability import PDAHypothesiser
+        from stonesoup.types.array import StateVectors
+        from stonesoup.types.prediction import GaussianStatePrediction
+        from stonesoup.types.update import GaussianStateUpdate
+
+        density = frame.clutter_density
+        if frame.sensor == "radar":
+            density *= float(np.median([d.state_vector[1, 0] for d in dets]))
+        associator = JPDAwithEHM(PDAHypothesiser(self.predictor, self.updater, clutter_spatial_density=density,
+                                                 prob_detect=frame.detection_probability,
+                                                 prob_gate=self.gate_probability))
+        used = set()
+        for track, hypotheses in associator.associate(self.tracks, dets, when).items():
+            states = [self.updater.update(h) if h else h.prediction for h in hypotheses]
+            weights = np.array([float(h.probability) for h in hypotheses])
+            mean, covar = gm_reduce_single(StateVectors([x.state_vector for x in states]),
+                                           np.stack([x.covar for x in states], axis=2), weights)
+            best = max(hypotheses, key=lambda h: float(h.probability) if h else -1.0)
+            if best and float(best.probability) > 0.5:
+                track.append(GaussianStateUpdate(mean, covar, hypotheses, when))
+                used.add(best.measurement)
+            else:
+                track.append(GaussianStatePrediction(mean, covar, timestamp=when))
+        return used
 
     def states(self, stamp: float) -> list[TrackState]:
         """The confirmed tracks as :class:`TrackState` (position / velocity, their covariance) at ``stamp``."""
