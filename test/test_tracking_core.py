@@ -467,13 +467,15 @@ def test_an_empty_frame_is_a_blind_sensor_and_counts_no_misses():
     assert len(seeing.tracks()) == len(before) and all(t.existence < e - 0.1 for t, e in zip(seeing.tracks(), before))
 
 
-def test_the_stone_soup_peer_tracks_the_crossing_objects():
+@pytest.mark.parametrize("association", ["gnn", "jpda"])
+def test_the_stone_soup_peer_tracks_the_crossing_objects(association):
     """The peer of the benchmarks is a working tracker, not a straw man: on the two crossing objects through
-    clutter it holds both, as the core does (Stone Soup is a bench dependency: skipped where absent).
+    clutter it holds both, as the core does, with either association (Stone Soup is a bench dependency:
+    skipped where absent).
     """
     pytest.importorskip("stonesoup")
     from fusion_nodes.tools.track_peer import StoneSoupTracker
-    peer = StoneSoupTracker(0.5, 0.99, min_points=3, max_coast=1.0, max_position_std=6.0)
+    peer = StoneSoupTracker(0.5, 0.99, min_points=3, max_coast=1.0, max_position_std=6.0, association=association)
     metrics = TrackingMetrics(threshold=2.0)
     for frame, truth, v in _scene(1, steps=40, clutter=1):
         peer.step(frame)
@@ -490,6 +492,7 @@ def test_the_tracker_bench_measures_a_tracker_that_holds_its_objects():
     from fusion_nodes.tools import bench_tracking
     (row,) = bench_tracking.rows(sizes=(10,), timed=(3,), peer_timed=(0,))
     assert 8 <= row["tracks_ours"] <= 12 and row["peer"] is None and row["ours"] > 0 and row["baseline"] > 0
+    assert 8 <= row["tracks_ours_jpda"] <= 12 and row["peer_jpda"] is None and row["ours_jpda"] > 0
     # and the shipped configuration's rows time one that holds them too, radar and camera frames apart
     (shipped,) = bench_tracking.shipped_rows(sizes=(10,), timed=(1.0,))
     assert 8 <= shipped["tracks"] <= 12 and shipped["radar"] > 0 and shipped["camera"] > 0
