@@ -21,11 +21,14 @@ PARAMS ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-interfaces.txt setup.py setup.cfg \
+# requirements-bench.txt (Stone Soup, the tracker's peer) goes into .venv too: the tests hold the peer to
+# tracking, and `fusion eval --tracking --peer` needs it. None of it is a runtime dependency.
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-bench.txt requirements-interfaces.txt setup.py setup.cfg \
 		scripts/build_interfaces.sh scripts/register_ament.sh $(wildcard interfaces/*/msg/*.msg)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-bench.txt
 	if [ -x $(ROS_TOOLS)/install.sh ] || [ -f $(ROS_TOOLS)/install.sh ]; then bash $(ROS_TOOLS)/install.sh $(VENV); \
 	else echo "no $(ROS_TOOLS): tests of the real ros2 CLI / message_filters will be skipped"; fi
 	bash scripts/build_interfaces.sh $(VENV)
@@ -43,14 +46,8 @@ fuzz: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/fusion demo $(if $(BAG),--bag $(BAG)) $(if $(PARAMS),--params $(PARAMS)) --out out/demo
 
-BENCH_STAMP := $(VENV)/.bench-installed
-
-$(BENCH_STAMP): $(STAMP) requirements-bench.txt
-	$(PY) -m pip install --quiet -r requirements-bench.txt
-	touch $(BENCH_STAMP)
-
-# Every figure next to its baseline, peer and limit, in one run (Stone Soup installed as the Kalman peer).
-bench: $(BENCH_STAMP)
+# Every figure next to its baseline, peer and limit, in one run (Stone Soup, installed with .venv, the peer).
+bench: $(STAMP)
 	$(VENV)/bin/fusion bench
 
 clean:

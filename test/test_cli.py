@@ -58,13 +58,20 @@ def test_sim_cruise_speed_sets_the_drive_speed(tmp_path):
 def test_tracking_evaluation_from_the_command_line(tmp_path):
     """Fusion sim (tracking scenario) -> fusion eval --tracking: one row per tracker input and the per-frame
     baseline; a tracker beats the per-frame object list it could have been, and the radar tracks are real.
+    With --peer (where Stone Soup is installed, as make does) the core and Stone Soup's GNN and JPDA on the
+    same frames, each a tracker and timed.
     """
+    import importlib.util
+
     from conftest import REPO
+
+    from fusion_nodes.tools import track_compare
     sim = tmp_path / "drive.mcap"
     run("sim", "--perception", "--scenario", REPO / "config" / "tracking_scenario.yaml", "--duration", "14",
         "--out", sim)
+    peer = importlib.util.find_spec("stonesoup") is not None
     table = run("eval", sim, "--truth", "/ground_truth/objects", "--tracking", "--ceiling", "--out",
-                tmp_path / "work")
+                tmp_path / "work", *(["--peer"] if peer else []), timeout=1100)
     lines = [line for line in table.splitlines() if line.startswith("|")]
     notes = [line for line in table.splitlines() if not line.startswith("|")]
     persistence = notes.pop()                        # --ceiling: how much each sensor's bearing error persists
@@ -79,8 +86,9 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     doppler = "radar clusters per frame, Doppler velocity (no tracker)"
     core = ("core, same frames: radar only", "core, same frames: radar + camera",
             "core, same frames: radar + truth-picked camera boxes (ceiling)")
+    peers = (track_compare.CORE, track_compare.CORE_GNN, track_compare.PEER, track_compare.PEER_JPDA)
     assert set(rows) == {"radar only", "camera only", "radar + camera", "early-fused objects",
-                         "early fusion per frame (no tracker)", doppler, *core}
+                         "early fusion per frame (no tracker)", doppler, *core, *(peers if peer else ())}
     gospa, mota, idsw = ({k: float(v[i]) for k, v in rows.items()} for i in (0, 1, 3))
     per_frame = "early fusion per frame (no tracker)"
     assert mota["radar + camera"] > mota[per_frame] and gospa["radar + camera"] < gospa[per_frame]
@@ -94,6 +102,10 @@ def test_tracking_evaluation_from_the_command_line(tmp_path):
     for label in core:
         assert mota[label] > mota[per_frame] and gospa[label] < gospa[per_frame], label
         assert rows[label][7] != "n/a", label
+    # --peer: the core and the peers track on the same frames, each timed per frame
+    for label in peers if peer else ():
+        assert mota[label] > mota[per_frame] and gospa[label] < gospa[per_frame], label
+        assert float(rows[label][11].replace(",", "")) > 0, label
     # under the table: each fused row's position and velocity RMSE against its single-sensor one on the
     # matches both made, with intervals over objects; radar + camera is told apart from camera alone
     differences = {n.split(", RMSE on the ")[0]: n for n in notes}

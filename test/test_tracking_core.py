@@ -470,8 +470,8 @@ def test_an_empty_frame_is_a_blind_sensor_and_counts_no_misses():
 @pytest.mark.parametrize("association", ["gnn", "jpda"])
 def test_the_stone_soup_peer_tracks_the_crossing_objects(association):
     """The peer of the benchmarks is a working tracker, not a straw man: on the two crossing objects through
-    clutter it holds both, as the core does, with either association (Stone Soup is a bench dependency:
-    skipped where absent).
+    clutter it holds both, as the core does, with either association (Stone Soup is a bench and test
+    dependency that make installs: skipped where absent).
     """
     pytest.importorskip("stonesoup")
     from fusion_nodes.tools.track_peer import StoneSoupTracker
@@ -496,3 +496,14 @@ def test_the_tracker_bench_measures_a_tracker_that_holds_its_objects():
     # and the shipped configuration's rows time one that holds them too, radar and camera frames apart
     (shipped,) = bench_tracking.shipped_rows(sizes=(10,), timed=(1.0,))
     assert 8 <= shipped["tracks"] <= 12 and shipped["radar"] > 0 and shipped["camera"] > 0
+
+
+def test_the_tracker_bench_times_stone_soup_trackers_that_hold_their_objects():
+    """The peer rows of make bench time Stone Soup trackers that track too, with GNN and with JPDA (skipped
+    where Stone Soup is absent; make installs it).
+    """
+    pytest.importorskip("stonesoup")
+    from fusion_nodes.tools import bench_tracking
+    (row,) = bench_tracking.rows(sizes=(10,), timed=(1,), peer_timed=(1,))
+    for suffix in ("", "_jpda"):
+        assert row["peer" + suffix] > 0 and 8 <= row["tracks_peer" + suffix] <= 12, row

@@ -223,17 +223,17 @@ def print_section() -> None:
     print(f"  (baseline: cost matrix + linear_sum_assignment only; limit: one scan period {1e6 / RATE:,.0f} us)")
     print(f"  {'objects':>7} {'baseline us':>12} {'ours us':>10} {'Stone Soup us':>14} {'peer/ours':>10} "
           f"{'tracks ours/peer':>17} {'JPDA ours us':>13} {'Stone Soup us':>14} {'peer/ours':>10} "
-          f"{'within limit':>13}")
+          f"{'tracks ours/peer':>17} {'within limit':>13}")
     table = rows()
     for r in table:
         ok = "yes" if max(r["ours"], r["ours_jpda"]) < 1e6 / RATE else "NO"
         cells = []
         for suffix in ("", "_jpda"):
             peer, ours = r["peer" + suffix], r["ours" + suffix]
-            cells.append(f"{peer:>14,.0f} {peer / ours:>9.1f}x" if peer else f"{'not run':>14} {'':>10}")
+            cells.append((f"{peer:>14,.0f} {peer / ours:>9.1f}x" if peer else f"{'not run':>14} {'':>10}")
+                         + f" {r['tracks_ours' + suffix]:>8}/{str(r['tracks_peer' + suffix] or '-'):<8}")
         print(f"  {r['objects']:>7} {r['baseline']:>12,.0f} {r['ours']:>10,.0f} {cells[0]} "
-              f"{r['tracks_ours']:>8}/{str(r['tracks_peer'] or '-'):<8} {r['ours_jpda']:>13,.0f} {cells[1]} "
-              f"{ok:>13}")
+              f"{r['ours_jpda']:>13,.0f} {cells[1]} {ok:>13}")
     first, mid, last = table[0], table[1], table[-1]
     print(f"  growth 10 -> 200 objects (x20): ours x{last['ours'] / first['ours']:.1f}, JPDA "
           f"x{last['ours_jpda'] / first['ours_jpda']:.1f}, baseline x{last['baseline'] / first['baseline']:.1f}; "
