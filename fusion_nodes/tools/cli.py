@@ -334,6 +334,12 @@ def _add_bag_commands(sub) -> None:
 
 
 def _add_evaluation_commands(sub) -> None:
+    _add_eval_command(sub)
+    _add_late_command(sub)
+    _add_fit_command(sub)
+
+
+def _add_eval_command(sub) -> None:
     s = sub.add_parser("eval", help="odometry errors against a truth topic (--estimate), "
                                     "classification of camera/radar/early-fused models (--model), or "
                                     "object tracking (--tracking, --tracks)")
@@ -360,8 +366,9 @@ def _add_evaluation_commands(sub) -> None:
                    help="--tracking: the bag's sensor blackout (s after the simulation start): ids kept across "
                         "it and the belief in each object's true class before, at its end and after")
     s.add_argument("--peer", action="store_true",
-                   help="--tracking: also the Stone Soup GNN peer on the same frames, timed (pip install -r "
-                        "requirements-bench.txt; several minutes)")
+                   help="--tracking: also fusion_nodes' core and Stone Soup's GNN tracker on the same frames (with "
+                        "association jpda also the core with GNN and Stone Soup's JPDA), each timed per frame "
+                        "(Stone Soup: requirements-bench.txt, which make installs; several minutes)")
     s.add_argument("--ceiling", action="store_true",
                    help="--tracking: also radar + only the camera boxes the truth calls clean (one object's, "
                         "centred on it, no other object near): the most better boxes and association could give")
@@ -369,6 +376,8 @@ def _add_evaluation_commands(sub) -> None:
                    help="score a tracks topic (fusion_msgs/TrackedObjectArray) already in the bag (repeatable)")
     s.set_defaults(func=_eval)
 
+
+def _add_late_command(sub) -> None:
     s = sub.add_parser("late", help="late-fusion rules compared: on BasicMotions (real smartwatch data) "
                                     "or on a perception drive")
     s.add_argument("what", choices=("basic-motions", "perception", "data"),
@@ -399,6 +408,8 @@ def _add_evaluation_commands(sub) -> None:
                    help="perception: the bag's camera blackout (s after start), for the table")
     s.set_defaults(func=_late)
 
+
+def _add_fit_command(sub) -> None:
     s = sub.add_parser("fit", help="fit early-fusion normalisation, projection and classifiers")
     s.add_argument("bag", help="bag with raw camera/radar/IMU data and ground-truth objects")
     s.add_argument("--truth", required=True, help="ground-truth objects: a topic of the bag (PointCloud2 with "
