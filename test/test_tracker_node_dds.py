@@ -10,15 +10,18 @@ from fusion_msgs.msg import TrackedObject, TrackedObjectArray
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection3DArray, LabelInfo
 
 from fusion_nodes.ros import pointcloud
 from fusion_nodes.ros.convert import sec_to_stamp
+from fusion_nodes.ros.qos import latched_qos
 from harness import diagnostics_values, write_params
 
 RADAR_X = 2.0            # radar mount x on base_link (m)
 PARAMS = {"radar_topic": "/trk/radar", "camera_topic": "", "odometry_topic": "/trk/odom", "output_topic": "/trk/tracks",
-          "markers_topic": "/trk/markers", "radar_mount": [RADAR_X, 0.0, 0.5, 0.0, 0.0, 0.0],
-          "radar_fov": [60.0, 0.8], "processing_delay": 0.0, "radar_position_std": 0.3, "radar_doppler_std": 0.2}
+          "markers_topic": "/trk/markers", "vision_topic": "/trk/detections",
+          "radar_mount": [RADAR_X, 0.0, 0.5, 0.0, 0.0, 0.0], "radar_fov": [60.0, 0.8], "processing_delay": 0.0,
+          "radar_position_std": 0.3, "radar_doppler_std": 0.2}
 P0 = np.array([[20.0, -3.0], [25.0, 4.0]])          # object positions at t0 (world, m)
 V = np.array([[0.0, 1.5], [-2.0, 0.0]])              # their velocities (m/s)
 EGO_SPEED = 3.0                                      # the robot drives along +x
@@ -49,6 +52,7 @@ def tracker(tmp_path, probe, nodes):
     node = nodes("tracker_node", write_params(tmp_path / "p.yaml", "tracker_node", PARAMS))
     probe.collect(TrackedObjectArray, "/trk/tracks")
     probe.collect(DiagnosticArray, "/diagnostics")
+    probe.collect(Detection3DArray, "/trk/detections", reliable=True)
     pubs = {"odom": probe.publisher(Odometry, "/trk/odom"), "radar": probe.publisher(PointCloud2, "/trk/radar")}
     for p in pubs.values():
         assert probe.wait_for_subscribers(p)
@@ -99,6 +103,16 @@ def test_two_objects_tracked_with_velocity_and_garbage_dropped_by_reason(probe, 
     assert len(probe.messages("/trk/tracks")) == before        # nothing of the garbage reached the tracker
     _drive(probe, pubs, t0, 5, start=15)
     assert sorted(o.id for o in confirmed(probe)) == ids       # the same objects, the same ids
+    # the same tracks as vision_msgs: the track ids, and the class list latched for a tool that joins late
+    last = probe.messages("/trk/tracks")[-1]
+    assert probe.wait_for(lambda: any(d.header.stamp == last.header.stamp for d in probe.messages("/trk/detections")),
+                          timeout=30.0)
+    vision = next(d for d in probe.messages("/trk/detections") if d.header.stamp == last.header.stamp)
+    assert [d.id for d in vision.detections] == [str(o.id) for o in last.objects]
+    labels = []
+    probe.node.create_subscription(LabelInfo, "/trk/detections/label_info", labels.append, latched_qos())
+    assert probe.wait_for(lambda: labels, timeout=30.0)
+    assert [c.class_name for c in labels[0].class_map] == ["car", "pedestrian", "cyclist", "pole"]
     tracks_status = diagnostics_values(probe.messages("/diagnostics"), "tracker_node: tracks")
     assert probe.wait_for(lambda: int(diagnostics_values(probe.messages("/diagnostics"), "tracker_node: tracks")
                                       .get("tracks_confirmed", 0)) == 2, timeout=30.0), tracks_status

@@ -186,3 +186,28 @@ def test_detections_round_trip_through_the_schema():
     np.testing.assert_allclose(back["x"], COLS["x"][located])
     np.testing.assert_allclose(back["score_car"], COLS["score_car"][located])
     np.testing.assert_allclose(back["object_id"], located)
+
+
+def test_tracks_as_detection3d_keep_their_ids_position_covariance_and_class_order():
+    """tracker_node's vision_msgs output: the track id as the detection id, the box on the ground turned to the
+    direction of motion, each class hypothesis (best first) with the position and its covariance.
+    """
+    from fusion_nodes.core.tracking import TrackState
+    from fusion_nodes.ros import tracks
+    P = np.diag([0.04, 0.09, 0.25, 0.36])
+    moving = TrackState(7, "confirmed", 5.0, np.array([10.0, -2.0, 0.0, 3.0]), P, 0.9, 1.5,
+                        np.array([0.1, 0.7, 0.2]), np.array([4.0, 1.8]), ("radar",))
+    unclassed = TrackState(9, "confirmed", 5.0, np.array([3.0, 1.0, 1.0, 0.0]), P, 0.8, 0.4, None, None, ("radar",))
+    msg = tracks.detections(Header(stamp=Time(sec=5), frame_id="odom"), [moving, unclassed], ["car", "ped", "pole"])
+    first, second = msg.detections
+    assert (first.id, second.id, first.header.frame_id) == ("7", "9", "odom")
+    c, s = first.bbox.center, first.bbox.size
+    assert (c.position.x, c.position.y, c.position.z) == (10.0, -2.0, tracks.BOX_HEIGHT / 2)
+    assert (s.x, s.y, s.z) == (4.0, 1.8, tracks.BOX_HEIGHT)
+    assert 2 * np.arctan2(c.orientation.z, c.orientation.w) == pytest.approx(np.pi / 2)     # moving along +y
+    assert [(h.hypothesis.class_id, h.hypothesis.score) for h in first.results] == [
+        ("ped", pytest.approx(0.7)), ("pole", pytest.approx(0.2)), ("car", pytest.approx(0.1))]
+    cov = np.reshape(first.results[0].pose.covariance, (6, 6))
+    np.testing.assert_allclose(cov[:2, :2], P[:2, :2])
+    assert cov[2, 2] == cov[5, 5] == -1.0 and first.results[0].pose.pose.position.x == 10.0
+    assert second.results == [] and (second.bbox.size.x, second.bbox.size.y) == (0.5, 0.5)

@@ -6,7 +6,8 @@ Each configured input becomes world-frame measurements (ego pose from
 ``odometry/filtered`` at the detection stamp), waits ``processing_delay`` s
 so that frames of all inputs are applied in stamp order, and updates the
 tracker (:mod:`fusion_nodes.core.tracking`). After each frame the confirmed
-tracks go out as ``fusion_msgs/TrackedObjectArray`` (and a MarkerArray);
+tracks go out as ``fusion_msgs/TrackedObjectArray`` (and as vision_msgs/Detection3DArray and a
+MarkerArray);
 /diagnostics has one status per input (rate, drops by reason) and one for
 the tracker (tracks tentative / confirmed / deleted, association counts,
 NIS per input).
@@ -23,6 +24,7 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection3DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from fusion_nodes.core import track_models as tm
@@ -39,9 +41,9 @@ from fusion_nodes.ros import diagnostics as diag
 from fusion_nodes.ros import tracks as conv
 from fusion_nodes.ros.clock_jumps import ClockJumps
 from fusion_nodes.ros.convert import odometry_to_ego, sec_to_stamp, stamp_to_sec
-from fusion_nodes.ros.objects import has_audience
+from fusion_nodes.ros.objects import has_audience, label_info
 from fusion_nodes.ros.params import declare
-from fusion_nodes.ros.qos import output_qos, sensor_qos
+from fusion_nodes.ros.qos import latched_qos, output_qos, sensor_qos
 from fusion_nodes.ros.runner import run_node
 from fusion_nodes.ros.tracker_params import cross_checks, specs
 
@@ -90,6 +92,12 @@ class TrackerNode(Node):
         self.pub = self.create_publisher(TrackedObjectArray, self.p.output_topic, output_qos())
         self.marker_pub = self.create_publisher(MarkerArray, self.p.markers_topic, 10) \
             if self.p.markers_topic else None
+        self.vision_pub = self.create_publisher(Detection3DArray, self.p.vision_topic, 10) \
+            if self.p.vision_topic else None
+        if self.vision_pub is not None and self.classes:
+            # latched (vision_msgs' advice): a tool that joins later still learns what the class ids mean
+            self.create_publisher(LabelInfo, f"{self.p.vision_topic}/label_info", latched_qos()).publish(
+                label_info(Header(frame_id=self.p.base_link_frame), self.classes))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         for name in INPUTS:
             if self.p[f"{name}_topic"]:
@@ -217,6 +225,8 @@ class TrackerNode(Node):
         self.pub.publish(conv.tracked_objects(header, tracks, self.classes))
         if self.marker_pub is not None and has_audience(self.marker_pub):
             self.marker_pub.publish(conv.markers(header, tracks, self.classes, self.get_name()))
+        if self.vision_pub is not None and has_audience(self.vision_pub):
+            self.vision_pub.publish(conv.detections(header, tracks, self.classes))
 
     def _drop(self, name: str, exc: InvalidInput) -> None:
         self.monitors[name].drop(exc.reason)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from vision_msgs.msg import (BoundingBox2D, Detection2D, Detection2DArray, Detection3D,
                              Detection3DArray, LabelInfo, ObjectHypothesis, ObjectHypothesisWithPose,
                              VisionClass)
 from visualization_msgs.msg import Marker, MarkerArray
+
+from .qos import latched_qos
 
 DEFAULT_SIZE = 0.5   # m, box edge of an object whose extent is unknown
 MIN_ARROW_SPEED = 0.1   # m/s: slower (static) objects get no velocity arrow
@@ -194,8 +195,7 @@ class ObjectOutputs:
 
     def __init__(self, node, kind: str, topic: str, markers_topic: str):
         self.kind, self.ns = kind, node.get_name()
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = latched_qos()
         msg_type = Detection2DArray if kind == "2d" else Detection3DArray
         self.det_pub = node.create_publisher(msg_type, topic, 10) if topic else None
         self.label_pub = node.create_publisher(LabelInfo, f"{topic}/label_info", latched) if topic else None

@@ -21,3 +21,10 @@ def output_qos(depth: int = 10) -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
+
+
+def latched_qos(depth: int = 1) -> QoSProfile:
+    """Reliable transient-local QoS for what a late joiner must still get (a class list, static TF)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 from geometry_msgs.msg import TransformStamped
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from tf2_msgs.msg import TFMessage
 
 from fusion_nodes.core.geometry import (compose, invert, matrix_to_quaternion, matrix_to_rpy, quaternion_to_matrix,
@@ -27,18 +27,17 @@ from fusion_nodes.core.geometry import (compose, invert, matrix_to_quaternion, m
 from fusion_nodes.core.sensors import Mount
 from fusion_nodes.core.validation import InvalidInput, Limits, check_finite, check_magnitude, check_quaternion
 from fusion_nodes.ros.convert import DEFAULT_LIMITS
+from fusion_nodes.ros.qos import latched_qos, output_qos
 
 
 def tf_qos() -> QoSProfile:
     """``/tf``: reliable, volatile, depth 100 (tf2_ros' DynamicBroadcasterQoS)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
+    return output_qos(100)
 
 
 def tf_static_qos() -> QoSProfile:
     """``/tf_static``: reliable, transient local, depth 1 (tf2_ros' StaticListenerQoS)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    return latched_qos(1)
 
 
 def _frame(name: str) -> str:

@@ -44,6 +44,9 @@ def _topic_specs() -> list[ParamSpec]:
                   "in its world frame; empty: tracks in base_link (a robot that does not move). Use radar_node's "
                   "`odometry_topic`: its Doppler is compensated with that ego velocity.", **ro),
         ParamSpec("output_topic", "tracks", "Tracked objects (fusion_msgs/TrackedObjectArray).", **ro),
+        ParamSpec("vision_topic", "tracks/detections", "Tracks also as vision_msgs/Detection3DArray (id = track "
+                  "id; class hypotheses best first, each with the position and its covariance; no velocity: "
+                  "output_topic has it); class list on <topic>/label_info; empty: off.", **ro),
         ParamSpec("markers_topic", "tracks/markers", "Tracks as visualization_msgs/MarkerArray (boxes, ids, "
                   "velocity arrows); empty: off.", **ro),
         ParamSpec("base_link_frame", "base_link", "Frame of the detections.", **ro),

@@ -15,7 +15,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration
 from fusion_msgs.msg import TrackedObject, TrackedObjectArray
 from geometry_msgs.msg import Point
-from vision_msgs.msg import ObjectHypothesis
+from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesis, ObjectHypothesisWithPose
 from visualization_msgs.msg import Marker, MarkerArray
 
 from fusion_nodes.core import track_models as tm
@@ -255,6 +255,34 @@ def tracked_objects(header, tracks: list[TrackState], classes) -> TrackedObjectA
     return out
 
 
+BOX_HEIGHT = 1.5
+"""m: the drawn height of a track's box (tracks are planar; their height is not estimated)."""
+
+
+def detections(header, tracks: list[TrackState], classes) -> Detection3DArray:
+    """Tracks as ``vision_msgs/Detection3DArray`` for tools that read vision_msgs (Foxglove, RViz plugins).
+
+    ``id`` is the track id (vision_msgs: the same object keeps its id across messages); the box stands
+    on the ground at the track's position, turned to its direction of motion, its footprint the track's
+    size (0.5 m where unknown) and :data:`BOX_HEIGHT` tall; one hypothesis per class, best first, each
+    with the position and its covariance (x y block, -1 where unknown as in :func:`tracked_objects`).
+    Velocity has no place in vision_msgs: :func:`tracked_objects` carries it.
+    """
+    out = Detection3DArray(header=header)
+    for t, o in zip(tracks, tracked_objects(header, tracks, classes).objects):
+        det = Detection3D(header=header, id=str(t.id))
+        det.bbox.center = o.pose.pose
+        det.bbox.center.position.z = BOX_HEIGHT / 2
+        size = t.size if t.size is not None else (0.5, 0.5)
+        det.bbox.size.x, det.bbox.size.y, det.bbox.size.z = float(size[0]), float(size[1]), BOX_HEIGHT
+        for h in o.classes:
+            r = ObjectHypothesisWithPose(hypothesis=h)
+            r.pose.pose, r.pose.covariance = det.bbox.center, o.pose.covariance
+            det.results.append(r)
+        out.detections.append(det)
+    return out
+
+
 def _cov6(block: np.ndarray) -> np.ndarray:
     """A 6 x 6 row-major covariance with the x y block known, z and the angular part unknown (-1)."""
     c = np.zeros((6, 6))
@@ -269,10 +297,11 @@ def markers(header, tracks: list[TrackState], classes, ns: str, lifetime: float 
     life = _duration(lifetime)
     for t in tracks:
         box = Marker(header=header, ns=ns, id=3 * t.id, type=Marker.CUBE, action=Marker.ADD, lifetime=life)
-        box.pose.position.x, box.pose.position.y, box.pose.position.z = float(t.k[0]), float(t.k[1]), 0.75
+        box.pose.position.x, box.pose.position.y = float(t.k[0]), float(t.k[1])
+        box.pose.position.z = BOX_HEIGHT / 2
         box.pose.orientation.w = 1.0
         size = t.size if t.size is not None else (0.5, 0.5)
-        box.scale.x, box.scale.y, box.scale.z = max(float(size[0]), 0.2), max(float(size[1]), 0.2), 1.5
+        box.scale.x, box.scale.y, box.scale.z = max(float(size[0]), 0.2), max(float(size[1]), 0.2), BOX_HEIGHT
         box.color.r, box.color.g, box.color.b, box.color.a = 0.2, 0.6, 0.9, 0.5
         label = classes[int(np.argmax(t.classes))] if t.classes is not None else ""
         text = Marker(header=header, ns=ns, id=3 * t.id + 1, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
@@ -281,8 +310,8 @@ def markers(header, tracks: list[TrackState], classes, ns: str, lifetime: float 
         text.pose.orientation.w, text.scale.z = 1.0, 0.5
         text.color.r = text.color.g = text.color.b = text.color.a = 1.0
         arrow = Marker(header=header, ns=ns, id=3 * t.id + 2, type=Marker.ARROW, action=Marker.ADD, lifetime=life)
-        arrow.points = [Point(x=float(t.k[0]), y=float(t.k[1]), z=0.75),
-                        Point(x=float(t.k[0] + t.k[2]), y=float(t.k[1] + t.k[3]), z=0.75)]
+        arrow.points = [Point(x=float(t.k[0]), y=float(t.k[1]), z=BOX_HEIGHT / 2),
+                        Point(x=float(t.k[0] + t.k[2]), y=float(t.k[1] + t.k[3]), z=BOX_HEIGHT / 2)]
         arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.1, 0.2, 0.2
         arrow.color.g = arrow.color.a = 1.0
         out.markers += [box, text, arrow]

@@ -74,7 +74,8 @@ def _tracker_params(params_file, variants, overrides=None) -> dict:
         raise ValueError(f"{params_file} has no tracker_node section")
     # deep copies: shared lists would be written as YAML aliases, which the ROS params parser refuses
     return {v.node: {"ros__parameters": copy.deepcopy({**base, **(overrides or {}), **v.inputs, "markers_topic": "",
-                                                       "output_topic": f"/tracks/{v.node}"})} for v in variants}
+                                                       "vision_topic": "", "output_topic": f"/tracks/{v.node}"})}
+            for v in variants}
 
 
 PEER = "Stone Soup GNN (radar + camera, same frames)"
