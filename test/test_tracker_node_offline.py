@@ -83,6 +83,38 @@ def test_a_bag_loop_clears_the_tracks_and_the_second_pass_tracks_like_the_first(
     assert int(jumps) == 1
 
 
+def test_publish_rate_puts_the_tracks_where_the_objects_are_at_each_timer_instant(tmp_path):
+    """publish_rate: the tracks go out on the node clock's timer, stamped with its instants (every 0.05 s,
+    between the 0.1 s frames too), each predicted to that instant: nearer the truth at their stamp than where
+    the objects were processing_delay before. Once the radar stops they coast, and after max_coast none.
+    """
+    p0, v = np.array([[25.0, -6.0], [45.0, 2.0], [30.0, 4.0]]), np.array([[0.0, 1.5], [-5.0, 0.0], [0.0, 0.0]])
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"tracker_node": {"ros__parameters": {
+        **PARAMS, "publish_rate": 20.0, "processing_delay": 0.1, "max_coast": 1.5}}}))
+    runner = OfflineRunner(tmp_path / "p.yaml", capture=True)
+    try:
+        runner.feed(feed())
+        n_fed = len(runner.captured["/tracks"])
+        runner.advance(int(108.9 * 1e9))               # the radar's last scan is at 105.9 s
+        msgs = runner.captured["/tracks"]
+    finally:
+        runner.close()
+    t = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in msgs])
+    np.testing.assert_allclose(np.diff(t), 0.05, atol=1e-6)
+    assert n_fed > 110                                 # twice the 60 frames' rate
+
+    def errors(lag):
+        """Distance of each track to the nearest object at its stamp minus ``lag``, over 102 .. 105.9 s."""
+        return np.array([np.min(np.hypot(*(p0 + v * (s - lag - 100.0) - [o.pose.pose.position.x,
+                                                                           o.pose.pose.position.y]).T))
+                         for s, m in zip(t, msgs) if 102.0 <= s <= 105.9 for o in m.objects])
+    now, before = errors(0.0), errors(0.1)
+    assert len(now) > 200 and np.sqrt(np.mean(now ** 2)) < 0.6 * np.sqrt(np.mean(before ** 2))
+    coasting = [len(m.objects) for s, m in zip(t, msgs) if 105.9 < s <= 106.5]
+    gone = [len(m.objects) for s, m in zip(t, msgs) if s > 105.9 + 1.5 + 1e-6]
+    assert coasting and set(coasting) == {3} and gone and set(gone) == {0}
+
+
 def test_a_radar_sending_empty_scans_is_reported_blind_and_its_silence_deletes_nothing(tmp_path):
     """1.2 s of empty scans (a failed radar that keeps publishing): the tracks keep their ids, and the radar's
     status turns WARN with the reason.

@@ -109,6 +109,8 @@ class TrackerNode(Node):
             self.create_subscription(CameraInfo, self.p.camera_info_topic, self._on_camera_info, sensor_qos(5))
         self.clock_jumps = ClockJumps(self, self._reset)
         self.create_timer(1.0, self._publish_diagnostics)
+        if self.p.publish_rate > 0:
+            self.create_timer(1.0 / self.p.publish_rate, self._publish_now)
 
     def _reset(self, why: str) -> None:
         """A bag loop or clock jump: every track, queued frame and pose is from another time."""
@@ -215,11 +217,20 @@ class TrackerNode(Node):
             if frame.update_interval > 0:
                 self.stats[f"{frame.sensor}_held"] += report.held
             self.nis[frame.sensor] += report.nis
-        if frames:
+        if frames and self.p.publish_rate == 0:
             self._publish(frames[-1].stamp)
 
-    def _publish(self, stamp: float) -> None:
-        tracks = self.tracker.tracks(min_existence=self.p.publish_existence)
+    def _publish_now(self) -> None:
+        """publish_rate's timer: the tracks predicted to the node clock's now; none once every input has been
+        silent for max_coast (the tracker deletes tracks only when a frame comes).
+        """
+        now = self._now()
+        fresh = now - self.tracker.stamp <= self.p.max_coast
+        self._publish(now, self.tracker.tracks(at=now, min_existence=self.p.publish_existence) if fresh else [])
+
+    def _publish(self, stamp: float, tracks=None) -> None:
+        if tracks is None:
+            tracks = self.tracker.tracks(min_existence=self.p.publish_existence)
         frame_id = getattr(self, "world_frame", None) if self.p.odometry_topic else self.p.base_link_frame
         header = Header(stamp=sec_to_stamp(stamp), frame_id=frame_id or "odom")
         self.pub.publish(conv.tracked_objects(header, tracks, self.classes))

@@ -108,6 +108,11 @@ def _tracker_specs() -> list[ParamSpec]:
         ParamSpec("publish_existence", 0.5, "Confirmed tracks are published while their existence probability "
                   "is at least this (>= delete_existence); below it they are kept, unpublished, under their id.",
                   0.0, 1.0, read_only=False),
+        ParamSpec("publish_rate", 0.0, "Hz: publish the tracks on a timer of the node clock instead, each "
+                  "predicted to that instant and stamped with it (delay compensation: a planner gets where the "
+                  "objects are now, not where they were at the newest applied frame, processing_delay and more "
+                  "ago); none once no frame came for max_coast. 0: after each applied frame, at its stamp.",
+                  0.0, 1000.0, **ro),
         ParamSpec("class_rule", "bayes", "How per-frame class scores combine over time: bayes or average.",
                   check=one_of("bayes", "average"), **ro),
         ParamSpec("class_half_life", 3.0, "Class evidence fades toward uniform with this half-life (s).",
