@@ -41,7 +41,7 @@ test: $(STAMP)
 
 # Property-based fuzzing of every node's inputs: 650 examples, at least 10,000 defective messages per node.
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=650 $(PY) -m pytest test/test_fuzz.py -s -q -p no:cacheprovider -o timeout=0
+	FUZZ_EXAMPLES=650 $(PY) -m pytest $(wildcard test/test_fuzz_*.py) -s -q -p no:cacheprovider -o timeout=0
 
 demo: $(STAMP)
 	$(VENV)/bin/fusion demo $(if $(BAG),--bag $(BAG)) $(if $(PARAMS),--params $(PARAMS)) --out out/demo
