@@ -80,8 +80,15 @@ class Launch:
         return self.log.read_text()
 
 
+# Discovery window of one `ros2 ... list --no-daemon` call: a new participant must discover the graph
+# within it. The CLI's default 0.5 s is too short on a loaded 2-core machine: beside four busy loops it
+# listed 0-1 of fusion.launch.py's eight running nodes, 5 s all eight (and a CI run with two test runs
+# and two busy loops never saw all eight in 300 s of asking, though all had started).
+SPIN = ("--spin-time", "5")
+
+
 def nodes_up(names, ns=""):
-    listed = set(ros2("node", "list", "--no-daemon").split())
+    listed = set(ros2("node", "list", "--no-daemon", *SPIN).split())
     return {f"{ns}/{n}" for n in names} <= listed
 
 
@@ -116,8 +123,8 @@ def test_ros2_launch_brings_up_the_graph_and_stops_cleanly(tmp_path, launch_file
             assert wait_until(lambda: "Boolean value is: True" in param("get", f"/{name}",
                                                                         "use_sim_time")), name
         listed = wait_until(lambda: (lambda out: out if all(f"{t} [{ty}]" in out for t, ty in topics.items())
-                                     else None)(ros2("topic", "list", "-t", "--no-daemon")))
-        assert listed, ros2("topic", "list", "-t", "--no-daemon")
+                                     else None)(ros2("topic", "list", "-t", "--no-daemon", *SPIN)))
+        assert listed, ros2("topic", "list", "-t", "--no-daemon", *SPIN)
     finally:
         rc = launch.stop(group_sigint)
     out = launch.output()
@@ -133,7 +140,7 @@ def test_launch_arguments_namespace_and_remappings(tmp_path):
                     "remappings:=fusion/late/objects:=fused_objects")
     try:
         assert wait_until(lambda: nodes_up(["late_fusion_node"], "/robot1")), launch.output()[-3000:]
-        assert wait_until(lambda: "/robot1/fused_objects" in ros2("topic", "list", "--no-daemon"))
+        assert wait_until(lambda: "/robot1/fused_objects" in ros2("topic", "list", "--no-daemon", *SPIN))
         assert "[DEBUG]" in launch.output()
     finally:
         assert launch.stop(group=True) == 0
