@@ -106,17 +106,8 @@ def cluster(xyz: np.ndarray, eps: float, min_points: int, cell_cap: int = CELL_C
     n = len(xyz)
     if n == 0:
         return np.zeros(0, dtype=int)
-    c = np.floor(xyz / (eps / np.sqrt(3.0))).astype(np.int64)
-    c -= c.min(axis=0)
-    dims = c.max(axis=0) + 1
-    key = (c[:, 0] * dims[1] + c[:, 1]) * dims[2] + c[:, 2]
-    order = np.argsort(key, kind="stable")          # by cube, scan order inside a cube
-    k = key[order]
-    new = np.r_[True, k[1:] != k[:-1]]
-    starts = np.flatnonzero(new)
+    c, dims, order, starts, cell_of = _cubes(xyz, eps / np.sqrt(3.0))
     counts = np.diff(np.r_[starts, n])
-    cell_of = np.empty(n, dtype=np.int64)
-    cell_of[order] = np.cumsum(new) - 1
     first = order[starts]
     m = len(counts)
     if counts.max() > 1 and np.prod(dims.astype(float)) <= GRID_PER_POINT * n:
@@ -138,6 +129,25 @@ def cluster(xyz: np.ndarray, eps: float, min_points: int, cell_cap: int = CELL_C
 
 # Largest grid of cubes (cubes per point) for the boundary pass of :func:`cluster`.
 GRID_PER_POINT = 8.0
+
+
+def _cubes(xyz: np.ndarray, side: float):
+    """Bin points in cubes of ``side`` m.
+
+    Returns the cubes' integer coordinates per point (from 0), the grid's
+    size, the points' order by cube (scan order inside a cube), where each
+    cube starts in that order, and each point's cube index.
+    """
+    c = np.floor(xyz / side).astype(np.int64)
+    c -= c.min(axis=0)
+    dims = c.max(axis=0) + 1
+    key = (c[:, 0] * dims[1] + c[:, 1]) * dims[2] + c[:, 2]
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    new = np.r_[True, k[1:] != k[:-1]]
+    cell_of = np.empty(len(xyz), dtype=np.int64)
+    cell_of[order] = np.cumsum(new) - 1
+    return c, dims, order, np.flatnonzero(new), cell_of
 
 
 def _links(xyz, points, cell_of, eps):
