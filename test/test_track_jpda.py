@@ -13,7 +13,7 @@ from fusion_nodes.core import track_models as tm
 from fusion_nodes.core.track_components import NearestNeighbour
 from fusion_nodes.core.track_filters import EkfTrackFilter
 from fusion_nodes.core.track_jpda import JointProbabilistic, reduce_mixture
-from fusion_nodes.core.tracking import Detections, DuplicateRemover, Tracker
+from fusion_nodes.core.tracking import Detections, DuplicateRemover, FieldOfView, Tracker
 
 from test_tracking_core import _run, _scene
 
@@ -179,3 +179,51 @@ def test_jpda_weights_stay_probabilities_for_any_magnitude(problem):
     beta = JointProbabilistic(0.99, max_hypotheses).weigh(d2, log_det, admitted, 3, pd, lam)
     assert np.all(np.isfinite(beta)) and np.all(beta >= 0) and np.all(beta[~admitted] == 0)
     assert np.all(beta.sum(axis=1) <= 1 + 1e-9) and np.all(beta.sum(axis=0) <= 1 + 1e-9)
+
+
+def test_an_unmeasured_range_weighs_as_uniform_over_the_sensors_reach():
+    """A range-less box's placeholder variance V would put ln V (27.6) into ln det S, and JPDA would give the
+    box to no track; with the unmeasured range uniform over the camera's reach L its pair likelihood is the
+    bearing's Gaussian over L, while a measured box's is untouched.
+    """
+    s_b, V, L, y_b = 4e-4, tm.NO_RANGE_VARIANCE, 60.0, 0.01
+    R = np.array([np.diag([1e-4, V]), np.diag([1e-4, 25.0])])
+    log_det = np.array([[np.log(s_b * V), np.log(s_b * 30.0)]])
+    shifted = tm.unmeasured_log_det(log_det, R, L)
+    d2 = y_b ** 2 / s_b                                        # the range term y_r^2 / V is ~0
+    log_l = -0.5 * (d2 + shifted[0, 0] + 2 * np.log(2 * np.pi))
+    assert log_l == pytest.approx(-0.5 * (d2 + np.log(2 * np.pi * s_b)) - np.log(L), rel=1e-12)
+    assert shifted[0, 1] == log_det[0, 1]
+    np.testing.assert_array_equal(tm.unmeasured(R), [[False, True], [False, False]])
+    assert tm.unmeasured_log_det(log_det, R, np.inf) is log_det       # no reach: nothing to spread it over
+
+
+def _camera_track(unmeasured_moves):
+    """A track 20 m ahead, then one camera box without a range at a bearing 0.02 rad to its left."""
+    tracker = Tracker(EkfTrackFilter(tm.ConstantVelocity(0.5)), associator=JointProbabilistic(),
+                      merger=DuplicateRemover(enabled=False))
+    model = tm.Position()
+    for i in range(1, 6):
+        tracker.step(Detections(0.1 * i, "radar", model, tm.SensorPose(), np.array([[20.0, 0.0]]),
+                                np.eye(2)[None] * 0.04))
+    (track,) = tracker._tracks
+    before = track.x.copy()
+    box = Detections(0.6, "camera", tm.BearingRange(), tm.SensorPose(), np.array([[0.02, 0.0]]),
+                     np.diag([1e-4, tm.NO_RANGE_VARIANCE])[None], initiates=False, detection_probability=0.4,
+                     fov=FieldOfView(60.0, 0.5), unmeasured_moves=unmeasured_moves)
+    report = tracker.step(box)
+    predicted = tracker.filter.predict(before, np.eye(len(before)), 0.1)[0]
+    return report, track, predicted
+
+
+def test_a_box_without_a_range_is_associated_by_its_bearing_only_if_asked():
+    """With ``unmeasured_moves`` JPDA takes a range-less box as its track's and turns the track towards its
+    bearing (with the placeholder variance's ln V in ln det S it would be given to no track); without it (the
+    node's default, camera_rangeless_update false) the box is left out and the track keeps its prediction.
+    """
+    report, track, predicted = _camera_track(unmeasured_moves=True)
+    assert report.assigned == 1 and track.hits[-1] and track.seen_by["camera"] == 0.6
+    assert track.x[1] > predicted[1] + 0.05
+    report, track, predicted = _camera_track(unmeasured_moves=False)
+    assert report.assigned == 0 and "camera" not in track.seen_by
+    np.testing.assert_allclose(track.x, predicted, atol=1e-9)

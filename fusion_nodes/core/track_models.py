@@ -479,6 +479,44 @@ class BoxBearingRange(BearingRange):
 NO_RANGE_VARIANCE = 1e12
 """m^2: the range variance of a camera detection without a ground contact (an uninformative range)."""
 
+
+def unmeasured_log_det(log_det: np.ndarray, R: np.ndarray, extent: float) -> np.ndarray:
+    """``ln det S`` of each (track, detection) pair, with the components a detection does not measure
+    (:func:`unmeasured`) taken as uniform over ``extent`` instead of Gaussian.
+
+    A placeholder variance ``V`` puts ``ln V`` (27.6 for 1e12) into ``ln det S``, so the pair's
+    Gaussian likelihood ``N(y; 0, S)`` is ~1e-6 of a measured one's and a clutter density per unit
+    of the full measurement space always wins (JPDA then gives such a detection to no track).
+    What the detection says is its other components; the unmeasured one is as likely anywhere in
+    the sensor's ``extent`` (m, e.g. its maximum range) for the track as for clutter. Per
+    unmeasured component the Gaussian factor ``(2 pi V)^-1/2`` becomes ``1 / extent``:
+
+        ln det S' = ln det S - ln V + 2 ln extent - ln(2 pi)
+
+    Parameters
+    ----------
+    log_det : ndarray, tracks x detections (or broadcastable to it)
+    R : ndarray, detections x m x m
+    extent : float
+        m; nothing is changed where it is not finite.
+    """
+    if not np.isfinite(extent) or len(R) == 0:
+        return log_det
+    V = np.diagonal(R, axis1=1, axis2=2)
+    missing = unmeasured(R)
+    if not missing.any():
+        return log_det
+    shift = np.where(missing, -np.log(np.where(missing, V, 1.0)) + 2.0 * np.log(extent)
+                     - np.log(2.0 * np.pi), 0.0).sum(axis=1)
+    return log_det + shift[None, :]
+
+
+def unmeasured(R: np.ndarray) -> np.ndarray:
+    """Detections x components: which components a detection does not measure (variance
+    ``>= NO_RANGE_VARIANCE``, e.g. a camera box without a ground contact).
+    """
+    return np.diagonal(np.asarray(R, float), axis1=1, axis2=2) >= NO_RANGE_VARIANCE
+
 MEASUREMENT_MODELS = {"position": Position, "position_doppler": PositionDoppler,
                       "range_bearing_rate": RangeBearingRate, "bearing_range": BearingRange,
                       "box_bearing_range": BoxBearingRange}

@@ -53,7 +53,7 @@ from .track_classes import ClassBelief, ClassCompatibility, ClassDopplerSpread, 
 from .track_jpda import reduce_mixture
 from .track_merging import DuplicateRemover
 from .track_filters import TrackFilter, measurement_jacobian
-from .track_models import MeasurementModel, SensorPose
+from .track_models import MeasurementModel, SensorPose, unmeasured, unmeasured_log_det
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,11 @@ class Detections:
         errors persist from frame to frame (a camera box's bearing: lag-one correlation 0.7-0.9 at 15 Hz),
         each further frame is nearly the same look again, and the filter, which takes every update as
         independent, would trust the sensor's bias as if averaged away. 0: every frame moves.
+    unmeasured_moves : bool
+        Whether a detection that leaves a component unmeasured (:func:`.track_models.unmeasured`: a
+        camera box without a ground contact) takes part in the association (weighed by its measured
+        components, :func:`.track_models.unmeasured_log_det`) and moves its track; False: it is left
+        out, as if it had not come (it does not start tracks either way).
     looks : ndarray, optional
         Per detection, how many returns its range rate averages (a radar cluster's points): the object's
         own Doppler spread (:class:`ClassDopplerSpread`) adds ``var / looks`` to that component of ``R``.
@@ -130,6 +135,7 @@ class Detections:
     detection_probability: float = 0.8
     occlusion_gap: Optional[float] = None
     update_interval: float = 0.0
+    unmeasured_moves: bool = True
     looks: Optional[np.ndarray] = None
     clutter_density: float = 1e-3
 
@@ -306,12 +312,15 @@ class Tracker:
             d2, log_det = pair_mahalanobis(HPH, frame.R, y, lambda b: self.gate.admits(b, frame.model.dim),
                                            None if spread is None else (frame.model.rate, spread))
         admitted = self.gate.admits(d2, frame.model.dim) & np.isfinite(d2)
+        log_det = unmeasured_log_det(log_det, frame.R, frame.fov.max_range)
         cost = d2
         if self.compatibility is not None and frame.scores is not None:
             extra, compatible = self.compatibility.cost(self._beliefs(frame.stamp, frame.scores.shape[1]),
                                                         frame.scores)
             cost, admitted = d2 + extra, admitted & compatible
         # the NIS stays kinematic: the class term is in the assignment only
+        if not frame.unmeasured_moves:
+            admitted = admitted & ~unmeasured(frame.R).any(axis=1)
         W = self.associator.weigh(cost, log_det, admitted, frame.model.dim, frame.detection_probability,
                                   frame.clutter_density)
         return W, d2, admitted, (zhat, H)

@@ -202,7 +202,8 @@ def camera_frame(msg, stamp, ego, p, cam: CameraGeometry, classes) -> Detections
                       None, FieldOfView(p["camera_max_range"], cam.half_angle), initiates=p["camera_initiates"],
                       detection_probability=p["camera_detection_probability"],
                       occlusion_gap=p["camera_occlusion_gap"] if p["camera_occlusion_gap"] >= 0 else None,
-                      update_interval=p["camera_update_interval"], clutter_density=p["camera_clutter_density"])
+                      update_interval=p["camera_update_interval"], clutter_density=p["camera_clutter_density"],
+                      unmeasured_moves=p["camera_rangeless_update"])
 
 
 def fused_frame(msg, stamp, ego, p, classes) -> Detections:
