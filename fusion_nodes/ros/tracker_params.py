@@ -189,8 +189,8 @@ def _camera_specs() -> list[ParamSpec]:
         ParamSpec("camera_rangeless_update", False, "Whether a camera box without a ground contact (cut by the "
                   "image's bottom, at or above the horizon, beyond camera_max_range: no range) is associated by "
                   "its bearing and moves its track; false: it is left out. Such boxes are the camera's worst "
-                  "(cut, merged, fragments): on drives 11-13 moving tracks by them cost 0.06 GOSPA, counting "
-                  "them as seen 0.07.", **ro),
+                  "(cut, merged, fragments): on drives 11-13 moving tracks by them cost 0.06 GOSPA, and counting "
+                  "them only as seen gained nothing (docs/tracking_camera_study.md).", **ro),
         ParamSpec("camera_range_std", 0.2, "Monocular ground-contact range std as a fraction of the range.",
                   1e-3, 10.0, **ro),
         ParamSpec("camera_detection_probability", 0.4, "Chance the camera detects an object in its field of "
