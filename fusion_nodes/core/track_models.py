@@ -517,6 +517,7 @@ def unmeasured(R: np.ndarray) -> np.ndarray:
     """
     return np.diagonal(np.asarray(R, float), axis1=1, axis2=2) >= NO_RANGE_VARIANCE
 
+
 MEASUREMENT_MODELS = {"position": Position, "position_doppler": PositionDoppler,
                       "range_bearing_rate": RangeBearingRate, "bearing_range": BearingRange,
                       "box_bearing_range": BoxBearingRange}

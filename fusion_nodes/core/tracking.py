@@ -318,9 +318,9 @@ class Tracker:
             extra, compatible = self.compatibility.cost(self._beliefs(frame.stamp, frame.scores.shape[1]),
                                                         frame.scores)
             cost, admitted = d2 + extra, admitted & compatible
-        # the NIS stays kinematic: the class term is in the assignment only
         if not frame.unmeasured_moves:
             admitted = admitted & ~unmeasured(frame.R).any(axis=1)
+        # the NIS stays kinematic: the class term is in the assignment only
         W = self.associator.weigh(cost, log_det, admitted, frame.model.dim, frame.detection_probability,
                                   frame.clutter_density)
         return W, d2, admitted, (zhat, H)
